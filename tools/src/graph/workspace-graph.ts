@@ -1,0 +1,283 @@
+/**
+ * The whole package graph of a workspace: metadata of every PKGBUILD directory (sandboxed, cached),
+ * projects named after their pkgbase, dependency edges resolved with libalpm semantics for every
+ * configured architecture, and the cycle breaks that make it acyclic for Nx.
+ * Pure: no Nx imports; the Nx plugin is a thin adapter over loadWorkspaceGraph().
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, basename, isAbsolute } from 'node:path';
+import type { DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
+import { metadataForArch, parseSrcinfo } from '../srcinfo';
+import { packageSatisfies, parseDependency } from '../depends';
+import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
+import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
+import { breakCycles, type CycleBreakResult, type GraphEdge } from './cycles';
+import type { ResolvedPluginOptions } from './options';
+
+export interface GraphProject {
+  /** project name: the pkgbase, or for a broken PKGBUILD a unique name derived from its directory */
+  name: string;
+  /** workspace-relative directory */
+  root: string;
+  /** workspace-relative PKGBUILD path (the sourceFile of its edges) */
+  pkgbuild: string;
+  /** metadata per configured architecture; empty when `error` is set */
+  metadata: Record<string, PackageBaseMetadata>;
+  error?: string;
+  warnings: string[];
+}
+
+export interface ResolvedEdge extends GraphEdge {
+  /** workspace-relative PKGBUILD of the source project */
+  sourceFile: string;
+}
+
+export interface WorkspaceGraph {
+  projects: GraphProject[];
+  edges: ResolvedEdge[];
+  cycles: CycleBreakResult;
+  /** graph-level warnings: several providers, unsatisfied versions, dependencies nobody provides */
+  warnings: string[];
+  /** changes whenever anything that shapes the edges changes (Nx re-runs createDependencies then) */
+  fingerprint: string;
+}
+
+/** Loads metadata for a list of PKGBUILD directories, one architecture at a time. */
+export type MetadataLoader = (
+  dirs: string[],
+  carch: string,
+) => Promise<Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>>;
+
+export interface LoadGraphOptions {
+  workspaceRoot: string;
+  /** workspace-relative paths of the PKGBUILD files */
+  pkgbuildFiles: string[];
+  options: ResolvedPluginOptions;
+  /** how metadata is obtained (sandboxed extraction or committed .SRCINFO); see defaultMetadataLoader */
+  loadMetadata: MetadataLoader;
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Reads committed `.SRCINFO` files: for users who never execute a PKGBUILD. */
+export const srcinfoFileLoader =
+  (workspaceRoot: string): MetadataLoader =>
+  async (dirs) => {
+    const out = new Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>();
+    await Promise.all(
+      dirs.map(async (dir) => {
+        const file = join(dir, '.SRCINFO');
+        const shown = file.startsWith(workspaceRoot) ? file.slice(workspaceRoot.length + 1) : file;
+        try {
+          out.set(dir, { srcinfo: parseSrcinfo(await readFile(file, 'utf8'), shown), warnings: [] });
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          out.set(dir, { error: err.code === 'ENOENT' ? `${shown}: missing (metadataSource is "srcinfo"; run \`npx nx sync\` or commit a .SRCINFO)` : err.message });
+        }
+      }),
+    );
+    return out;
+  };
+
+function projectMetadata(p: GraphProject, arch: string): ProjectPkgnxMetadata {
+  const m = p.metadata[arch];
+  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], ...(p.error ? { error: p.error } : {}) };
+  const provides = new Set<string>();
+  for (const pkg of m.packages) {
+    provides.add(pkg.name);
+    for (const pr of pkg.provides) provides.add(parseDependency(pr).name);
+  }
+  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName) };
+}
+
+export { projectMetadata };
+
+interface TargetRepoIndex {
+  byName: Map<string, SyncPackage[]>;
+  digest: string;
+}
+
+async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<TargetRepoIndex> {
+  const byName = new Map<string, SyncPackage[]>();
+  const hash = createHash('sha256');
+  for (const f of files) {
+    const path = isAbsolute(f) ? f : join(workspaceRoot, f);
+    const buf = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`targetRepositories: cannot read ${f}: ${e.code ?? e.message}`);
+    });
+    hash.update(buf);
+    const db = await parseSyncDatabase(buf, repoNameFromFile(f));
+    for (const pkg of db.packages) {
+      for (const name of [pkg.name, ...pkg.provides.map((p) => parseDependency(p).name)]) {
+        const list = byName.get(name);
+        if (list) list.push(pkg);
+        else byName.set(name, [pkg]);
+      }
+    }
+  }
+  return { byName, digest: hash.digest('hex') };
+}
+
+function findInRepos(repos: TargetRepoIndex | undefined, depString: string): SyncPackage | undefined {
+  if (!repos) return undefined;
+  const dep = parseDependency(depString);
+  return repos.byName.get(dep.name)?.find((pkg) => packageSatisfies(dep, pkg));
+}
+
+/** Stable unique project names: the pkgbase when free, else one derived from the directory. */
+function assignNames(entries: { root: string; pkgbase?: string }[]): string[] {
+  const taken = new Set<string>();
+  const names: string[] = new Array(entries.length);
+  // pkgbase names first, in directory order, so the first directory keeps the pkgbase
+  entries.forEach((e, i) => {
+    if (e.pkgbase && !taken.has(e.pkgbase)) {
+      taken.add(e.pkgbase);
+      names[i] = e.pkgbase;
+    }
+  });
+  entries.forEach((e, i) => {
+    if (names[i]) return;
+    let candidate = basename(e.root);
+    if (taken.has(candidate)) candidate = e.root.replace(/[^A-Za-z0-9._+-]+/g, '-');
+    let n = 2;
+    const stem = candidate;
+    while (taken.has(candidate)) candidate = `${stem}-${n++}`;
+    taken.add(candidate);
+    names[i] = candidate;
+  });
+  return names;
+}
+
+export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<WorkspaceGraph> {
+  const { workspaceRoot, options } = opts;
+  const files = [...opts.pkgbuildFiles].sort(byName);
+  const roots = files.map((f) => dirname(f));
+  const absDirs = roots.map((r) => join(workspaceRoot, r));
+  const archs = options.architectures;
+
+  // metadata per architecture (the loader caches by content hash, so unchanged PKGBUILDs cost a file read)
+  const perArch = new Map<string, Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>>();
+  for (const arch of archs) perArch.set(arch, await opts.loadMetadata(absDirs, arch));
+
+  const drafts = roots.map((root, i) => {
+    const metadata: Record<string, PackageBaseMetadata> = {};
+    const warnings = new Set<string>();
+    let error: string | undefined;
+    for (const arch of archs) {
+      const r = perArch.get(arch)!.get(absDirs[i]);
+      if (!r) error ??= `${files[i]}: no metadata was produced`;
+      else if ('error' in r) error ??= r.error;
+      else {
+        metadata[arch] = metadataForArch(r.srcinfo, arch);
+        for (const w of r.warnings) warnings.add(w);
+      }
+    }
+    return { root, pkgbuild: files[i], metadata: error ? {} : metadata, error, warnings: [...warnings], pkgbase: error ? undefined : metadata[archs[0]].pkgbase };
+  });
+
+  // the same pkgbase in two directories, or two projects building the same pkgname: the later directory
+  // (in sorted order) gets the error, the first one keeps working
+  const pkgbaseOwner = new Map<string, string>();
+  const pkgnameOwner = new Map<string, { file: string; pkgbase: string }>();
+  for (const d of drafts) {
+    if (!d.pkgbase) continue;
+    const other = pkgbaseOwner.get(d.pkgbase);
+    if (other) {
+      d.error = `${d.pkgbuild}: pkgbase "${d.pkgbase}" is already defined by ${other}; each pkgbase must live in exactly one directory`;
+      d.pkgbase = undefined;
+      continue;
+    }
+    const clash = Object.values(d.metadata)
+      .flatMap((m) => m.packages.map((p) => p.name))
+      .map((n) => [n, pkgnameOwner.get(n)] as const)
+      .find(([, owner]) => owner !== undefined);
+    if (clash) {
+      d.error = `${d.pkgbuild}: package "${clash[0]}" is already built by ${clash[1]!.file} (pkgbase ${clash[1]!.pkgbase}); a pkgname can come from only one project`;
+      d.pkgbase = undefined;
+      continue;
+    }
+    pkgbaseOwner.set(d.pkgbase, d.pkgbuild);
+    for (const m of Object.values(d.metadata)) for (const p of m.packages) pkgnameOwner.set(p.name, { file: d.pkgbuild, pkgbase: d.pkgbase });
+  }
+  const names = assignNames(drafts.map((d) => ({ root: d.root, pkgbase: d.pkgbase })));
+  const projects: GraphProject[] = drafts.map((d, i) => ({
+    name: names[i],
+    root: d.root,
+    pkgbuild: d.pkgbuild,
+    metadata: d.error ? {} : d.metadata,
+    ...(d.error ? { error: d.error } : {}),
+    warnings: d.warnings,
+  }));
+  const good = projects.filter((p) => !p.error);
+
+  const repos = new Map<string, TargetRepoIndex>();
+  for (const arch of archs) {
+    const list = options.targetRepositories[arch];
+    if (list?.length) repos.set(arch, await loadTargetRepos(workspaceRoot, list));
+  }
+
+  // resolve every dependency string, per architecture, and merge the edges
+  const warnings = new Set<string>();
+  const merged = new Map<string, ResolvedEdge & { binaryPerArch: Map<string, string | undefined> }>();
+  const kinds: DependencyKind[] = options.checkdepends ? ['depends', 'makedepends', 'checkdepends'] : ['depends', 'makedepends'];
+  const breakable = new Set(options.breakEdges.map((e) => `${e.source}\0${e.target}`));
+  for (const arch of archs) {
+    const index = buildProvisionIndex(
+      good.map((p): ProjectProvisions => ({ project: p.name, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
+    );
+    const repo = repos.get(arch);
+    for (const p of good) {
+      const m = p.metadata[arch];
+      for (const kind of kinds) {
+        for (const depString of m[kind]) {
+          const r = resolveDependency(depString, p.name, index);
+          if (r.kind === 'self') continue;
+          if (r.kind === 'external') {
+            if (r.unsatisfiedInWorkspace) warnings.add(`${p.name} (${arch}) ${kind} '${depString}': not satisfied by the workspace (${r.unsatisfiedInWorkspace}); treated as external`);
+            if (options.validateExternal && repo && !findInRepos(repo, depString))
+              warnings.add(`${p.name} needs ${depString} (${kind}, ${arch}): not provided by the workspace or the target repositories`);
+            continue;
+          }
+          if (r.candidates.length > 1)
+            warnings.add(`${p.name} (${arch}) ${kind} '${depString}': provided by several projects (${r.candidates.join(', ')}); using ${r.project}`);
+          const key = `${p.name}\0${r.project}`;
+          let edge = merged.get(key);
+          if (!edge) {
+            edge = { source: p.name, target: r.project, kinds: [], deps: [], sourceFile: p.pkgbuild, binaryPerArch: new Map() };
+            if (breakable.has(key)) edge.declaredBreakable = true;
+            merged.set(key, edge);
+          }
+          if (!edge.kinds.includes(kind)) edge.kinds.push(kind);
+          if (!edge.deps.includes(depString)) edge.deps.push(depString);
+          // an edge can be bootstrapped from binaries only if every dep string is in the target repository
+          const found = findInRepos(repo, depString);
+          const prev = edge.binaryPerArch.has(arch) ? edge.binaryPerArch.get(arch) : '';
+          edge.binaryPerArch.set(arch, found && prev !== undefined ? `${prev ? `${prev}, ` : ''}${found.repo}/${found.name} ${found.version}` : undefined);
+        }
+      }
+    }
+  }
+  const edges: GraphEdge[] = [...merged.values()].map(({ binaryPerArch, ...e }) => {
+    const perArch = archs.map((a) => binaryPerArch.get(a));
+    const available = perArch.every((v) => v !== undefined && v !== '') ? [...new Set(perArch)].join('; ') : undefined;
+    const order: DependencyKind[] = ['depends', 'makedepends', 'checkdepends'];
+    return { ...e, kinds: e.kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)), ...(available ? { binaryAvailable: available } : {}) };
+  });
+  for (const e of options.breakEdges) {
+    if (!merged.has(`${e.source}\0${e.target}`)) warnings.add(`breakEdges: "${e.source} -> ${e.target}" is not an edge of the graph`);
+  }
+
+  const cycles = breakCycles(
+    projects.map((p) => p.name),
+    edges,
+  );
+  const sourceFileOf = new Map(projects.map((p) => [p.name, p.pkgbuild]));
+  const finalEdges: ResolvedEdge[] = cycles.edges.map((e) => ({ ...e, sourceFile: sourceFileOf.get(e.source)! }));
+
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ projects: projects.map((p) => [p.name, p.root, p.error ?? '']), edges: finalEdges.map((e) => [e.source, e.target]), repos: [...repos].map(([a, r]) => [a, r.digest]) }))
+    .digest('hex');
+
+  return { projects, edges: finalEdges, cycles, warnings: [...warnings].sort(byName), fingerprint };
+}
