@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -17,3 +17,35 @@ export function hasCommand(cmd: string): boolean {
 }
 
 export const sharedAvailable = existsSync(SHARED_DATA);
+
+/** The unprivileged user that runs tools refusing root (makepkg): `PKGNX_BUILD_USER`, default `builder`. */
+export const BUILD_USER = process.env.PKGNX_BUILD_USER ?? 'builder';
+
+/**
+ * Runs `cmd args` as BUILD_USER when the test runs as root (through runuser), directly otherwise.
+ * Resolves with stdout/stderr/exit status; never rejects on a non-zero status.
+ */
+export function runAsBuildUser(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  const asRoot = process.getuid?.() === 0;
+  const envArgs = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  // runuser resets most of the environment; pass variables explicitly through env(1)
+  const [file, argv] = asRoot
+    ? ['runuser', ['-u', BUILD_USER, '--', 'env', ...envArgs, cmd, ...args]]
+    : ['env', [...envArgs, cmd, ...args]];
+  return new Promise((resolvePromise) => {
+    const child = spawn(file, argv, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', (err) => {
+      stderr += String(err);
+    });
+    child.on('close', (status) => resolvePromise({ stdout, stderr, status }));
+    child.stdin.end(opts.input ?? '');
+  });
+}

@@ -154,7 +154,7 @@ export async function parseSyncDatabase(buf: Uint8Array, repo: string): Promise<
     const ex = extract();
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
         const m = /^(?:\.\/)?([^/]+)\/(desc|files|depends)$/.exec(header.name);
         if (m && header.type === 'file') {

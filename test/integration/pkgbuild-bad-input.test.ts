@@ -1,0 +1,128 @@
+// Bad PKGBUILDs give an error that names the file and the cause; the rest of the batch still loads; nothing
+// a PKGBUILD does while being sourced reaches the workspace.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
+import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/pkgbuild/index';
+import { SandboxUnavailableError } from '../../tools/src/pkgbuild/sandbox';
+
+const BAD = join(WORKSPACE_ROOT, 'test', 'fixtures', 'bad-pkgbuilds');
+const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
+const names = readdirSync(BAD).sort();
+const pwnedPaths = [
+  join(BAD, 'pwned'),
+  join(BAD, 'writes-files', 'pwned-here'),
+  join(WORKSPACE_ROOT, 'test', 'pwned-workspace'),
+  '/pwned-root',
+];
+
+let results: Map<string, ExtractResult> | undefined;
+const stats = createStats();
+async function all(): Promise<Map<string, ExtractResult>> {
+  // one batch (concurrency 1) so every bad PKGBUILD shares a sandbox with the good ones
+  results ??= await extractSrcinfo(
+    names.map((n) => `test/fixtures/bad-pkgbuilds/${n}`),
+    { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT, concurrency: 1, timeoutMs: 1500, stats },
+  );
+  return results;
+}
+
+function errorOf(r: ExtractResult | undefined): string {
+  assert.ok(r, 'no result');
+  assert.ok('error' in r, `expected an error, got ${JSON.stringify(r)}`);
+  return r.error;
+}
+
+const cases: [name: string, cause: RegExp][] = [
+  ['syntax-error', /syntax error/],
+  ['missing-pkgver', /pkgver is not allowed to be empty/],
+  ['missing-pkgrel', /pkgrel is not allowed to be empty/],
+  ['name-hyphen', /pkgname is not allowed to start with a hyphen/],
+  ['name-dot', /pkgname is not allowed to start with a dot/],
+  ['name-invalid-chars', /pkgname contains invalid characters: '\/!'/],
+  ['bad-pkgver', /pkgver is not allowed to contain colons, forward slashes, hyphens or whitespace/],
+  ['bad-pkgrel', /pkgrel must be of the form 'integer\[\.integer\]', not 1a/],
+  ['bad-epoch', /epoch must be an integer, not one/],
+  ['exit-top-level', /exited while being sourced \(exit status 1\)/],
+  ['endless-loop', /took longer than 1\.5 s/],
+  ['writes-files', /tried to write files while being sourced/],
+  ['network', /tried to open a network connection/],
+  ['curl-network', /tried to open a network connection/],
+  ['depends-invalid', /depends contains invalid characters: '  '.*pkgrel in depends must be of the form/],
+  ['not-an-array', /depends should be an array.*makedepends can not be set inside a package function/],
+  ['source-fails', /sourcing failed: its last command returned exit status 1/],
+];
+
+for (const [name, cause] of cases) {
+  test(`${name}: the error names the file and the cause`, { skip, timeout: 120_000 }, async () => {
+    const error = errorOf((await all()).get(`test/fixtures/bad-pkgbuilds/${name}`));
+    assert.ok(error.startsWith(`test/fixtures/bad-pkgbuilds/${name}/PKGBUILD: `), error);
+    assert.match(error.replace(/\n/g, ' '), cause);
+  });
+}
+
+test('the good PKGBUILDs of the same batch still load', { skip, timeout: 120_000 }, async () => {
+  const r = await all();
+  for (const name of ['good-one', 'good-two']) {
+    const got = r.get(`test/fixtures/bad-pkgbuilds/${name}`);
+    assert.ok(got && 'srcinfo' in got, `${name}: ${JSON.stringify(got)}`);
+    assert.equal(got.srcinfo.pkgbase.name, name);
+  }
+  // the endless loop was killed and the batch restarted once with the remaining PKGBUILDs
+  assert.equal(stats.spawned, 2);
+  assert.equal(stats.sourced, names.length);
+});
+
+test('nothing a PKGBUILD wrote while being sourced exists outside the sandbox', { skip, timeout: 120_000 }, async () => {
+  await all();
+  for (const p of pwnedPaths) assert.equal(existsSync(p), false, `${p} was created`);
+});
+
+test('a missing bubblewrap is a clear error, never an unsandboxed fallback', { timeout: 30_000 }, async () => {
+  await assert.rejects(
+    extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], {
+      carch: 'x86_64',
+      workspaceRoot: WORKSPACE_ROOT,
+      bwrap: '/nonexistent/bwrap',
+    }),
+    (err: unknown) =>
+      err instanceof SandboxUnavailableError && /install it/.test(err.message) && /metadataSource/.test(err.message),
+  );
+});
+
+test('metadataSource srcinfo never runs bash and names a missing .SRCINFO', async () => {
+  const r = await extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], {
+    carch: 'x86_64',
+    workspaceRoot: WORKSPACE_ROOT,
+    metadataSource: 'srcinfo',
+    bwrap: '/nonexistent/bwrap',
+  });
+  assert.match(errorOf(r.get('test/fixtures/bad-pkgbuilds/good-one')), /^test\/fixtures\/bad-pkgbuilds\/good-one\/\.SRCINFO: not found/);
+});
+
+test('a missing PKGBUILD and a CRLF PKGBUILD are named without starting a sandbox', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-bad-'));
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(dir, 'crlf'));
+    writeFileSync(join(dir, 'crlf', 'PKGBUILD'), 'pkgname=x\r\npkgver=1\r\n');
+    mkdirSync(join(dir, 'empty'));
+    const s = createStats();
+    const r = await extractSrcinfo(['crlf', 'empty'], { carch: 'x86_64', workspaceRoot: dir, stats: s, bwrap: '/nonexistent/bwrap' });
+    assert.match(errorOf(r.get('crlf')), /^crlf\/PKGBUILD: contains CRLF/);
+    assert.match(errorOf(r.get('empty')), /^empty\/PKGBUILD: does not exist/);
+    assert.equal(s.spawned, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the sandbox also works for an unprivileged user', { skip: skip || (process.getuid?.() !== 0 ? 'already unprivileged' : false), timeout: 60_000 }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { sandboxArgs } = await import('../../tools/src/pkgbuild/sandbox');
+  const out = execFileSync('runuser', ['-u', process.env.PKGNX_BUILD_USER ?? 'builder', '--', 'bwrap', ...sandboxArgs({ readOnlyDirs: [BAD], carch: 'aarch64' }, ['/bin/bash', '-c', 'echo "$CARCH"; touch /tmp/ok && echo tmp-writable; touch ' + BAD + '/x 2>/dev/null || echo ro'])], { encoding: 'utf8' });
+  assert.equal(out, 'aarch64\ntmp-writable\nro\n');
+});

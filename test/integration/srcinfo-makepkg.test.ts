@@ -1,0 +1,111 @@
+// The extracted metadata must print byte-identical to the real `makepkg --printsrcinfo` (makepkg 6.0.2).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WORKSPACE_ROOT, hasCommand, runAsBuildUser } from '../helpers/env';
+import { createStats, extractSrcinfo } from '../../tools/src/pkgbuild/index';
+import { parseSrcinfo, writeSrcinfo } from '../../tools/src/srcinfo';
+
+const FIXTURES = join(WORKSPACE_ROOT, 'test', 'fixtures', 'pkgbuilds');
+const names = readdirSync(FIXTURES).sort();
+const skip = !hasCommand('makepkg') || !hasCommand('bwrap') ? 'makepkg or bwrap not installed' : false;
+
+/** Runs makepkg --printsrcinfo on a copy of every fixture, two at a time. */
+async function makepkgOutputs(): Promise<Map<string, { stdout: string; stderr: string; status: number | null }>> {
+  const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-printsrcinfo-'));
+  chmodSync(tmp, 0o777);
+  cpSync(FIXTURES, join(tmp, 'pkgbuilds'), { recursive: true });
+  // makepkg reads CARCH from makepkg.conf; the dest dirs must be writable even for --printsrcinfo
+  const conf = join(tmp, 'makepkg.conf');
+  writeFileSync(conf, 'source /etc/makepkg.conf\nCARCH=x86_64\n');
+  execFileSync('chmod', ['-R', 'a+rwX', tmp]);
+  const env = { BUILDDIR: tmp, PKGDEST: tmp, SRCDEST: tmp, SRCPKGDEST: tmp, LOGDEST: tmp };
+  const results = new Map<string, { stdout: string; stderr: string; status: number | null }>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const name = names[next++];
+      results.set(
+        name,
+        await runAsBuildUser('makepkg', ['--config', conf, '--printsrcinfo'], {
+          cwd: join(tmp, 'pkgbuilds', name),
+          env,
+          timeoutMs: 60_000,
+        }),
+      );
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  rmSync(tmp, { recursive: true, force: true });
+  return results;
+}
+
+test('at least 30 fixtures', () => {
+  assert.ok(names.length >= 30, `only ${names.length} fixtures`);
+});
+
+test('writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --printsrcinfo', { skip, timeout: 120_000 }, async () => {
+  const [expected, extracted] = await Promise.all([
+    makepkgOutputs(),
+    extractSrcinfo(
+      names.map((n) => join(FIXTURES, n)),
+      { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT },
+    ),
+  ]);
+  const failures: string[] = [];
+  for (const name of names) {
+    const want = expected.get(name)!;
+    if (want.status !== 0) {
+      failures.push(`makepkg failed on ${name}: ${want.stderr}`);
+      continue;
+    }
+    const got = extracted.get(join(FIXTURES, name))!;
+    if ('error' in got) {
+      failures.push(`${name}: ${got.error}`);
+      continue;
+    }
+    const text = writeSrcinfo(got.srcinfo);
+    if (text !== want.stdout) failures.push(`${name}:\n--- makepkg\n${want.stdout}\n--- pkgnx\n${text}`);
+    // and the printed text reads back to the same model
+    assert.deepEqual(parseSrcinfo(text, name), got.srcinfo, `round trip of ${name}`);
+  }
+  assert.deepEqual(failures, []);
+});
+
+test('the disk cache: an unchanged set of PKGBUILDs starts no sandbox; a changed one is sourced again', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-cache-'));
+  try {
+    const picked = names.slice(0, 6);
+    cpSync(FIXTURES, join(tmp, 'pkgbuilds'), { recursive: true, filter: (src) => !picked.every((n) => !src.includes(`/${n}`)) || src === FIXTURES });
+    const dirs = picked.map((n) => `pkgbuilds/${n}`);
+    const options = { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo' };
+    const first = createStats();
+    const cold = await extractSrcinfo(dirs, { ...options, stats: first });
+    assert.ok(first.spawned >= 1);
+    assert.equal(first.sourced, picked.length);
+
+    let spawns = 0;
+    const second = createStats();
+    const warm = await extractSrcinfo(dirs, { ...options, stats: second, onSpawn: () => spawns++ });
+    assert.equal(spawns, 0);
+    assert.deepEqual(second, { spawned: 0, sourced: 0, cacheHits: picked.length });
+    assert.deepEqual(warm, cold);
+    assert.deepEqual(readdirSync(join(tmp, '.cache/srcinfo')), ['srcinfo-x86_64.json']);
+
+    // another architecture is another key; a changed PKGBUILD is sourced again, alone
+    appendFileSync(join(tmp, dirs[0], 'PKGBUILD'), '\npkgdesc="changed"\n');
+    const third = createStats();
+    const changed = await extractSrcinfo(dirs, { ...options, stats: third });
+    assert.deepEqual({ sourced: third.sourced, cacheHits: third.cacheHits }, { sourced: 1, cacheHits: picked.length - 1 });
+    const r = changed.get(dirs[0])!;
+    assert.ok('srcinfo' in r && r.srcinfo.pkgbase.entries.some(([k, v]) => k === 'pkgdesc' && v === 'changed'));
+    const other = createStats();
+    await extractSrcinfo(dirs, { ...options, carch: 'aarch64', stats: other });
+    assert.equal(other.cacheHits, 0);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,156 @@
+/**
+ * Runs the driver over many PKGBUILDs in one sandbox, watches a per-PKGBUILD time limit, and restarts the
+ * batch with the remaining PKGBUILDs when one had to be killed.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sandboxArgs } from './sandbox';
+
+export const DRIVER_SCRIPT = readFileSync(join(__dirname, 'driver.bash'), 'utf8');
+
+export interface BatchItem {
+  index: number;
+  /** absolute package directory */
+  dir: string;
+}
+
+export type BatchOutcome =
+  | { kind: 'done'; status: number; fields: string[]; stderr: string }
+  | { kind: 'timeout' }
+  | { kind: 'crashed'; detail: string };
+
+export interface BatchOptions {
+  carch: string;
+  timeoutMs: number;
+  readOnlyDirs: string[];
+  bwrap?: string;
+  onSpawn?: () => void;
+}
+
+/** Splits the NUL-terminated field stream of the driver; keeps a partial field between chunks. */
+class FieldReader {
+  private pending: Buffer[] = [];
+  readonly fields: string[] = [];
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (let i = chunk.indexOf(0); i !== -1; i = chunk.indexOf(0, start)) {
+      const piece = chunk.subarray(start, i);
+      if (this.pending.length) {
+        this.pending.push(piece);
+        this.fields.push(Buffer.concat(this.pending).toString('utf8'));
+        this.pending = [];
+      } else this.fields.push(piece.toString('utf8'));
+      start = i + 1;
+    }
+    if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)));
+  }
+}
+
+/** One sandbox process; resolves with the outcomes it got, which may be fewer than the items (timeout/crash). */
+function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number, BatchOutcome>> {
+  return new Promise((resolveRun) => {
+    const outcomes = new Map<number, BatchOutcome>();
+    const args = sandboxArgs(
+      { readOnlyDirs: options.readOnlyDirs, carch: options.carch },
+      ['/bin/bash', '-c', DRIVER_SCRIPT, 'pkgnx-driver', ...items.flatMap((it) => [String(it.index), it.dir])],
+    );
+    options.onSpawn?.();
+    // detached: its own process group, so a timeout kills bwrap and everything under it
+    const child = spawn(options.bwrap ?? 'bwrap', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const reader = new FieldReader();
+    let pos = 0;
+    let current: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut: number | undefined;
+    let stderr = '';
+    const kill = (): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    const arm = (ms: number, index: number | undefined): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = index;
+        kill();
+      }, ms);
+    };
+    // bwrap start-up is not charged to any PKGBUILD, but still bounded
+    arm(Math.max(options.timeoutMs, 30_000), undefined);
+
+    const consume = (): void => {
+      const f = reader.fields;
+      for (;;) {
+        const tag = f[pos];
+        if (tag === undefined) return;
+        if (tag === 'B') {
+          if (f.length < pos + 2) return;
+          current = Number(f[pos + 1]);
+          arm(options.timeoutMs, current);
+          pos += 2;
+        } else if (tag === 'R') {
+          if (f.length < pos + 4) return;
+          const n = Number(f[pos + 3]);
+          if (f.length < pos + 4 + n + 1) return;
+          const index = Number(f[pos + 1]);
+          outcomes.set(index, {
+            kind: 'done',
+            status: Number(f[pos + 2]),
+            fields: f.slice(pos + 4, pos + 4 + n),
+            stderr: f[pos + 4 + n],
+          });
+          pos += 5 + n;
+          current = undefined;
+          clearTimeout(timer);
+        } else {
+          // only the trusted driver loop writes here; anything else means the driver itself broke
+          stderr += `unexpected driver output ${JSON.stringify(tag)}\n`;
+          kill();
+          return;
+        }
+      }
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      consume();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 8000) stderr += chunk.toString('utf8');
+    });
+    child.on('error', (err) => {
+      stderr += String(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut !== undefined) outcomes.set(timedOut, { kind: 'timeout' });
+      else if (current !== undefined && !outcomes.has(current))
+        outcomes.set(current, {
+          kind: 'crashed',
+          detail: `the sandbox exited (${signal ?? `status ${code}`}) while sourcing it${stderr ? `: ${stderr.trim()}` : ''}`,
+        });
+      else if (outcomes.size < items.length && outcomes.size === 0) {
+        // nothing was processed at all: report on the first item so the restart loop makes progress
+        outcomes.set(items[0].index, {
+          kind: 'crashed',
+          detail: `the sandbox failed to start (${signal ?? `status ${code}`})${stderr ? `: ${stderr.trim()}` : ''}`,
+        });
+      }
+      resolveRun(outcomes);
+    });
+  });
+}
+
+/** Runs all items, restarting the sandbox after a timeout or crash with the items not yet done. */
+export async function runBatch(items: BatchItem[], options: BatchOptions): Promise<Map<number, BatchOutcome>> {
+  const all = new Map<number, BatchOutcome>();
+  let remaining = items;
+  while (remaining.length) {
+    const got = await runOnce(remaining, options);
+    for (const [k, v] of got) all.set(k, v);
+    remaining = remaining.filter((it) => !all.has(it.index));
+  }
+  return all;
+}

@@ -1,0 +1,74 @@
+/**
+ * On-disk cache of extraction results: one JSON file per cache directory and architecture, keyed by a sha256 of
+ * everything the result depends on, replaced atomically (temp file + rename) so readers never see half a file.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Srcinfo } from '../model';
+
+export type CachedResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+
+interface CacheFile {
+  version: 1;
+  entries: Record<string, CachedResult>;
+}
+
+export function cacheKey(parts: (string | Buffer)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    const b = typeof p === 'string' ? Buffer.from(p) : p;
+    // length-prefix every part so concatenations cannot collide
+    h.update(`${b.length}:`);
+    h.update(b);
+  }
+  return h.digest('hex');
+}
+
+export class SrcinfoCache {
+  private readonly file: string;
+  private entries: Record<string, CachedResult> = {};
+  private dirty = false;
+
+  constructor(
+    private readonly dir: string,
+    carch: string,
+  ) {
+    this.file = join(dir, `srcinfo-${carch}.json`);
+    try {
+      const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<CacheFile>;
+      if (parsed.version === 1 && parsed.entries && typeof parsed.entries === 'object') this.entries = parsed.entries;
+    } catch {
+      // missing or unreadable cache: start empty
+    }
+  }
+
+  get(key: string): CachedResult | undefined {
+    return Object.prototype.hasOwnProperty.call(this.entries, key) ? this.entries[key] : undefined;
+  }
+
+  set(key: string, value: CachedResult): void {
+    this.entries[key] = value;
+    this.dirty = true;
+  }
+
+  /** Keeps only the given keys (entries of deleted or changed PKGBUILDs go away). */
+  retain(keys: Set<string>): void {
+    for (const k of Object.keys(this.entries)) {
+      if (!keys.has(k)) {
+        delete this.entries[k];
+        this.dirty = true;
+      }
+    }
+  }
+
+  save(): void {
+    if (!this.dirty) return;
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
+    const body: CacheFile = { version: 1, entries: this.entries };
+    writeFileSync(tmp, JSON.stringify(body));
+    renameSync(tmp, this.file);
+    this.dirty = false;
+  }
+}
