@@ -1,0 +1,11 @@
+/** The port-maintenance core: what differs between upstream and the port, and what to build. */
+export * from './config';
+export * from './fetch-db';
+export * from './blacklist';
+export * from './repo-set';
+export * from './order';
+export * from './compare';
+export * from './reports';
+export * from './state-repo';
+export * from './load';
+export * from './build-list';

@@ -1,0 +1,147 @@
+/**
+ * Dependency order of a build list. Strongly connected components are found on every edge, so a cycle
+ * (including a checkdepends-only one) is placed as a unit after everything any member depends on —
+ * never dropped and never put ahead of its own dependencies, the predecessor's stage-0 bug. Inside a
+ * component, members are ordered by their depends/makedepends edges where those are acyclic.
+ */
+export type EdgeKind = 'depends' | 'makedepends' | 'checkdepends';
+
+export interface OrderEdge {
+  /** the node that must come first */
+  to: string;
+  kind: EdgeKind;
+  /** the dependency string that produced the edge */
+  via: string;
+}
+
+export interface CycleGroup {
+  group: number;
+  members: string[];
+  /** true when removing checkdepends edges breaks the cycle */
+  checkdependsOnly: boolean;
+  /** the edges inside the component, `a -> b (kind 'dep')` */
+  edges: string[];
+}
+
+export interface OrderedNode {
+  name: string;
+  stage: number;
+  sequence: number;
+  cycleGroup: number | null;
+}
+
+export interface BuildOrder {
+  nodes: OrderedNode[];
+  cycles: CycleGroup[];
+}
+
+/** Tarjan's algorithm, iterative (the real graph has an SCC of ~900 nodes; recursion is a liability). */
+export function stronglyConnectedComponents(names: string[], successors: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  let counter = 0;
+  for (const root of names) {
+    if (index.has(root)) continue;
+    const work: { node: string; next: number; succ: string[] }[] = [];
+    const enter = (n: string): void => {
+      index.set(n, counter);
+      low.set(n, counter++);
+      stack.push(n);
+      onStack.add(n);
+      work.push({ node: n, next: 0, succ: successors(n) });
+    };
+    enter(root);
+    while (work.length) {
+      const frame = work[work.length - 1];
+      if (frame.next < frame.succ.length) {
+        const s = frame.succ[frame.next++];
+        if (!index.has(s)) enter(s);
+        else if (onStack.has(s)) low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(s) as number));
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const parent = work[work.length - 1].node;
+        low.set(parent, Math.min(low.get(parent) as number, low.get(frame.node) as number));
+      }
+      if (low.get(frame.node) === index.get(frame.node)) {
+        const comp: string[] = [];
+        let m: string;
+        do {
+          m = stack.pop() as string;
+          onStack.delete(m);
+          comp.push(m);
+        } while (m !== frame.node);
+        out.push(comp.sort());
+      }
+    }
+  }
+  return out;
+}
+
+/** Kahn's order of `members` over `edges` (node -> dependencies); returns the order and whatever is left. */
+function kahn(members: string[], deps: (n: string) => string[]): { order: string[]; rest: string[] } {
+  const set = new Set(members);
+  const pending = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const m of members) {
+    const ds = [...new Set(deps(m).filter((d) => set.has(d) && d !== m))];
+    pending.set(m, ds.length);
+    for (const d of ds) dependents.set(d, [...(dependents.get(d) ?? []), m]);
+  }
+  const ready = members.filter((m) => pending.get(m) === 0).sort();
+  const order: string[] = [];
+  while (ready.length) {
+    const n = ready.shift() as string;
+    order.push(n);
+    for (const dep of dependents.get(n) ?? []) {
+      const left = (pending.get(dep) as number) - 1;
+      pending.set(dep, left);
+      if (left === 0) {
+        ready.push(dep);
+        ready.sort();
+      }
+    }
+  }
+  const placed = new Set(order);
+  return { order, rest: members.filter((m) => !placed.has(m)).sort() };
+}
+
+/** Order `names` so that every node comes after the nodes its edges point to; cycles are grouped. */
+export function buildOrder(names: string[], edges: Map<string, OrderEdge[]>): BuildOrder {
+  const sorted = [...new Set(names)].sort();
+  const known = new Set(sorted);
+  const succ = (n: string): string[] => [...new Set((edges.get(n) ?? []).map((e) => e.to).filter((t) => known.has(t) && t !== n))].sort();
+  const comps = stronglyConnectedComponents(sorted, succ);
+  const compOf = new Map<string, number>();
+  comps.forEach((c, i) => c.forEach((m) => compOf.set(m, i)));
+  // Tarjan emits components in reverse topological order: dependencies first
+  const level = new Array<number>(comps.length).fill(0);
+  comps.forEach((c, i) => {
+    let l = 0;
+    for (const m of c) for (const s of succ(m)) if (compOf.get(s) !== i) l = Math.max(l, level[compOf.get(s) as number] + 1);
+    level[i] = l;
+  });
+  const compOrder = comps.map((c, i) => i).sort((a, b) => level[a] - level[b] || (comps[a][0] < comps[b][0] ? -1 : 1));
+  const nodes: OrderedNode[] = [];
+  const cycles: CycleGroup[] = [];
+  for (const ci of compOrder) {
+    const members = comps[ci];
+    if (members.length === 1) {
+      nodes.push({ name: members[0], stage: level[ci], sequence: nodes.length, cycleGroup: null });
+      continue;
+    }
+    const group = cycles.length;
+    const hard = (n: string): string[] => (edges.get(n) ?? []).filter((e) => e.kind !== 'checkdepends').map((e) => e.to);
+    const { order, rest } = kahn(members, hard);
+    const inner = members.flatMap((m) =>
+      (edges.get(m) ?? []).filter((e) => compOf.get(e.to) === ci && e.to !== m).map((e) => `${m} -> ${e.to} (${e.kind} '${e.via}')`),
+    );
+    cycles.push({ group, members, checkdependsOnly: rest.length === 0, edges: [...new Set(inner)].sort() });
+    for (const m of [...order, ...rest]) nodes.push({ name: m, stage: level[ci], sequence: nodes.length, cycleGroup: group });
+  }
+  return { nodes, cycles };
+}
