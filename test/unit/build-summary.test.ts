@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderSummaryTable, summarizeRun, writeRunSummary, type TaskResultLike, type TaskStatusLike } from '../../tools/src/build/summary';
+
+function result(project: string, status: TaskStatusLike, extra: Partial<TaskResultLike> = {}): [string, TaskResultLike] {
+  const id = `${project}:build:aarch64`;
+  return [
+    id,
+    {
+      task: { id, target: { project, target: 'build', configuration: 'aarch64' }, startTime: 1000, endTime: 4500 },
+      status,
+      code: status === 'failure' ? 1 : 0,
+      ...extra,
+    },
+  ];
+}
+
+// zlib fails; libpng depends on zlib (skipped); cairo depends on libpng (skipped, through libpng); pixman builds.
+const taskResults = Object.fromEntries([
+  result('zlib', 'failure'),
+  result('libpng', 'skipped'),
+  result('cairo', 'skipped'),
+  result('pixman', 'success'),
+  result('glibc', 'local-cache'),
+  result('bash', 'remote-cache'),
+  result('gcc', 'stopped'),
+]);
+// Nx 24 task graph edges are { id } objects
+const dependencies = {
+  'libpng:build:aarch64': [{ id: 'zlib:build:aarch64' }],
+  'cairo:build:aarch64': [{ id: 'libpng:build:aarch64' }, { id: 'pixman:build:aarch64' }],
+  'pixman:build:aarch64': [],
+};
+
+test('summarizeRun sorts Nx task results into built / restored / failed / skipped (with the failed dependency)', () => {
+  const s = summarizeRun({ taskResults, dependencies, startTime: 0, endTime: 60000 }, (p) => `logs/${p}/x.log`);
+  assert.deepEqual(s.counts, { total: 7, built: 1, restored: 2, failed: 1, skipped: 2, stopped: 1 });
+  assert.deepEqual(s.built, [{ project: 'pixman', target: 'build', configuration: 'aarch64', durationMs: 3500 }]);
+  assert.deepEqual(s.restored.map((r) => [r.project, r.from]), [['bash', 'remote-cache'], ['glibc', 'local-cache']]);
+  assert.deepEqual(s.failed, [{ project: 'zlib', target: 'build', configuration: 'aarch64', code: 1, log: 'logs/zlib/x.log' }]);
+  assert.deepEqual(s.skipped.map((k) => [k.project, k.because]), [['cairo', ['zlib']], ['libpng', ['zlib']]]);
+  assert.equal(s.durationMs, 60000);
+  // string edges (older Nx) and a project-level map work too
+  const s2 = summarizeRun({ taskResults, dependencies: { libpng: ['zlib'], cairo: ['libpng'] } });
+  assert.deepEqual(s2.skipped.map((k) => k.because), [['zlib'], ['zlib']]);
+  assert.deepEqual(summarizeRun({ taskResults }).skipped[0].because, []);
+});
+
+test('renderSummaryTable lists failures first with their logs and a count line', () => {
+  const text = renderSummaryTable(summarizeRun({ taskResults, dependencies }, () => 'logs/zlib/20260101-000000-aarch64.log'));
+  const lines = text.split('\n');
+  assert.match(lines[0], /^RESULT\s+PROJECT\s+ARCH\s+DETAIL$/);
+  assert.match(lines[1], /^failed\s+zlib\s+aarch64\s+exit 1, log: logs\/zlib\/20260101-000000-aarch64\.log$/);
+  assert.match(text, /skipped\s+libpng\s+aarch64\s+because zlib failed/);
+  assert.match(text, /7 tasks: 1 built, 2 restored from cache, 1 failed, 2 skipped, 1 stopped/);
+});
+
+test('writeRunSummary writes dist/summary.json and .txt atomically; the log is the newest file in logs/<pkgbase>/', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-summary-'));
+  mkdirSync(join(root, 'logs', 'zlib'), { recursive: true });
+  writeFileSync(join(root, 'logs', 'zlib', '20260101-000000-aarch64.log'), '');
+  writeFileSync(join(root, 'logs', 'zlib', '20260102-000000-aarch64.log'), '');
+  writeFileSync(join(root, 'logs', 'zlib', '20260103-000000-x86_64.log'), '');
+  const { summary, json, txt } = writeRunSummary(root, { taskResults, dependencies, startTime: 0, endTime: 1000 });
+  assert.equal(summary.failed[0].log, 'logs/zlib/20260102-000000-aarch64.log');
+  assert.deepEqual(JSON.parse(readFileSync(json, 'utf8')), summary);
+  assert.match(readFileSync(txt, 'utf8'), /failed\s+zlib/);
+  assert.deepEqual(readdirSync(join(root, 'dist')).sort(), ['summary.json', 'summary.txt'], 'no temp files left');
+  const none = writeRunSummary(mkdtempSync(join(tmpdir(), 'pkgnx-summary-')), { taskResults });
+  assert.equal(none.summary.failed[0].log, null);
+  assert.ok(existsSync(none.json));
+});
