@@ -48,144 +48,192 @@ export interface CycleBreakResult {
   components: string[][];
 }
 
-type Adjacency = Map<string, Map<string, GraphEdge>>;
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/**
+ * The graph on integer ids (names sorted, so id order = name order and every traversal is
+ * deterministic), with a set of currently removed edges. Paths are searched inside one component.
+ */
+class IndexedGraph {
+  readonly names: string[];
+  readonly id = new Map<string, number>();
+  readonly out: number[][];
+  readonly edge = new Map<number, GraphEdge>();
+  readonly removed = new Set<number>();
+  private readonly n: number;
+  private readonly seen: Int32Array;
+  private readonly prev: Int32Array;
+  private stamp = 0;
 
-function adjacencyOf(nodes: readonly string[], edges: readonly GraphEdge[]): Adjacency {
-  const adj: Adjacency = new Map(nodes.map((n) => [n, new Map()]));
-  for (const e of edges) {
-    if (!adj.has(e.source)) adj.set(e.source, new Map());
-    if (!adj.has(e.target)) adj.set(e.target, new Map());
-    adj.get(e.source)!.set(e.target, e);
+  constructor(nodes: readonly string[], edges: readonly GraphEdge[]) {
+    const all = new Set(nodes);
+    for (const e of edges) {
+      all.add(e.source);
+      all.add(e.target);
+    }
+    this.names = [...all].sort(byName);
+    this.names.forEach((name, i) => this.id.set(name, i));
+    this.n = this.names.length;
+    this.out = this.names.map(() => []);
+    for (const e of edges) {
+      const s = this.id.get(e.source)!;
+      const t = this.id.get(e.target)!;
+      const k = this.key(s, t);
+      if (s === t || this.edge.has(k)) continue;
+      this.edge.set(k, e);
+      this.out[s].push(t);
+    }
+    for (const list of this.out) list.sort((a, b) => a - b);
+    this.seen = new Int32Array(this.n);
+    this.prev = new Int32Array(this.n);
   }
-  return adj;
-}
 
-/** Tarjan's algorithm, iterative (the Arch component has ~900 members: recursion would overflow). */
-export function stronglyConnectedComponents(adj: ReadonlyMap<string, ReadonlyMap<string, unknown>>, only?: ReadonlySet<string>): string[][] {
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
-  const result: string[][] = [];
-  let counter = 0;
-  const nodes = [...(only ?? adj.keys())].sort(byName);
-  const succ = (n: string): string[] => [...(adj.get(n)?.keys() ?? [])].filter((t) => !only || only.has(t)).sort(byName);
-  for (const root of nodes) {
-    if (index.has(root)) continue;
-    const work: { node: string; next: string[]; i: number }[] = [];
-    const visit = (n: string): void => {
-      index.set(n, counter);
-      low.set(n, counter);
-      counter++;
-      stack.push(n);
-      onStack.add(n);
-      work.push({ node: n, next: succ(n), i: 0 });
-    };
-    visit(root);
-    while (work.length > 0) {
-      const frame = work[work.length - 1];
-      if (frame.i < frame.next.length) {
-        const t = frame.next[frame.i++];
-        if (!index.has(t)) visit(t);
-        else if (onStack.has(t)) low.set(frame.node, Math.min(low.get(frame.node)!, index.get(t)!));
-        continue;
+  key(s: number, t: number): number {
+    return s * this.n + t;
+  }
+
+  present(s: number, t: number, alsoPresent?: ReadonlySet<number>): boolean {
+    const k = this.key(s, t);
+    return !this.removed.has(k) || (alsoPresent?.has(k) ?? false);
+  }
+
+  /** Shortest path from -> to through members of `comp` (breadth first, ids ascending), or undefined. */
+  path(from: number, to: number, comp: Int32Array, compId: number, alsoPresent?: ReadonlySet<number>): number[] | undefined {
+    const stamp = ++this.stamp;
+    const queue = [from];
+    this.seen[from] = stamp;
+    for (let qi = 0; qi < queue.length; qi++) {
+      const v = queue[qi];
+      if (v === to) {
+        const p = [to];
+        while (p[0] !== from) p.unshift(this.prev[p[0]]);
+        return p;
       }
-      work.pop();
-      if (work.length > 0) {
-        const parent = work[work.length - 1].node;
-        low.set(parent, Math.min(low.get(parent)!, low.get(frame.node)!));
-      }
-      if (low.get(frame.node) === index.get(frame.node)) {
-        const comp: string[] = [];
-        let m: string;
-        do {
-          m = stack.pop()!;
-          onStack.delete(m);
-          comp.push(m);
-        } while (m !== frame.node);
-        result.push(comp.sort(byName));
+      for (const w of this.out[v]) {
+        if (this.seen[w] === stamp || comp[w] !== compId || !this.present(v, w, alsoPresent)) continue;
+        this.seen[w] = stamp;
+        this.prev[w] = v;
+        queue.push(w);
       }
     }
+    return undefined;
   }
-  return result;
+
+  /** Tarjan's algorithm, iterative (the Arch component has ~900 members: recursion would overflow). */
+  components(members: readonly number[]): number[][] {
+    const inSet = new Uint8Array(this.n);
+    for (const m of members) inSet[m] = 1;
+    const index = new Int32Array(this.n).fill(-1);
+    const low = new Int32Array(this.n);
+    const onStack = new Uint8Array(this.n);
+    const stack: number[] = [];
+    const result: number[][] = [];
+    let counter = 0;
+    for (const root of [...members].sort((a, b) => a - b)) {
+      if (index[root] !== -1) continue;
+      const work: [node: number, next: number][] = [];
+      const visit = (v: number): void => {
+        index[v] = low[v] = counter++;
+        stack.push(v);
+        onStack[v] = 1;
+        work.push([v, 0]);
+      };
+      visit(root);
+      while (work.length > 0) {
+        const frame = work[work.length - 1];
+        const v = frame[0];
+        const succ = this.out[v];
+        if (frame[1] < succ.length) {
+          const w = succ[frame[1]++];
+          if (!inSet[w] || !this.present(v, w)) continue;
+          if (index[w] === -1) visit(w);
+          else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
+          continue;
+        }
+        work.pop();
+        if (work.length > 0) {
+          const parent = work[work.length - 1][0];
+          low[parent] = Math.min(low[parent], low[v]);
+        }
+        if (low[v] === index[v]) {
+          const comp: number[] = [];
+          let m: number;
+          do {
+            m = stack.pop()!;
+            onStack[m] = 0;
+            comp.push(m);
+          } while (m !== v);
+          result.push(comp.sort((a, b) => a - b));
+        }
+      }
+    }
+    return result;
+  }
+
+  edgesWithin(members: readonly number[], comp: Int32Array, compId: number): number[] {
+    const keys: number[] = [];
+    for (const s of members) for (const t of this.out[s]) if (comp[t] === compId && this.present(s, t)) keys.push(this.key(s, t));
+    return keys;
+  }
 }
 
-/** Shortest path from `from` to `to` inside `within`, or undefined. */
-function pathBetween(adj: Adjacency, from: string, to: string, within: ReadonlySet<string>): string[] | undefined {
-  const prev = new Map<string, string>([[from, from]]);
-  const queue = [from];
-  for (let qi = 0; qi < queue.length; qi++) {
-    const n = queue[qi];
-    if (n === to) {
-      const path = [to];
-      while (path[0] !== from) path.unshift(prev.get(path[0])!);
-      return path;
-    }
-    for (const t of [...(adj.get(n)?.keys() ?? [])].sort(byName)) {
-      if (!within.has(t) || prev.has(t)) continue;
-      prev.set(t, n);
-      queue.push(t);
-    }
-  }
-  return undefined;
+/** Strongly connected components of a name graph (exported for reports and tests). */
+export function stronglyConnectedComponents(nodes: readonly string[], edges: readonly GraphEdge[]): string[][] {
+  const g = new IndexedGraph(nodes, edges);
+  return g.components(g.names.map((_, i) => i)).map((c) => c.map((i) => g.names[i]));
 }
 
-/** Eades-Lin-Smyth: a vertex order with few backward edges; ties broken by name for determinism. */
-function eadesOrder(adj: Adjacency, members: readonly string[]): string[] {
-  const inSet = new Set(members);
-  const outs = new Map<string, Set<string>>();
-  const ins = new Map<string, Set<string>>();
-  for (const n of members) {
-    outs.set(n, new Set());
-    ins.set(n, new Set());
+/** Eades-Lin-Smyth: a vertex order with few backward edges; ties broken by id (name order). */
+function eadesOrder(g: IndexedGraph, members: readonly number[], comp: Int32Array, compId: number): number[] {
+  const outs = new Map<number, Set<number>>();
+  const ins = new Map<number, Set<number>>();
+  for (const v of members) {
+    outs.set(v, new Set());
+    ins.set(v, new Set());
   }
-  for (const n of members) {
-    for (const t of adj.get(n)?.keys() ?? []) {
-      if (!inSet.has(t) || t === n) continue;
-      outs.get(n)!.add(t);
-      ins.get(t)!.add(n);
+  for (const v of members) {
+    for (const w of g.out[v]) {
+      if (comp[w] !== compId || !g.present(v, w)) continue;
+      outs.get(v)!.add(w);
+      ins.get(w)!.add(v);
     }
   }
-  const remaining = new Set([...members].sort(byName));
-  const head: string[] = [];
-  const tail: string[] = [];
-  const remove = (n: string): void => {
-    remaining.delete(n);
-    for (const t of outs.get(n)!) ins.get(t)!.delete(n);
-    for (const s of ins.get(n)!) outs.get(s)!.delete(n);
+  const remaining = new Set([...members].sort((a, b) => a - b));
+  const head: number[] = [];
+  const tail: number[] = [];
+  const take = (v: number): void => {
+    remaining.delete(v);
+    for (const w of outs.get(v)!) ins.get(w)!.delete(v);
+    for (const u of ins.get(v)!) outs.get(u)!.delete(v);
   };
   while (remaining.size > 0) {
     let changed = true;
     while (changed) {
       changed = false;
-      for (const n of [...remaining]) {
-        if (outs.get(n)!.size === 0) {
-          tail.unshift(n);
-          remove(n);
+      for (const v of [...remaining]) {
+        if (outs.get(v)!.size === 0) {
+          tail.unshift(v);
+          take(v);
           changed = true;
-        } else if (ins.get(n)!.size === 0) {
-          head.push(n);
-          remove(n);
+        } else if (ins.get(v)!.size === 0) {
+          head.push(v);
+          take(v);
           changed = true;
         }
       }
     }
     if (remaining.size === 0) break;
-    let best: string | undefined;
+    let best = -1;
     let bestDelta = -Infinity;
-    for (const n of remaining) {
-      const delta = outs.get(n)!.size - ins.get(n)!.size;
+    for (const v of remaining) {
+      const delta = outs.get(v)!.size - ins.get(v)!.size;
       if (delta > bestDelta) {
-        best = n;
+        best = v;
         bestDelta = delta;
       }
     }
-    head.push(best!);
-    remove(best!);
+    head.push(best);
+    take(best);
   }
   return [...head, ...tail];
 }
@@ -197,36 +245,49 @@ function describe(edge: GraphEdge): string {
 }
 
 /**
- * Remove `candidates` from the graph, then put back, one by one in a deterministic order, every
- * candidate that no longer closes a cycle. Returns the edges that stay removed with the cycle each closed.
+ * Remove `candidates` (edge keys) from the graph, then put back, one by one in name order, every
+ * candidate that no longer closes a cycle. Returns the edges that stay removed, each with a cycle it
+ * closed in the graph as it was before this step.
  */
-function removeThenRestore(adj: Adjacency, candidates: GraphEdge[], component: ReadonlySet<string>): { edge: GraphEdge; cycle: string[] }[] {
-  const cycles = new Map<GraphEdge, string[]>();
-  for (const e of candidates) {
-    // remember a cycle this edge closes before anything is removed, for the report
-    cycles.set(e, [e.source, ...(pathBetween(adj, e.target, e.source, component) ?? [e.target])]);
+function removeThenRestore(g: IndexedGraph, candidates: number[], comp: Int32Array, compId: number): { edge: GraphEdge; cycle: string[] }[] {
+  const stage = new Set(candidates);
+  for (const k of candidates) g.removed.add(k);
+  const kept: number[] = [];
+  for (const k of [...candidates].sort((a, b) => a - b)) {
+    const e = g.edge.get(k)!;
+    const s = g.id.get(e.source)!;
+    const t = g.id.get(e.target)!;
+    if (g.path(t, s, comp, compId)) kept.push(k);
+    else g.removed.delete(k);
   }
-  for (const e of candidates) adj.get(e.source)!.delete(e.target);
-  const removed: { edge: GraphEdge; cycle: string[] }[] = [];
-  const order = [...candidates].sort((a, b) => byName(a.source, b.source) || byName(a.target, b.target));
-  for (const e of order) {
-    if (pathBetween(adj, e.target, e.source, component)) removed.push({ edge: e, cycle: cycles.get(e)! });
-    else adj.get(e.source)!.set(e.target, e);
-  }
-  return removed;
+  return kept.map((k) => {
+    const e = g.edge.get(k)!;
+    const s = g.id.get(e.source)!;
+    const t = g.id.get(e.target)!;
+    const back = g.path(t, s, comp, compId, stage) ?? [t, s];
+    return { edge: e, cycle: [e.source, ...back.map((i) => g.names[i])] };
+  });
 }
 
 export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
-  const adj = adjacencyOf(nodes, edges);
+  const g = new IndexedGraph(nodes, edges);
   const removed: RemovedEdge[] = [];
   const forced: ForcedCycle[] = [];
-  const components = stronglyConnectedComponents(adj).filter((c) => c.length > 1);
+  const comp = new Int32Array(g.names.length).fill(-1);
+  let nextComp = 0;
+  const label = (members: number[]): number => {
+    const id = nextComp++;
+    for (const m of members) comp[m] = id;
+    return id;
+  };
+  const initial = g.components(g.names.map((_, i) => i)).filter((c) => c.length > 1);
+  const components = initial.map((c) => c.map((i) => g.names[i]));
 
   const stages: { reason: Exclude<RemovalReason, 'forced'>; pick: (e: GraphEdge) => boolean; explain: (e: GraphEdge) => string }[] = [
     {
       reason: 'checkdepends',
       pick: (e) => e.kinds.every((k) => k === 'checkdepends'),
-      explain: (e) => `only checkdepends: ${e.source} is built before ${e.target} without rebuilding its test dependency first`,
+      explain: (e) => `only checkdepends: ${e.source} is built first with --nocheck, without waiting for ${e.target}`,
     },
     {
       reason: 'binary-available',
@@ -240,44 +301,66 @@ export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[
     },
   ];
 
-  // work component by component: edges between components never close a cycle
-  let pending = components;
+  // component by component: an edge between components never closes a cycle
+  let pending = initial;
   for (const stage of stages) {
-    const next: string[][] = [];
+    const next: number[][] = [];
     for (const members of pending) {
-      const inComp = new Set(members);
-      const candidates = members.flatMap((s) => [...adj.get(s)!.values()].filter((e) => inComp.has(e.target) && stage.pick(e)));
+      const id = label(members);
+      const candidates = g.edgesWithin(members, comp, id).filter((k) => stage.pick(g.edge.get(k)!));
       if (candidates.length > 0) {
-        for (const { edge, cycle } of removeThenRestore(adj, candidates, inComp)) {
+        for (const { edge, cycle } of removeThenRestore(g, candidates, comp, id)) {
           removed.push({ ...edge, reason: stage.reason, explanation: stage.explain(edge), cycle });
         }
-      }
-      next.push(...stronglyConnectedComponents(adj, inComp).filter((c) => c.length > 1));
+        next.push(...g.components(members).filter((c) => c.length > 1));
+      } else next.push(members);
     }
     pending = next;
   }
 
   for (const members of pending) {
-    const inComp = new Set(members);
-    const order = eadesOrder(adj, members);
-    const position = new Map(order.map((n, i) => [n, i]));
+    const id = label(members);
+    const order = eadesOrder(g, members, comp, id);
+    const position = new Map(order.map((v, i) => [v, i]));
     // an edge pointing "backwards" in the order: the dependency would be built after its dependent
-    const backward = members.flatMap((s) =>
-      [...adj.get(s)!.values()].filter((e) => inComp.has(e.target) && position.get(e.target)! > position.get(s)!),
-    );
-    const dropped = removeThenRestore(adj, backward, inComp).map(({ edge, cycle }) => ({
+    const backward = g.edgesWithin(members, comp, id).filter((k) => {
+      const e = g.edge.get(k)!;
+      return position.get(g.id.get(e.target)!)! > position.get(g.id.get(e.source)!)!;
+    });
+    const dropped = removeThenRestore(g, backward, comp, id).map(({ edge, cycle }) => ({
       ...edge,
       reason: 'forced' as const,
-      explanation: `no checkdepends, binary or declared break was available for this cycle; removed ${describe(edge)} so that ${edge.source} is built before ${edge.target}. To choose the break yourself, add "${edge.source} -> ${edge.target}" (or another edge of the cycle) to the plugin option breakEdges, or make ${edge.target} available in the target repository`,
+      explanation: `no checkdepends, binary or declared break was available for this cycle; ${edge.source} is built before ${edge.target}. To choose the break yourself, add "${edge.source} -> ${edge.target}" (or another edge of the cycle) to the plugin option breakEdges, or configure targetRepositories so ${edge.target} can come from the binary repository`,
       cycle,
     }));
     removed.push(...dropped);
-    forced.push({ members, removed: dropped });
+    forced.push({ members: members.map((i) => g.names[i]), removed: dropped });
   }
 
+  // a later stage can make an earlier removal unnecessary: one last pass puts back every edge that no
+  // longer closes a cycle, the most important kinds first (forced removals are real dependencies)
+  const rank: Record<RemovalReason, number> = { forced: 0, declared: 1, 'binary-available': 2, checkdepends: 3 };
+  const finalIds = new Map(initial.map((members) => [members[0], label(members)]));
+  const compOfMember = new Map<number, number>();
+  for (const members of initial) for (const m of members) compOfMember.set(m, finalIds.get(members[0])!);
+  const stillRemoved = new Set<RemovedEdge>();
+  for (const r of [...removed].sort((a, b) => rank[a.reason] - rank[b.reason] || byName(a.source, b.source) || byName(a.target, b.target))) {
+    const s = g.id.get(r.source)!;
+    const t = g.id.get(r.target)!;
+    g.removed.delete(g.key(s, t));
+    if (g.path(t, s, comp, compOfMember.get(s)!)) {
+      g.removed.add(g.key(s, t));
+      stillRemoved.add(r);
+    }
+  }
+  const finalRemoved = removed.filter((r) => stillRemoved.has(r));
+  for (const f of forced) f.removed = f.removed.filter((r) => stillRemoved.has(r));
+
   const remaining: GraphEdge[] = [];
-  for (const n of [...adj.keys()].sort(byName)) for (const e of [...adj.get(n)!.values()].sort((a, b) => byName(a.target, b.target))) remaining.push(e);
-  return { edges: remaining, removed, forced, components: components.sort((a, b) => b.length - a.length || byName(a[0], b[0])) };
+  g.out.forEach((targets, s) => {
+    for (const t of targets) if (g.present(s, t)) remaining.push(g.edge.get(g.key(s, t))!);
+  });
+  return { edges: remaining, removed: finalRemoved, forced: forced.filter((f) => f.removed.length > 0), components: components.sort((a, b) => b.length - a.length || byName(a[0], b[0])) };
 }
 
 /** Plain-words report of every removed edge and every forced cycle. */

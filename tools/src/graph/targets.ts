@@ -11,7 +11,7 @@ import type { ResolvedPluginOptions } from './options';
 
 export interface BuildTargetConfig {
   executor: string;
-  options: { arch: string };
+  options: { arch: string; nocheck?: boolean; nocheckReason?: string };
   configurations: Record<string, { arch: string }>;
   defaultConfiguration: string;
   dependsOn: string[];
@@ -23,7 +23,11 @@ export interface BuildTargetConfig {
 
 export const BUILD_EXECUTOR = './tools:build';
 
-export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions): BuildTargetConfig {
+/**
+ * @param nocheckBecause checkdepends this project cannot wait for (their edge was removed to break a
+ *   cycle): the build then runs with --nocheck, as a bootstrap build does
+ */
+export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): BuildTargetConfig {
   const inputs: (string | Record<string, unknown>)[] = [
     '{projectRoot}/**/*',
     '{workspaceRoot}/chroot-config/**/*',
@@ -34,7 +38,12 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
   if (options.rebuildPolicy === 'transitive') inputs.push({ dependentTasksOutputFiles: '**/*', transitive: true });
   return {
     executor: BUILD_EXECUTOR,
-    options: { arch: options.defaultArchitecture },
+    options: {
+      arch: options.defaultArchitecture,
+      ...(nocheckBecause.length
+        ? { nocheck: true, nocheckReason: `checkdepends ${nocheckBecause.join(', ')} would close a dependency cycle (npm run pkgnx -- cycles)` }
+        : {}),
+    },
     configurations: Object.fromEntries(options.architectures.map((a) => [a, { arch: a }])),
     defaultConfiguration: options.defaultArchitecture,
     dependsOn: [`^${options.buildTargetName}`],

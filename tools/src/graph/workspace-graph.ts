@@ -149,9 +149,20 @@ function assignNames(entries: { root: string; pkgbase?: string }[]): string[] {
   return names;
 }
 
+/**
+ * The dependency strings of one kind. `depends` is the pkgbase-level array (what makepkg -s installs)
+ * plus every split package's runtime depends: a package is only installable for its dependents once
+ * its runtime dependencies exist, so they must be built first too.
+ */
+function dependencyStrings(m: PackageBaseMetadata, kind: DependencyKind): string[] {
+  if (kind !== 'depends') return m[kind];
+  return [...new Set([...m.depends, ...m.packages.flatMap((p) => p.depends)])];
+}
+
 export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<WorkspaceGraph> {
   const { workspaceRoot, options } = opts;
-  const files = [...opts.pkgbuildFiles].sort(byName);
+  // sorted by directory, so `pkgbuilds/beta` comes before `pkgbuilds/beta-copy` and keeps the pkgbase
+  const files = [...opts.pkgbuildFiles].sort((a, b) => byName(dirname(a), dirname(b)));
   const roots = files.map((f) => dirname(f));
   const absDirs = roots.map((r) => join(workspaceRoot, r));
   const archs = options.architectures;
@@ -230,7 +241,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     for (const p of good) {
       const m = p.metadata[arch];
       for (const kind of kinds) {
-        for (const depString of m[kind]) {
+        for (const depString of dependencyStrings(m, kind)) {
           const r = resolveDependency(depString, p.name, index);
           if (r.kind === 'self') continue;
           if (r.kind === 'external') {

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
+
+interface GraphJson {
+  graph: { nodes: Record<string, { data: { root: string; tags: string[]; metadata: { pkgnx: { pkgnames: string[]; version: string; error?: string } } } }>; dependencies: Record<string, { source: string; target: string; type: string }[]> };
+}
+
+function edgesOf(g: GraphJson): string[] {
+  return Object.values(g.graph.dependencies)
+    .flat()
+    .filter((d) => !d.target.startsWith('pkgnx:'))
+    .map((d) => `${d.source} -> ${d.target} (${d.type})`)
+    .sort();
+}
+
+test('nx graph lists the example packages with the expected edges, without the daemon', () => {
+  const ws = makeTempWorkspace({ copyExamples: true });
+  const r = ws.nx(['graph', '--file=graph.json']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const g = JSON.parse(readFileSync(join(ws.root, 'graph.json'), 'utf8')) as GraphJson;
+  assert.deepEqual(Object.keys(g.graph.nodes).sort(), ['greet-utils', 'hello-cli', 'hello-fr', 'libhello', 'tap-fixtures', 'tap-runner']);
+  assert.deepEqual(edgesOf(g), [
+    'greet-utils -> hello-cli (static)', // split package: package_greet-utils() depends + checkdepends
+    'hello-cli -> libhello (static)', // libhello>=1.2 and the versioned provision libhello.so=1-64
+    'hello-fr -> libhello (static)', // hello-api>=1.0 through provides=(hello-api=1.2)
+    'tap-fixtures -> tap-runner (static)', // tap-runner -> tap-fixtures (checkdepends) was removed: the cycle
+  ]);
+  assert.deepEqual(g.graph.nodes['greet-utils'].data.metadata.pkgnx.pkgnames, ['greet-utils', 'greet-utils-doc']);
+  assert.ok(g.graph.nodes['greet-utils'].data.tags.includes('split'));
+  assert.ok(g.graph.nodes['hello-fr'].data.tags.includes('arch:any'));
+  const shown = ws.nx(['show', 'projects']);
+  assert.equal(shown.status, 0);
+  assert.deepEqual(shown.stdout.trim().split('\n').sort(), Object.keys(g.graph.nodes).sort());
+  const project = JSON.parse(ws.nx(['show', 'project', 'tap-runner', '--json']).stdout) as { targets: { build: { options: { nocheck?: boolean } } } };
+  assert.equal(project.targets.build.options.nocheck, true, 'the package whose checkdepends edge was cut builds with --nocheck');
+});
+
+test('bad input: duplicate pkgbase and duplicate pkgname name both files, the other projects load', () => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta')"),
+      'pkgbuilds/beta/PKGBUILD': simplePkgbuild('beta'),
+      'pkgbuilds/beta-copy/PKGBUILD': simplePkgbuild('beta'),
+      'pkgbuilds/gamma/PKGBUILD': `pkgbase=gamma\npkgname=(gamma alpha)\npkgver=1\npkgrel=1\narch=(any)\npackage_gamma() { :; }\npackage_alpha() { :; }\n`,
+      'pkgbuilds/broken/PKGBUILD': 'pkgname=broken\npkgver=1\narch=(any)\n',
+    },
+  });
+  const r = ws.nx(['graph', '--file=graph.json']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const g = JSON.parse(readFileSync(join(ws.root, 'graph.json'), 'utf8')) as GraphJson;
+  assert.deepEqual(Object.keys(g.graph.nodes).sort(), ['alpha', 'beta', 'beta-copy', 'broken', 'gamma']);
+  const err = (name: string): string => g.graph.nodes[name].data.metadata.pkgnx.error ?? '';
+  assert.match(err('beta-copy'), /pkgbuilds\/beta-copy\/PKGBUILD: pkgbase "beta" is already defined by pkgbuilds\/beta\/PKGBUILD/);
+  assert.match(err('gamma'), /pkgbuilds\/gamma\/PKGBUILD: package "alpha" is already built by pkgbuilds\/alpha\/PKGBUILD/);
+  assert.match(err('broken'), /pkgbuilds\/broken\/PKGBUILD.*pkgrel/);
+  assert.equal(err('alpha'), '');
+  assert.deepEqual(edgesOf(g), ['alpha -> beta (static)']);
+  assert.match(r.stderr + r.stdout, /could not be read/);
+  const build = ws.nx(['run', 'broken:build']);
+  assert.notEqual(build.status, 0);
+  assert.match(build.stdout + build.stderr, /pkgrel/);
+});
+
+test('editing a provider updates the dependents\' edges (no stale file-level cache)', () => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/app/PKGBUILD': simplePkgbuild('app', "depends=('virtual-thing')"),
+      'pkgbuilds/impl-a/PKGBUILD': simplePkgbuild('impl-a', "provides=('virtual-thing')"),
+      'pkgbuilds/impl-b/PKGBUILD': simplePkgbuild('impl-b'),
+    },
+  });
+  assert.equal(ws.nx(['graph', '--file=g1.json']).status, 0);
+  assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g1.json'), 'utf8')) as GraphJson), ['app -> impl-a (static)']);
+  ws.write('pkgbuilds/impl-a/PKGBUILD', simplePkgbuild('impl-a'));
+  ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
+  assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
+  assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+});

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolvePluginOptions } from '../../tools/src/graph/options';
+import { buildTargetConfiguration } from '../../tools/src/graph/targets';
+
+test('defaults: architectures from chroot-config, x86_64 first choice, abi policy', () => {
+  const o = resolvePluginOptions(undefined, ['aarch64', 'x86_64']);
+  assert.deepEqual(o.architectures, ['aarch64', 'x86_64']);
+  assert.equal(o.defaultArchitecture, 'x86_64');
+  assert.equal(o.rebuildPolicy, 'abi');
+  assert.equal(o.metadataSource, 'pkgbuild');
+});
+
+test('errors name the key', () => {
+  assert.throws(() => resolvePluginOptions({ rebuildPolicy: 'sometimes' }, []), /option "rebuildPolicy".*"local", "abi" or "transitive"/);
+  assert.throws(() => resolvePluginOptions({ architectures: ['x86_64'], defaultArchitecture: 'aarch64' }, []), /option "defaultArchitecture"/);
+  assert.throws(() => resolvePluginOptions({ breakEdges: ['a b'] }, []), /option "breakEdges" \(nx.json plugins\[\]\.options\): "a b" must look like/);
+  assert.throws(() => resolvePluginOptions({ targetRepositories: { riscv64: [] } }, ['x86_64']), /option "targetRepositories.riscv64"/);
+  assert.throws(() => resolvePluginOptions({ colour: 'blue' }, []), /option "colour".*unknown option/);
+});
+
+test('the build target: one configuration per architecture, no npm inputs, policy-specific inputs', () => {
+  const abi = buildTargetConfiguration('libhello', resolvePluginOptions({}, ['aarch64', 'x86_64']));
+  assert.deepEqual(Object.keys(abi.configurations), ['aarch64', 'x86_64']);
+  assert.equal(abi.defaultConfiguration, 'x86_64');
+  assert.deepEqual(abi.dependsOn, ['^build']);
+  assert.deepEqual(abi.outputs, ['{workspaceRoot}/dist/{options.arch}/libhello']);
+  assert.ok(abi.inputs.some((i) => typeof i === 'object' && Array.isArray((i as { externalDependencies?: unknown }).externalDependencies) && (i as { externalDependencies: unknown[] }).externalDependencies.length === 0));
+  assert.ok(abi.inputs.some((i) => typeof i === 'object' && (i as { dependentTasksOutputFiles?: string }).dependentTasksOutputFiles === '**/abi.json'));
+  const local = buildTargetConfiguration('x', resolvePluginOptions({ rebuildPolicy: 'local' }, []));
+  assert.ok(!local.inputs.some((i) => typeof i === 'object' && 'dependentTasksOutputFiles' in i));
+  const transitive = buildTargetConfiguration('x', resolvePluginOptions({ rebuildPolicy: 'transitive' }, []));
+  assert.ok(transitive.inputs.some((i) => typeof i === 'object' && (i as { transitive?: boolean }).transitive === true));
+  const nocheck = buildTargetConfiguration('tap-runner', resolvePluginOptions({}, []), ['tap-fixtures']);
+  assert.equal(nocheck.options.nocheck, true);
+});

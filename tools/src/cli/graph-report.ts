@@ -1,0 +1,31 @@
+/**
+ * `pkgnx graph`: the resolved dependencies of every project, the PKGBUILDs that could not be read,
+ * and the graph warnings (several providers, unsatisfied versions, unprovided dependencies).
+ *   npm run pkgnx -- graph [--json] [--workspace DIR]
+ */
+import { parseArgs } from 'node:util';
+import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/load';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' } } });
+  const root = values.workspace ?? process.cwd();
+  const graph = await workspaceGraph(root, await findPkgbuilds(root), readPluginOptionsFromNxJson(root));
+  const errors = graph.projects.filter((p) => p.error).map((p) => ({ project: p.name, error: p.error! }));
+  if (values.json) {
+    const edges = graph.edges.map(({ source, target, kinds, deps, sourceFile }) => ({ source, target, kinds, deps, sourceFile }));
+    process.stdout.write(`${JSON.stringify({ projects: graph.projects.map((p) => p.name), edges, errors, warnings: graph.warnings, removedEdges: graph.cycles.removed.length }, null, 2)}\n`);
+    return errors.length ? 1 : 0;
+  }
+  const out: string[] = [];
+  const bySource = new Map<string, string[]>();
+  for (const e of graph.edges) bySource.set(e.source, [...(bySource.get(e.source) ?? []), `${e.target} (${e.kinds.join('+')}: ${e.deps.join(', ')})`]);
+  for (const p of graph.projects) {
+    out.push(`${p.name}${p.error ? '  [ERROR]' : ''}`);
+    for (const d of bySource.get(p.name) ?? []) out.push(`  -> ${d}`);
+  }
+  if (errors.length) out.push('', `PKGBUILDs that could not be read (${errors.length}):`, ...errors.map((e) => `  - ${e.error}`));
+  if (graph.warnings.length) out.push('', `warnings (${graph.warnings.length}):`, ...graph.warnings.map((w) => `  - ${w}`));
+  if (graph.cycles.removed.length) out.push('', `${graph.cycles.removed.length} edge(s) removed to break cycles: npm run pkgnx -- cycles`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return errors.length ? 1 : 0;
+}
