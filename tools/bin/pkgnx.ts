@@ -6,24 +6,23 @@
 const VERBS: Record<string, { module: string; summary: string }> = {
   cycles: { module: '../src/cli/cycles', summary: 'print every dependency edge removed to make the graph acyclic, with its reason' },
   graph: { module: '../src/cli/graph-report', summary: 'print the resolved dependencies and warnings of every project (--json)' },
+  outdated: { module: '../src/cli/outdated', summary: 'compare upstream and target repositories; write packages_to_build.json' },
+  'repo-analyze': { module: '../src/cli/repo-analyze', summary: 'repository health reports (target newer/only, orphans, broken and SONAME-drift deps, ...)' },
+  dependents: { module: '../src/cli/dependents', summary: 'reverse dependencies and rebuild order of packages in the target repositories' },
 };
 
-async function run(): Promise<number> {
+async function run(): Promise<void> {
   const [verb, ...rest] = process.argv.slice(2);
   const entry = verb ? VERBS[verb] : undefined;
   if (!entry) {
     const list = Object.entries(VERBS).map(([v, e]) => `  ${v.padEnd(14)} ${e.summary}`).join('\n');
     process.stderr.write(`usage: npm run pkgnx -- <verb> [options]\n\nverbs:\n${list}\n`);
-    return verb === undefined || verb === '--help' || verb === '-h' ? 0 : 2;
+    process.exitCode = verb === undefined || verb === '--help' || verb === '-h' ? 0 : 2;
+    return;
   }
+  const { runVerb } = await import('../src/upstream/cli-support');
   const mod = (await import(entry.module)) as { main: (argv: string[]) => Promise<number> };
-  return mod.main(rest);
+  await runVerb(verb, mod.main, rest);
 }
 
-run().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`pkgnx: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+void run();

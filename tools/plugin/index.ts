@@ -3,9 +3,9 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/load';
 import { projectMetadata } from '../src/graph/workspace-graph';
@@ -13,11 +13,22 @@ import { buildTargetConfiguration } from '../src/graph/targets';
 
 export type { PkgnxPluginOptions };
 
+/** Content hashes of the PKGBUILD directories from Nx's own (native, already computed) file hashes. */
+async function directoryHashes(files: readonly string[], context: CreateNodesContext): Promise<string[] | undefined> {
+  try {
+    const { calculateHashesForCreateNodes } = await import('@nx/devkit/internal');
+    return await calculateHashesForCreateNodes(files.map((f) => dirname(f)), {}, context);
+  } catch {
+    // internal API unavailable: the graph cache hashes the files itself
+    return undefined;
+  }
+}
+
 export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
-    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
+    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);

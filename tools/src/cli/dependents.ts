@@ -16,7 +16,7 @@ const HELP = `usage: dependents [options] NAME...
   --config FILE  --offline  --allow-failure  --dry-run (do not update the cache)  --json
 exit codes: 0 ok, 1 unknown package or failure, 2 usage or configuration error`;
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -68,4 +68,4 @@ async function main(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-void runVerb('dependents', main);
+if (require.main === module) void runVerb('dependents', main);

@@ -51,7 +51,7 @@ function printPlan(plan: WorkPlan, write: (s: string) => void, missingIncluded: 
   section('Build list', plan.entries.map((e) => `[stage ${e.build_stage}] ${e.name} ${e.current_version} -> ${e.version}${e.forced ? ' FORCED' : ''} — ${e.added_reason ?? e.reason}`));
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -130,4 +130,4 @@ async function main(argv: string[]): Promise<number> {
   return plan.notFound.length ? EXIT_FAILURE : EXIT_OK;
 }
 
-void runVerb('outdated', main);
+if (require.main === module) void runVerb('outdated', main);

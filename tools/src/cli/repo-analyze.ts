@@ -12,7 +12,7 @@ sections (all when none is given): ${ANALYSIS_SECTIONS.map((s) => `--${s}`).join
   --allow-failure  --offline  --dry-run (do not update the cache)  --json
 exit codes: 0 ok, 1 failure, 2 usage or configuration error`;
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const sectionFlags = Object.fromEntries(ANALYSIS_SECTIONS.map((s) => [s, { type: 'boolean' as const }]));
   const { values } = parseArgs({
     args: argv,
@@ -43,4 +43,4 @@ async function main(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-void runVerb('repo-analyze', main);
+if (require.main === module) void runVerb('repo-analyze', main);

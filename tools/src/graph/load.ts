@@ -3,8 +3,10 @@
  * nx.json (or given), architectures discovered from chroot-config/, metadata from the sandboxed
  * extractor (cached on disk) or from committed .SRCINFO files.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './options';
 import { loadWorkspaceGraph, srcinfoFileLoader, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
@@ -50,16 +52,68 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
   };
 }
 
+/** Bump when the graph computation changes in a way that makes cached graphs wrong. */
+const GRAPH_CACHE_VERSION = 'pkgnx-graph-3';
+
+/**
+ * Everything the graph depends on, hashed: each PKGBUILD directory's PKGBUILD (or .SRCINFO) bytes and
+ * file names, the options, the target repositories. Equal key = equal graph, so a warm Nx command
+ * reads one JSON file instead of resolving thousands of packages again.
+ */
+async function graphCacheKey(workspaceRoot: string, files: string[], options: ResolvedPluginOptions, dirHashes?: readonly string[]): Promise<string> {
+  const hash = createHash('sha256').update(GRAPH_CACHE_VERSION).update(JSON.stringify(options)).update(files.join('\0'));
+  const metadataFile = options.metadataSource === 'srcinfo' ? '.SRCINFO' : 'PKGBUILD';
+  const parts = dirHashes ?? await Promise.all(
+    files.map(async (f) => {
+      const dir = join(workspaceRoot, dirname(f));
+      const [content, names] = await Promise.all([readFile(join(dir, metadataFile)).catch(() => Buffer.from('\0missing')), readdir(dir).catch(() => [])]);
+      return createHash('sha256').update(f).update('\0').update(names.sort().join('/')).update('\0').update(content).digest('hex');
+    }),
+  );
+  for (const p of parts) hash.update(p);
+  for (const list of Object.values(options.targetRepositories)) {
+    for (const db of list) hash.update(await readFile(isAbsolute(db) ? db : join(workspaceRoot, db)).catch(() => Buffer.from('\0missing')));
+  }
+  return hash.digest('hex');
+}
+
+async function loadGraphCached(workspaceRoot: string, files: string[], options: ResolvedPluginOptions, dirHashes?: readonly string[]): Promise<WorkspaceGraph> {
+  if (process.env.NX_CACHE_PROJECT_GRAPH === 'false') return loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
+  const key = await graphCacheKey(workspaceRoot, files, options, dirHashes);
+  const cacheFile = join(workspaceRoot, WORKSPACE_DATA, 'graph.json');
+  try {
+    const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
+    if (cached.key === key) return cached.graph;
+  } catch {
+    // no cache yet, or unreadable: compute
+  }
+  const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
+  // broken PKGBUILDs may be fixed by things outside the key (a timeout on a busy machine): never cache those
+  if (!graph.projects.some((p) => p.error)) {
+    await mkdir(dirname(cacheFile), { recursive: true });
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ key, graph }));
+    await rename(tmp, cacheFile);
+  }
+  return graph;
+}
+
 // createNodes and createDependencies run in the same plugin worker within one graph computation:
 // keep the last graph so the dependencies do not resolve everything a second time.
 let lastGraph: { key: string; graph: Promise<WorkspaceGraph> } | undefined;
 
-export function workspaceGraph(workspaceRoot: string, pkgbuildFiles: readonly string[], rawOptions: unknown): Promise<WorkspaceGraph> {
+/**
+ * @param dirHashes optional content hashes of each PKGBUILD's directory, in the order of
+ *   `pkgbuildFiles` (the Nx plugin gets them from Nx's own file hashes); computed here otherwise
+ */
+export function workspaceGraph(workspaceRoot: string, pkgbuildFiles: readonly string[], rawOptions: unknown, dirHashes?: readonly string[]): Promise<WorkspaceGraph> {
   const options = resolveOptions(rawOptions, workspaceRoot);
-  const files = [...pkgbuildFiles].sort();
+  const order = pkgbuildFiles.map((f, i) => [f, i] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = order.map(([f]) => f);
+  const hashes = dirHashes && dirHashes.length === files.length ? order.map(([, i]) => dirHashes[i]) : undefined;
   const key = JSON.stringify([workspaceRoot, files, options]);
   if (lastGraph?.key !== key) {
-    const graph = loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
+    const graph = loadGraphCached(workspaceRoot, files, options, hashes);
     lastGraph = { key, graph };
     graph.catch(() => {
       if (lastGraph?.graph === graph) lastGraph = undefined;

@@ -34,9 +34,9 @@ export function splitNames(values: readonly string[] | undefined): string[] {
 }
 
 /** Run a verb: map errors to stderr lines and exit codes. */
-export async function runVerb(verb: string, main: (argv: string[]) => Promise<number>): Promise<void> {
+export async function runVerb(verb: string, main: (argv: string[]) => Promise<number>, argv: string[] = process.argv.slice(2)): Promise<void> {
   try {
-    process.exitCode = await main(process.argv.slice(2));
+    process.exitCode = await main(argv);
   } catch (e) {
     const err = e as Error;
     const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
