@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
+import { resolvePluginOptions } from '../../tools/src/graph/options';
+import { parseSrcinfo } from '../../tools/src/srcinfo';
+import { writeSyncDatabase } from '../helpers/syncdb-writer';
+
+/** Metadata straight from .SRCINFO texts: the graph logic without the sandbox. */
+function loaderFrom(srcinfos: Record<string, string>): MetadataLoader {
+  return async (dirs) => new Map(dirs.map((d) => {
+    const name = d.split('/').pop()!;
+    const text = srcinfos[name];
+    return [d, text ? { srcinfo: parseSrcinfo(text), warnings: [] } : { error: `pkgbuilds/${name}/PKGBUILD: missing` }];
+  }));
+}
+const srcinfo = (name: string, lines: string[] = [], version = '1.0', arch = 'x86_64'): string =>
+  `pkgbase = ${name}\n\tpkgver = ${version}\n\tpkgrel = 1\n\tarch = ${arch}\n${lines.map((l) => `\t${l}\n`).join('')}\npkgname = ${name}\n`;
+
+test('a cycle is broken at the edge whose dependency the target repository already has, and external deps are validated', async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'pkgnx-graph-'));
+  await writeSyncDatabase(join(ws, 'repos', 'core.db.tar.gz'), [
+    { name: 'gcc', version: '12.2.0-1' },
+    { name: 'glibc', version: '2.36-3', provides: ['libc.so=6-64'] },
+  ]);
+  const metadata = {
+    gcc: srcinfo('gcc', ['depends = glibc>=2.36', 'makedepends = binutils']),
+    glibc: srcinfo('glibc', ['makedepends = gcc']),
+    binutils: srcinfo('binutils', ['depends = glibc', 'depends = zlib-not-anywhere']),
+  };
+  const options = resolvePluginOptions({ targetRepositories: { x86_64: ['repos/core.db.tar.gz'] }, validateExternal: true }, ['x86_64']);
+  const g = await loadWorkspaceGraph({
+    workspaceRoot: ws,
+    pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
+    options,
+    loadMetadata: loaderFrom(metadata),
+  });
+  assert.equal(g.cycles.removed.length, 1);
+  assert.equal(g.cycles.removed[0].reason, 'binary-available');
+  assert.match(g.cycles.removed[0].explanation, /core\/(gcc|glibc) /);
+  assert.equal(g.cycles.forced.length, 0);
+  assert.ok(g.warnings.includes('binutils needs zlib-not-anywhere (depends, x86_64): not provided by the workspace or the target repositories'), g.warnings.join('\n'));
+  assert.deepEqual(g.projects.map((p) => p.name), ['binutils', 'gcc', 'glibc']);
+});
+
+test('architecture-specific dependencies count for their architecture; edges are the union', async () => {
+  const metadata = {
+    app: srcinfo('app', ['arch = aarch64', 'depends_aarch64 = neon-lib', 'depends_x86_64 = sse-lib']),
+    'neon-lib': srcinfo('neon-lib', [], '1', 'any'),
+    'sse-lib': srcinfo('sse-lib', [], '1', 'any'),
+  };
+  const g = await loadWorkspaceGraph({
+    workspaceRoot: '/nonexistent',
+    pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
+    options: resolvePluginOptions({}, ['aarch64', 'x86_64']),
+    loadMetadata: loaderFrom(metadata),
+  });
+  assert.deepEqual(g.edges.map((e) => `${e.source}->${e.target}`).sort(), ['app->neon-lib', 'app->sse-lib']);
+  const only = await loadWorkspaceGraph({
+    workspaceRoot: '/nonexistent',
+    pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
+    options: resolvePluginOptions({ architectures: ['aarch64'] }, []),
+    loadMetadata: loaderFrom(metadata),
+  });
+  assert.deepEqual(only.edges.map((e) => `${e.source}->${e.target}`), ['app->neon-lib']);
+});
+
+test('several providers give a warning naming them; a versioned dependency the workspace cannot satisfy is external', async () => {
+  const metadata = {
+    consumer: srcinfo('consumer', ['depends = sh', 'depends = libx>=2']),
+    'sh-a': srcinfo('sh-a', ['provides = sh']),
+    'sh-b': srcinfo('sh-b', ['provides = sh']),
+    libx: srcinfo('libx', [], '1.5'),
+  };
+  const g = await loadWorkspaceGraph({
+    workspaceRoot: '/nonexistent',
+    pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
+    options: resolvePluginOptions({}, ['x86_64']),
+    loadMetadata: loaderFrom(metadata),
+  });
+  assert.deepEqual(g.edges.map((e) => `${e.source}->${e.target}`), ['consumer->sh-a']);
+  assert.ok(g.warnings.some((w) => /consumer \(x86_64\) depends 'sh': provided by several projects \(sh-a, sh-b\); using sh-a/.test(w)), g.warnings.join('\n'));
+  assert.ok(g.warnings.some((w) => /consumer \(x86_64\) depends 'libx>=2': not satisfied by the workspace \(libx builds libx 1\.5-1\)/.test(w)), g.warnings.join('\n'));
+});
