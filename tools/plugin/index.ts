@@ -3,11 +3,11 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, PostTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/options';
-import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/load';
+import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/load';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { buildTargetConfiguration } from '../src/graph/targets';
 
@@ -84,4 +84,52 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   const deps: RawProjectGraphDependency[] = graph.edges
     .map((e) => ({ source: e.source, target: e.target, sourceFile: e.sourceFile, type: 'static' as RawProjectGraphDependency['type'] }) as RawProjectGraphDependency);
   return deps;
+};
+
+const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-cache']);
+
+/**
+ * After every run: packages restored from the cache join the workspace repository (the executor does
+ * not run on a cache hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped.
+ */
+export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
+  const options = resolveOptions(rawOptions, context.workspaceRoot);
+  const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
+  if (Object.keys(results).length === 0) return;
+  const { registerOutputs } = await import('../src/build/workspace-repo');
+  const { writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
+
+  const restoredByArch = new Map<string, string[]>();
+  for (const r of Object.values(results)) {
+    if (!RESTORED.has(r.status)) continue;
+    const arch = r.task.target.configuration ?? options.defaultArchitecture;
+    restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), r.task.target.project]);
+  }
+  for (const [arch, projects] of restoredByArch) {
+    try {
+      await registerOutputs(context.workspaceRoot, arch, projects);
+    } catch (e) {
+      console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  // the run's task graph as the build tasks recorded it: Nx reports only tasks that ran, so the ones it
+  // skipped after a failure, and what they waited for, come from there
+  let dependencies: Record<string, string[]> | undefined;
+  try {
+    const file = join(context.workspaceRoot, WORKSPACE_DATA, 'task-graph.json');
+    if (statSync(file).mtimeMs >= context.startTime - 1000) {
+      const recorded = JSON.parse(readFileSync(file, 'utf8')) as { tasks: Record<string, { project: string; target: string; configuration?: string }>; dependencies: Record<string, string[]> };
+      if (Object.keys(results).every((id) => id in recorded.tasks)) {
+        dependencies = recorded.dependencies;
+        for (const [id, target] of Object.entries(recorded.tasks)) {
+          if (target.target === options.buildTargetName && !(id in results)) results[id] = { task: { id, target }, status: 'skipped' } as (typeof results)[string];
+        }
+      }
+    }
+  } catch {
+    // no build task ran (all cache hits): nothing was skipped either
+  }
+  const { summary } = writeRunSummary(context.workspaceRoot, { taskResults: results, dependencies, startTime: context.startTime, endTime: context.endTime });
+  if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
 };

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { BuildRequest } from '../../tools/src/build/backend';
+import { hostBackend } from '../../tools/src/build/host';
+import { parseBuildOptions } from '../../tools/src/build/options';
+import { rootfsBackend, workspacePacmanConf } from '../../tools/src/build/rootfs';
+import { chooseBackend, readPkgbuildBuildInfo, resolveRootfs, sourceDateEpoch } from '../../tools/src/build/run-build';
+import { hasCommand } from '../helpers/env';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-run-build-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('rootfs resolution: option with {arch}, chroot-config/<arch>/rootfs as directory or file', () => {
+  const ws = join(tmp, 'ws1');
+  assert.equal(resolveRootfs(ws, 'aarch64', '/srv/{arch}'), '/srv/aarch64');
+  assert.equal(resolveRootfs(ws, 'aarch64', 'roots/{arch}'), join(ws, 'roots/aarch64'));
+  assert.equal(resolveRootfs(ws, 'x86_64'), undefined);
+  mkdirSync(join(ws, 'chroot-config/x86_64'), { recursive: true });
+  writeFileSync(join(ws, 'chroot-config/x86_64/rootfs'), '# the root\n/srv/alarm\n');
+  assert.equal(resolveRootfs(ws, 'x86_64'), '/srv/alarm');
+  mkdirSync(join(ws, 'chroot-config/aarch64'), { recursive: true });
+  symlinkSync('/srv/x', join(ws, 'chroot-config/aarch64/rootfs'));
+  mkdirSync(join(ws, 'chroot-config/riscv64/rootfs'), { recursive: true });
+  assert.equal(resolveRootfs(ws, 'riscv64'), join(ws, 'chroot-config/riscv64/rootfs'));
+});
+
+test('backend choice', () => {
+  const o = parseBuildOptions({ arch: 'x86_64' });
+  const makechrootpkg = hasCommand('makechrootpkg');
+  const r = chooseBackend(o, 'x86_64', 'x86_64', '/srv/root');
+  assert.equal(r.name, makechrootpkg ? 'devtools' : 'rootfs');
+  if (!makechrootpkg) assert.equal(chooseBackend(o, 'x86_64', 'x86_64', undefined).name, 'host');
+  assert.equal(chooseBackend(parseBuildOptions({ arch: 'x86_64', backend: 'host' }), 'x86_64', 'x86_64', '/srv').name, 'host');
+});
+
+test('SOURCE_DATE_EPOCH from the environment first', () => {
+  assert.equal(sourceDateEpoch(tmp, { SOURCE_DATE_EPOCH: '1234' }), '1234');
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(Math.abs(Number(sourceDateEpoch(tmp, {})) - now) < 5, 'not in git: now');
+});
+
+test('PKGBUILD build metadata for an architecture, read in a sandbox', { skip: hasCommand('bwrap') ? undefined : 'bwrap missing' }, async () => {
+  const dir = join(tmp, 'pkg');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=x\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a "b>=2")\ndepends_aarch64=(c)\nmakedepends=(m)\ncheckdepends_x86_64=(t)\n');
+  assert.deepEqual(await readPkgbuildBuildInfo(dir, 'aarch64', tmp), { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
+  assert.deepEqual((await readPkgbuildBuildInfo(dir, 'x86_64', tmp)).checkdepends, ['t']);
+  writeFileSync(join(dir, 'PKGBUILD'), 'exit 3\n');
+  await assert.rejects(readPkgbuildBuildInfo(dir, 'x86_64', tmp), /PKGBUILD.*exit/);
+});
+
+test('workspace repository section goes first in pacman.conf', () => {
+  const conf = workspacePacmanConf('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' });
+  assert.match(conf, /\[options\]\nArchitecture = auto\n\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
+  assert.match(workspacePacmanConf('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n\[r\]\nSigLevel/);
+});
+
+function request(over: Partial<BuildRequest> = {}): BuildRequest {
+  return {
+    pkgbase: 'demo', pkgdir: join(tmp, 'pkg'), workspaceRoot: '/ws', arch: 'aarch64', hostArch: 'x86_64', pkgArch: ['x86_64'],
+    depends: ['libdemo'], makedepends: ['gcc'], checkdepends: ['check'], ignoreArch: true, nocheck: true,
+    pacmanConf: '/ws/chroot-config/aarch64/pacman.conf', makepkgConf: '/ws/chroot-config/aarch64/makepkg.conf',
+    workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
+    pacmanCacheDir: '/var/cache/pacman/pkg-aarch64', noCache: false, pgpKeys: [], makepkgArgs: ['--holdver'], env: { SOURCE_DATE_EPOCH: '1' },
+    backendOptions: {}, copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,
+    copiesDir: '/ws/.pkgnx/chroots/aarch64', ...over,
+  };
+}
+
+test('rootfs plan: overlay copy, workspace repo and cache bound, no network for makepkg, flags', () => {
+  const plan = rootfsBackend.plan(request());
+  assert.equal(plan.length, 4);
+  const [create, setup, build, remove] = plan.map((c) => c.argv);
+  if (process.getuid?.() === 0) {
+    assert.deepEqual(create.slice(0, 2), ['mkdir', '-p']);
+    assert.deepEqual(setup.slice(0, 4), ['unshare', '--mount', '--propagation', 'private']);
+  }
+  const joined = build.join(' ');
+  assert.match(joined, /--unshare-net/);
+  assert.doesNotMatch(setup.join(' '), /--unshare-net/);
+  assert.match(joined, /--ro-bind \/ws\/dist\/aarch64\/repo \/ws\/dist\/aarch64\/repo/);
+  assert.match(joined, /--bind \/var\/cache\/pacman\/pkg-aarch64 \/var\/cache\/pacman\/pkg/);
+  assert.deepEqual(build.slice(-3), ['--nocheck', '--ignorearch', '--holdver']);
+  const deps = setup[setup.indexOf('PKGNX_DEPS') + 1];
+  assert.equal(deps, 'libdemo\ngcc', 'checkdepends left out with nocheck');
+  assert.deepEqual(remove, ['rm', '-rf', '--one-file-system', '/ws/.pkgnx/chroots/aarch64/demo-aarch64-p1-x']);
+  const withNet = rootfsBackend.plan(request({ network: true, nocheck: false }));
+  assert.doesNotMatch(withNet[2].argv.join(' '), /--unshare-net/);
+  assert.equal(withNet[1].argv[withNet[1].argv.indexOf('PKGNX_DEPS') + 1], 'libdemo\ngcc\ncheck');
+});
+
+test('host plan: makepkg as the build user with private directories', { skip: hasCommand('pacman') ? undefined : 'pacman missing' }, () => {
+  const [, makepkg] = hostBackend.plan(request({ arch: 'x86_64', nocheck: false, ignoreArch: false }));
+  assert.ok(makepkg.argv.includes('makepkg'));
+  assert.ok(makepkg.argv.includes('PKGDEST=/ws/dist/aarch64/.staging-x'));
+  if (process.getuid?.() === 0) assert.equal(makepkg.argv[0], 'setpriv');
+  if (!hasCommand('makechrootpkg')) assert.ok(makepkg.argv.includes('--nodeps'), 'Debian host: dependencies unknown to pacman');
+});

@@ -1,0 +1,119 @@
+/**
+ * The `host` backend: plain makepkg on this machine as the build user. For development only: it is not
+ * clean (whatever the host has installed is used), dependencies are not installed, and makepkg gets
+ * --nodeps when pacman on the host does not know them (always on a Debian host). The log says so.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
+import { logLine, runLogged } from './process-group';
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+function userIds(user: string): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}
+
+function buildDirOf(req: BuildRequest): string {
+  return join(req.copiesDir ?? join(req.workspaceRoot, '.pkgnx', 'chroots', req.arch), req.copyName);
+}
+
+/** dependencies pacman on the host does not consider installed (`pacman -T`) */
+export function unsatisfiedOnHost(deps: string[]): string[] {
+  if (deps.length === 0) return [];
+  const r = spawnSync('pacman', ['-T', ...deps], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').filter(Boolean);
+}
+
+function allDeps(req: BuildRequest): string[] {
+  return [...req.depends, ...req.makedepends, ...(req.nocheck ? [] : req.checkdepends)];
+}
+
+export const hostBackend: BuildBackend = {
+  name: 'host',
+
+  async preflight(req: BuildRequest): Promise<void> {
+    for (const cmd of ['makepkg', 'pacman']) {
+      try {
+        execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+      } catch {
+        throw new Error(`the host backend needs ${cmd} on PATH (Debian: apt-get install makepkg pacman-package-manager)`);
+      }
+    }
+    if (isRoot()) {
+      try {
+        userIds(req.buildUser ?? 'builder');
+      } catch {
+        throw new Error(`makepkg refuses to run as root and the build user "${req.buildUser ?? 'builder'}" does not exist: useradd -m ${req.buildUser ?? 'builder'} (or set the build option "buildUser")`);
+      }
+    }
+    if (!existsSync('/var/lib/pacman/local/ALPM_DB_VERSION')) {
+      throw new Error('pacman has no local database on this host: mkdir -p /var/lib/pacman/local /var/lib/pacman/sync && echo 9 > /var/lib/pacman/local/ALPM_DB_VERSION');
+    }
+  },
+
+  plan(req: BuildRequest): PlannedCommand[] {
+    const dir = buildDirOf(req);
+    const user = req.buildUser ?? 'builder';
+    const nodeps = unsatisfiedOnHost(allDeps(req)).length > 0;
+    const env: Record<string, string> = {
+      ...req.env,
+      BUILDDIR: join(dir, 'work'),
+      PKGDEST: req.pkgdest,
+      SRCDEST: join(dir, 'src'),
+      SRCPKGDEST: join(dir, 'src'),
+      LOGDEST: join(dir, 'logs'),
+      ...(req.pgpKeys.length ? { GNUPGHOME: join(dir, 'gnupg') } : {}),
+      ...(existsSync(req.makepkgConf) ? { MAKEPKG_CONF: req.makepkgConf } : {}),
+    };
+    const makepkg = [
+      'makepkg', '-f', '--noconfirm',
+      ...(nodeps ? ['--nodeps'] : []),
+      ...(req.nocheck ? ['--nocheck'] : []),
+      ...(req.ignoreArch ? ['--ignorearch'] : []),
+      ...(existsSync(req.makepkgConf) ? ['--config', req.makepkgConf] : []),
+      ...req.makepkgArgs,
+    ];
+    const envArgs = Object.entries(env).filter(([k]) => k !== 'MAKEPKG_CONF').map(([k, v]) => `${k}=${v}`);
+    const asUser = isRoot() ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', 'env', `HOME=${dir}`, `USER=${user}`, ...envArgs] : ['env', ...envArgs];
+    return [
+      { argv: ['mkdir', '-p', join(dir, 'work'), join(dir, 'src'), join(dir, 'logs')], purpose: 'create the private build directory' },
+      { argv: [...asUser, ...makepkg], cwd: req.pkgdir, purpose: `build ${req.pkgbase} on the host with makepkg (NOT a clean build)` },
+      { argv: ['rm', '-rf', dir], purpose: 'remove the build directory' },
+    ];
+  },
+
+  async build(req: BuildRequest): Promise<BuildOutcome> {
+    const dir = buildDirOf(req);
+    const [, makepkg] = this.plan(req);
+    const missing = unsatisfiedOnHost(allDeps(req));
+    await logLine(req.logFile, '==> pkgnx: WARNING: host backend: makepkg runs directly on this machine; the build is not clean and not isolated');
+    if (missing.length) await logLine(req.logFile, `==> pkgnx: WARNING: not installed in pacman's view on the host, makepkg gets --nodeps: ${missing.join(' ')}`);
+    try {
+      for (const d of ['work', 'src', 'logs']) await mkdir(join(dir, d), { recursive: true });
+      if (req.pgpKeys.length) {
+        await mkdir(join(dir, 'gnupg'), { recursive: true, mode: 0o700 });
+        execFileSync('gpg', ['--batch', '--quiet', '--homedir', join(dir, 'gnupg'), '--import', ...req.pgpKeys], { stdio: 'ignore' });
+        await logLine(req.logFile, `==> pkgnx: imported ${req.pgpKeys.length} PGP key file(s) into the task's GNUPGHOME`);
+      }
+      if (isRoot()) {
+        const { uid, gid } = userIds(req.buildUser ?? 'builder');
+        execFileSync('chown', ['-R', `${uid}:${gid}`, dir, req.pkgdest]);
+        chownSync(req.pkgdest, uid, gid);
+      }
+      await logLine(req.logFile, `==> pkgnx: ${makepkg.argv.slice(makepkg.argv.indexOf('makepkg')).join(' ')}`);
+      const r = await runLogged(makepkg, { logFile: req.logFile, signal: req.signal, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+      if (r.aborted) return { success: false, error: 'interrupted' };
+      if (r.code !== 0) return { success: false, error: `makepkg failed (exit ${r.code ?? r.signal})` };
+      return { success: true };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,293 @@
+/**
+ * One package build, whatever the backend: pick the backend, prepare the workspace repository, run the
+ * build with packages going to a private staging directory, then write abi.json and build.log and
+ * rename the staging directory to `dist/<arch>/<pkgbase>/`. Nothing is ever left under that name
+ * unless the build succeeded: interrupted or failed builds remove their staging directory and copy.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { machine } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { extractSrcinfo } from '../pkgbuild';
+import { metadataForArch } from '../srcinfo';
+import { WORKSPACE_DATA } from '../graph/load';
+import { writeAbiManifest } from './abi';
+import type { BackendName, BuildBackend, BuildRequest } from './backend';
+import { hostBackend } from './host';
+import { devtoolsBackend } from './devtools';
+import { qemuBackend } from './qemu';
+import { expandArch, type BuildOptions } from './options';
+import { logDirFor, logPathFor, rotateLogs } from './logs';
+import { formatCommand } from './process-group';
+import { rootfsBackend } from './rootfs';
+import { addPackages, acquireLock, listPackageFiles, registerOutputs, workspaceRepository } from './workspace-repo';
+
+export interface RunBuildInput {
+  workspaceRoot: string;
+  /** workspace-relative PKGBUILD directory */
+  projectRoot: string;
+  pkgbase: string;
+  options: BuildOptions;
+  /** pkgbases of every (transitive) dependency project: their dist/ outputs are registered first */
+  dependencyPkgbases: string[];
+}
+
+export interface RunBuildResult {
+  success: boolean;
+  backend?: BackendName;
+  outDir?: string;
+  logFile?: string;
+  error?: string;
+}
+
+/** pkgbase-level metadata makepkg will use on `arch`, read by bash in a sandbox (no network, read-only) */
+export interface PkgbuildBuildInfo {
+  arch: string[];
+  depends: string[];
+  makedepends: string[];
+  checkdepends: string[];
+}
+
+/**
+ * The pkgbase-level arch and build dependencies makepkg will use on `carch`, from the same sandboxed,
+ * cached extractor the graph uses (a PKGBUILD already read for the graph is not sourced again).
+ */
+export async function readPkgbuildBuildInfo(pkgdir: string, carch: string, workspaceRoot: string): Promise<PkgbuildBuildInfo> {
+  const r = (await extractSrcinfo([pkgdir], { carch, workspaceRoot, cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata') })).get(pkgdir);
+  if (!r || 'error' in r) throw new Error(r ? r.error : `${pkgdir}/PKGBUILD: no metadata`);
+  const m = metadataForArch(r.srcinfo, carch);
+  return { arch: m.arch, depends: m.depends, makedepends: m.makedepends, checkdepends: m.checkdepends };
+}
+
+/** pacman's name for this machine's architecture */
+export function hostArch(): string {
+  return machine();
+}
+
+/** SOURCE_DATE_EPOCH: the environment's, else the PKGBUILD's last commit time, else now */
+export function sourceDateEpoch(pkgdir: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) return env.SOURCE_DATE_EPOCH;
+  const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', 'PKGBUILD'], { cwd: pkgdir, encoding: 'utf8' });
+  const t = r.status === 0 ? r.stdout.trim() : '';
+  return /^\d+$/.test(t) ? t : String(Math.floor(Date.now() / 1000));
+}
+
+/** option `rootfs` (with `{arch}`), else `chroot-config/<arch>/rootfs` (a directory/symlink, or a file holding the path) */
+export function resolveRootfs(workspaceRoot: string, arch: string, option?: string): string | undefined {
+  if (option) {
+    const p = expandArch(option, arch);
+    return isAbsolute(p) ? p : resolve(workspaceRoot, p);
+  }
+  const conf = join(workspaceRoot, 'chroot-config', arch, 'rootfs');
+  if (!existsSync(conf)) return undefined;
+  if (statSync(conf).isDirectory()) return conf;
+  const line = readFileSync(conf, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
+  if (!line) return undefined;
+  return isAbsolute(line) ? line : resolve(join(workspaceRoot, 'chroot-config', arch), line);
+}
+
+function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** The backend the `auto` choice means here, and why (printed in the log). */
+export function chooseBackend(options: BuildOptions, arch: string, host: string, rootfs: string | undefined): { name: BackendName; reason: string } {
+  if (options.backend !== 'auto') return { name: options.backend, reason: 'build option "backend"' };
+  if (onPath('makechrootpkg')) {
+    return arch === host ? { name: 'devtools', reason: 'makechrootpkg is on PATH' } : { name: 'qemu', reason: `makechrootpkg is on PATH and ${arch} is not the host's ${host}` };
+  }
+  if (rootfs) return { name: 'rootfs', reason: `a root filesystem is configured (${rootfs})` };
+  return { name: 'host', reason: 'no makechrootpkg and no root filesystem configured: falling back to a NOT clean host build' };
+}
+
+const BACKENDS: Record<BackendName, BuildBackend> = { rootfs: rootfsBackend, host: hostBackend, devtools: devtoolsBackend, qemu: qemuBackend };
+
+function defaultPacmanCacheDir(workspaceRoot: string, arch: string): string {
+  // shared between workspaces like devtools' cache when root; inside the workspace otherwise
+  return process.getuid?.() === 0 ? `/var/cache/pacman/pkg-${arch}` : join(workspaceRoot, '.pkgnx', 'cache', 'pacman', arch);
+}
+
+function listAsc(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.asc')).sort().map((f) => join(dir, f));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const OWNER_PID = /-p(\d+)-[a-z0-9]+$/;
+
+/** remove staging dirs and chroot copies left by killed builds (their pid is in the name and dead) */
+async function sweepStale(dirs: string[], prefix: string): Promise<void> {
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const name of await readdir(dir)) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = OWNER_PID.exec(name)?.[1];
+      if (pid && !pidAlive(Number(pid))) await rm(join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** An empty database, so pacman -Sy works before the first package is added. */
+async function ensureRepoDatabase(workspaceRoot: string, arch: string, name: string): Promise<void> {
+  const repo = workspaceRepository(workspaceRoot, arch, name);
+  if (existsSync(join(repo.dir, `${name}.db`))) return;
+  await mkdir(repo.dir, { recursive: true });
+  const release = await acquireLock(join(repo.dir, '.lock'));
+  try {
+    if (existsSync(join(repo.dir, `${name}.db`))) return;
+    for (const kind of ['db', 'files']) {
+      const file = join(repo.dir, `${name}.${kind}.tar.zst`);
+      if (!existsSync(file)) execFileSync('bsdtar', ['--zstd', '-cf', file, '--files-from', '/dev/null']);
+      const link = join(repo.dir, `${name}.${kind}`);
+      if (!existsSync(link)) execFileSync('ln', ['-sfn', `${name}.${kind}.tar.zst`, link]);
+    }
+  } finally {
+    release();
+  }
+}
+
+export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
+  const { workspaceRoot, pkgbase, options } = input;
+  const arch = options.arch;
+  const host = hostArch();
+  const pkgdir = resolve(workspaceRoot, input.projectRoot);
+  const info = await readPkgbuildBuildInfo(pkgdir, arch, workspaceRoot);
+  const rootfs = resolveRootfs(workspaceRoot, arch, options.rootfs);
+  const choice = chooseBackend(options, arch, host, rootfs);
+  const backend = BACKENDS[choice.name];
+
+  const distArch = join(workspaceRoot, 'dist', arch);
+  const outDir = join(distArch, pkgbase);
+  const copyName = `${pkgbase}-${arch}-p${process.pid}-${Date.now().toString(36)}`;
+  const staging = join(distArch, `.staging-${copyName}`);
+  const started = new Date();
+  const logDir = logDirFor(workspaceRoot, pkgbase);
+  const logFile = logPathFor(workspaceRoot, pkgbase, arch, started);
+  const nocheck = options.nocheck;
+  const controller = new AbortController();
+  const req: BuildRequest = {
+    pkgbase,
+    pkgdir,
+    workspaceRoot,
+    arch,
+    hostArch: host,
+    pkgArch: info.arch,
+    depends: info.depends,
+    makedepends: info.makedepends,
+    checkdepends: info.checkdepends,
+    ignoreArch: !info.arch.includes(arch) && !info.arch.includes('any'),
+    nocheck,
+    pacmanConf: join(workspaceRoot, 'chroot-config', arch, 'pacman.conf'),
+    makepkgConf: join(workspaceRoot, 'chroot-config', arch, 'makepkg.conf'),
+    workspaceRepo: workspaceRepository(workspaceRoot, arch, options.repoName),
+    pkgdest: staging,
+    logFile,
+    pacmanCacheDir: options.pacmanCacheDir ? resolve(workspaceRoot, expandArch(options.pacmanCacheDir, arch)) : defaultPacmanCacheDir(workspaceRoot, arch),
+    noCache: options.noCache,
+    pgpKeys: [...listAsc(join(workspaceRoot, 'keys', 'pgp')), ...listAsc(join(pkgdir, 'keys', 'pgp'))],
+    makepkgArgs: options.makepkgArgs,
+    env: { SOURCE_DATE_EPOCH: sourceDateEpoch(pkgdir), ...(process.env.PACKAGER ? { PACKAGER: process.env.PACKAGER } : {}) },
+    backendOptions: options.raw,
+    copyName,
+    signal: controller.signal,
+    rootfs,
+    buildUser: options.buildUser,
+    network: options.network,
+    copiesDir: join(workspaceRoot, '.pkgnx', 'chroots', arch),
+  };
+
+  if (options.dryRun) {
+    console.log(`==> pkgnx: dry run: ${pkgbase} for ${arch} with the ${backend.name} backend (${choice.reason}); nothing is changed`);
+    if (input.dependencyPkgbases.length) console.log(`# register dependency outputs in ${req.workspaceRepo.dir}: ${input.dependencyPkgbases.join(' ')}`);
+    for (const cmd of backend.plan(req)) console.log(`# ${cmd.purpose}\n${formatCommand(cmd)}`);
+    console.log(`# on success: abi.json + build.log into ${staging}, rename to ${outDir}, repo-add into ${req.workspaceRepo.dir}`);
+    return { success: true, backend: backend.name };
+  }
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.log(`==> pkgnx: ${sig}: stopping the build of ${pkgbase}`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const log = async (line: string) => {
+    await appendFile(logFile, `${line}\n`);
+    console.log(line);
+  };
+  try {
+    await mkdir(logDir, { recursive: true });
+    await log(`==> pkgnx: build started: ${pkgbase} for ${arch} (host ${host}) ${started.toISOString()}`);
+    await log(`==> pkgnx: backend ${backend.name}: ${choice.reason}`);
+    if (backend.name === 'host') await log('==> pkgnx: WARNING: the host backend is not a clean build; configure "rootfs" or install devtools');
+    await log(`==> pkgnx: copy ${copyName}, SOURCE_DATE_EPOCH=${req.env.SOURCE_DATE_EPOCH}${nocheck ? ', --nocheck' : ''}`);
+
+    await sweepStale([distArch], '.staging-');
+    await sweepStale([distArch], '.old-');
+    await sweepStale([req.copiesDir ?? ''], '');
+    // An older output of this project must not pass for this build's result while it runs or if it fails.
+    await rm(outDir, { recursive: true, force: true });
+    await backend.preflight(req);
+
+    await ensureRepoDatabase(workspaceRoot, arch, options.repoName);
+    const registered = await registerOutputs(workspaceRoot, arch, input.dependencyPkgbases, options.repoName);
+    if (registered.length) await log(`==> pkgnx: registered in ${options.repoName}: ${registered.join(' ')}`);
+
+    await mkdir(req.pacmanCacheDir, { recursive: true });
+    if (req.noCache) {
+      await log(`==> pkgnx: noCache: emptying ${req.pacmanCacheDir}`);
+      for (const f of await readdir(req.pacmanCacheDir)) await rm(join(req.pacmanCacheDir, f), { recursive: true, force: true });
+    }
+    await mkdir(staging, { recursive: true });
+
+    const outcome = await backend.build(req);
+    if (controller.signal.aborted) throw new Error('interrupted');
+    if (!outcome.success) throw new Error(outcome.error ?? 'the build failed');
+    const packages = await listPackageFiles(staging);
+    if (packages.length === 0) throw new Error(`the build produced no package in ${staging}`);
+
+    const abi = await writeAbiManifest(staging, packages);
+    await log(`==> pkgnx: built ${packages.map((p) => p.slice(staging.length + 1)).join(' ')}; sonames: ${abi.sonames.join(' ') || '(none)'}`);
+    await log(`==> pkgnx: build finished: ${pkgbase} ${new Date().toISOString()} [SUCCESS]`);
+    copyFileSync(logFile, join(staging, 'build.log'));
+    await promote(staging, outDir, join(distArch, `.old-${copyName}`));
+    await addPackages(req.workspaceRepo, await listPackageFiles(outDir));
+    return { success: true, backend: backend.name, outDir, logFile };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    await rm(staging, { recursive: true, force: true });
+    await log(`==> pkgnx: build finished: ${pkgbase} ${new Date().toISOString()} [FAILED: ${message}]`).catch(() => undefined);
+    return { success: false, backend: backend.name, logFile, error: message };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    try {
+      rotateLogs(logDir, options.keepLogs);
+    } catch {
+      /* rotation is best effort */
+    }
+  }
+}
+
+/** staging → final by rename (same directory, so atomic); a previous output is moved aside first */
+async function promote(staging: string, outDir: string, aside: string): Promise<void> {
+  let hadOld = false;
+  try {
+    lstatSync(outDir);
+    await rename(outDir, aside);
+    hadOld = true;
+  } catch {
+    /* no previous output */
+  }
+  await rename(staging, outDir);
+  if (hadOld) await rm(aside, { recursive: true, force: true });
+}
+
