@@ -4,6 +4,8 @@
  * never dropped and never put ahead of its own dependencies, the predecessor's stage-0 bug. Inside a
  * component, members are ordered by their depends/makedepends edges where those are acyclic.
  */
+import { stronglyConnectedComponents as sccOfGraph, type GraphEdge } from '../graph/cycles';
+
 export type EdgeKind = 'depends' | 'makedepends' | 'checkdepends';
 
 export interface OrderEdge {
@@ -35,51 +37,10 @@ export interface BuildOrder {
   cycles: CycleGroup[];
 }
 
-/** Tarjan's algorithm, iterative (the real graph has an SCC of ~900 nodes; recursion is a liability). */
+/** Components of the graph given by `successors` (the one Tarjan implementation, in graph/cycles). */
 export function stronglyConnectedComponents(names: string[], successors: (n: string) => string[]): string[][] {
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
-  const out: string[][] = [];
-  let counter = 0;
-  for (const root of names) {
-    if (index.has(root)) continue;
-    const work: { node: string; next: number; succ: string[] }[] = [];
-    const enter = (n: string): void => {
-      index.set(n, counter);
-      low.set(n, counter++);
-      stack.push(n);
-      onStack.add(n);
-      work.push({ node: n, next: 0, succ: successors(n) });
-    };
-    enter(root);
-    while (work.length) {
-      const frame = work[work.length - 1];
-      if (frame.next < frame.succ.length) {
-        const s = frame.succ[frame.next++];
-        if (!index.has(s)) enter(s);
-        else if (onStack.has(s)) low.set(frame.node, Math.min(low.get(frame.node) as number, index.get(s) as number));
-        continue;
-      }
-      work.pop();
-      if (work.length) {
-        const parent = work[work.length - 1].node;
-        low.set(parent, Math.min(low.get(parent) as number, low.get(frame.node) as number));
-      }
-      if (low.get(frame.node) === index.get(frame.node)) {
-        const comp: string[] = [];
-        let m: string;
-        do {
-          m = stack.pop() as string;
-          onStack.delete(m);
-          comp.push(m);
-        } while (m !== frame.node);
-        out.push(comp.sort());
-      }
-    }
-  }
-  return out;
+  const edges = names.flatMap((source) => successors(source).map((target): GraphEdge => ({ source, target, kinds: ['depends'], deps: [] })));
+  return sccOfGraph(names, edges);
 }
 
 /** Kahn's order of `members` over `edges` (node -> dependencies); returns the order and whatever is left. */
