@@ -1,0 +1,292 @@
+/**
+ * The fetch module against local bare repositories standing in for Arch's GitLab and the AUR.
+ * Every git invocation is counted through the runner's observer.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchPackages, type FetchOptions, type FetchRequest, type FetchResult } from '../../tools/src/fetch';
+import { createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
+
+let host: FixtureHost;
+let aur: FixtureHost;
+
+before(() => {
+  host = createFixtureHost('pkgnx-gitlab-');
+  aur = createFixtureHost('pkgnx-aur-');
+  host.publish('vim', 'vim', [{ version: '9.1.1730-1' }, { version: '9.1.1734-1' }, { version: '9.1.1735-1', tag: false }]);
+  // GitLab path of `libc++` is `libcplusplus`
+  host.publish('libcplusplus', 'libc++', [{ version: '19.1.0-1' }]);
+  host.publish('tilde', 'tilde', [{ version: '2:1.0~rc1-1' }]);
+  aur.publish('yay', 'yay', [{ version: '12.0.0-1', tag: false }, { version: '12.1.0-1', tag: false }], 'master');
+});
+const workspaces: string[] = [];
+after(() => {
+  host.cleanup();
+  aur.cleanup();
+  for (const w of workspaces) rmSync(w, { recursive: true, force: true });
+});
+
+function setup(extra: Partial<FetchOptions> = {}): { options: FetchOptions; lines: string[]; gitCalls: string[][]; dir: string } {
+  const dir = tempDir('pkgnx-ws-');
+  workspaces.push(dir);
+  const lines: string[] = [];
+  const gitCalls: string[][] = [];
+  const options: FetchOptions = {
+    pkgbuildsDir: join(dir, 'pkgbuilds'),
+    officialUrlTemplate: host.urlTemplate,
+    aurUrlTemplate: aur.urlTemplate,
+    log: (l) => lines.push(l),
+    onGitCommand: (args) => gitCalls.push([...args]),
+    ...extra,
+  };
+  return { options, lines, gitCalls, dir };
+}
+
+function one(results: FetchResult[]): FetchResult {
+  assert.equal(results.length, 1);
+  return results[0];
+}
+
+const vim = (version: string, extra: Partial<FetchRequest> = {}): FetchRequest => ({ pkgbase: 'vim', version, ...extra });
+
+test('fetch new at a tag, then already up to date without any git command', async () => {
+  const { options, lines, gitCalls } = setup();
+  const r = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(r.error, undefined);
+  assert.equal(r.action, 'fetched');
+  assert.equal(r.version, '9.1.1730-1');
+  assert.deepEqual(lines, ['Processing vim (fetching 9.1.1730-1)...']);
+  assert.ok(existsSync(join(options.pkgbuildsDir, 'vim', '.git')));
+  assert.ok(!existsSync(join(options.pkgbuildsDir, '..', '.pkgnx-fetch-tmp')), 'temp clone dir removed');
+
+  gitCalls.length = 0;
+  lines.length = 0;
+  const again = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(again.action, 'up-to-date');
+  assert.deepEqual(lines, ['Processing vim (already up to date: 9.1.1730-1)...']);
+  assert.deepEqual(gitCalls, [], 'no git at all when up to date');
+
+  lines.length = 0;
+  const upd = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(upd.error, undefined);
+  assert.equal(upd.action, 'updated');
+  assert.equal(upd.version, '9.1.1734-1');
+  assert.deepEqual(lines, ['Processing vim (updating 9.1.1730-1 -> 9.1.1734-1)...']);
+
+  lines.length = 0;
+  gitCalls.length = 0;
+  const no = one(await fetchPackages([vim('9.1.1735-1')], { ...options, noUpdate: true }));
+  assert.equal(no.action, 'up-to-date');
+  assert.deepEqual(lines, ['Processing vim (no update, current: 9.1.1734-1)...']);
+  assert.deepEqual(gitCalls, []);
+
+  lines.length = 0;
+  const latest = one(await fetchPackages([vim('9.1.1734-1', { useLatest: true })], options));
+  assert.equal(latest.error, undefined);
+  assert.equal(latest.version, '9.1.1735-1');
+  assert.deepEqual(lines, ['Processing vim (updating to latest commit)...']);
+  // HTTPS/file URL kept as given: never rewritten to SSH
+  assert.equal(git(join(options.pkgbuildsDir, 'vim'), 'remote', 'get-url', 'origin').trim(), host.urlTemplate.replace('{pkgbase}', 'vim'));
+});
+
+test('use-latest on a new package clones the default branch head', async () => {
+  const { options, lines } = setup();
+  const r = one(await fetchPackages([{ pkgbase: 'vim', useLatest: true }], options));
+  assert.equal(r.version, '9.1.1735-1');
+  assert.deepEqual(lines, ['Processing vim (fetching latest commit)...']);
+});
+
+test('AUR fetch: latest commit, then update', async () => {
+  const { options, lines } = setup();
+  const r = one(await fetchPackages([{ pkgbase: 'yay', source: 'aur' }], options));
+  assert.equal(r.error, undefined);
+  assert.equal(r.version, '12.1.0-1');
+  assert.deepEqual(lines, ['Processing yay (fetching from AUR)...']);
+  aur.publish('yay', 'yay', [{ version: '12.2.0-1', tag: false }], 'master');
+  lines.length = 0;
+  const u = one(await fetchPackages([{ pkgbase: 'yay', source: 'aur' }], options));
+  assert.equal(u.error, undefined);
+  assert.equal(u.version, '12.2.0-1');
+  assert.deepEqual(lines, ['Processing yay (updating to latest commit)...']);
+  // with the AUR's version known (RPC), an up-to-date checkout runs no git
+  lines.length = 0;
+  const same = one(await fetchPackages([{ pkgbase: 'yay', source: 'aur', version: '12.2.0-1' }], options));
+  assert.equal(same.action, 'up-to-date');
+});
+
+test('override URL and branch', async () => {
+  const fork = createFixtureHost('pkgnx-fork-');
+  try {
+    fork.publish('myvim', 'vim', [{ version: '9.1.2000-1', tag: false }], 'port');
+    const { options } = setup({ overrides: { vim: { url: `file://${fork.root}/myvim.git`, branch: 'port' } } });
+    const r = one(await fetchPackages([vim('9.1.1734-1')], options));
+    assert.equal(r.error, undefined);
+    assert.equal(r.version, '9.1.2000-1');
+    fork.publish('myvim', 'vim', [{ version: '9.1.2001-1', tag: false }], 'port');
+    const u = one(await fetchPackages([vim('9.1.1734-1')], options));
+    assert.equal(u.error, undefined);
+    assert.equal(u.version, '9.1.2001-1');
+    assert.equal(git(join(options.pkgbuildsDir, 'vim'), 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'port');
+  } finally {
+    fork.cleanup();
+  }
+});
+
+test('++ in a pkgbase maps to the GitLab path; ~ and : are normalised in tags', async () => {
+  const { options } = setup();
+  const results = await fetchPackages([{ pkgbase: 'libc++', version: '19.1.0-1' }, { pkgbase: 'tilde', version: '2:1.0~rc1-1' }], options);
+  for (const r of results) assert.equal(r.error, undefined);
+  assert.equal(results[0].version, '19.1.0-1');
+  assert.ok(existsSync(join(options.pkgbuildsDir, 'libc++', 'PKGBUILD')));
+  assert.equal(results[1].version, '2:1.0~rc1-1');
+  assert.equal(git(join(options.pkgbuildsDir, 'tilde'), 'describe', '--tags').trim(), '2-1.0.rc1-1');
+});
+
+test('missing tag: clear failure and nothing written', async () => {
+  const { options } = setup();
+  const r = one(await fetchPackages([vim('9.9.9-1')], options));
+  assert.equal(r.action, 'failed');
+  assert.match(r.error ?? '', /vim: none of the refs 9\.9\.9-1/);
+  assert.ok(!existsSync(join(options.pkgbuildsDir, 'vim')));
+  assert.deepEqual(readdirSync(options.pkgbuildsDir), []);
+});
+
+test('a failed clone leaves no pkgbuilds/<pkgbase> and no temp dir', async () => {
+  const { options } = setup();
+  const r = one(await fetchPackages([{ pkgbase: 'nonexistent', version: '1-1' }], options));
+  assert.equal(r.action, 'failed');
+  assert.match(r.error ?? '', /nonexistent: git clone/);
+  assert.deepEqual(readdirSync(options.pkgbuildsDir), []);
+});
+
+test('stale temp clones of dead processes are removed; the target never exists half-written', async () => {
+  const { options } = setup();
+  const stale = join(options.pkgbuildsDir, '..', '.pkgnx-fetch-tmp', 'vim.999999999.0');
+  mkdirSync(stale, { recursive: true });
+  writeFileSync(join(stale, 'PKGBUILD'), 'half');
+  await fetchPackages([vim('9.1.1730-1')], options);
+  assert.ok(!existsSync(stale));
+  assert.ok(!existsSync(join(options.pkgbuildsDir, '..', '.pkgnx-fetch-tmp')));
+});
+
+test('dirty tree is refused by default, naming the files; --stash keeps the edits', async () => {
+  const { options, lines } = setup();
+  await fetchPackages([vim('9.1.1730-1')], options);
+  const dir = join(options.pkgbuildsDir, 'vim');
+  writeFileSync(join(dir, 'extra.txt'), 'untracked is fine\n');
+  git(dir, 'add', 'extra.txt');
+  const r = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(r.action, 'failed');
+  assert.match(r.error ?? '', /uncommitted changes in .*vim\/extra\.txt.*--stash/);
+  assert.equal(readFileSync(join(dir, '.SRCINFO'), 'utf8').includes('9.1.1730'), true, 'not updated');
+
+  lines.length = 0;
+  const s = one(await fetchPackages([vim('9.1.1734-1')], { ...options, stash: true }));
+  assert.equal(s.error, undefined);
+  assert.equal(s.version, '9.1.1734-1');
+  assert.equal(readFileSync(join(dir, 'extra.txt'), 'utf8'), 'untracked is fine\n');
+  assert.equal(git(dir, 'stash', 'list').trim(), '');
+});
+
+test('--stash with a conflicting edit restores the previous state and reports', async () => {
+  const { options } = setup();
+  await fetchPackages([vim('9.1.1730-1')], options);
+  const dir = join(options.pkgbuildsDir, 'vim');
+  const before = readFileSync(join(dir, 'PKGBUILD'), 'utf8');
+  const edited = before.replace('pkgver=9.1.1730', 'pkgver=9.1.1730.local');
+  writeFileSync(join(dir, 'PKGBUILD'), edited);
+  const headBefore = git(dir, 'rev-parse', 'HEAD').trim();
+  const r = one(await fetchPackages([vim('9.1.1734-1')], { ...options, stash: true }));
+  assert.equal(r.action, 'failed');
+  assert.match(r.error ?? '', /conflict with the update in PKGBUILD; restored the previous state \(9\.1\.1730-1\)/);
+  assert.equal(git(dir, 'rev-parse', 'HEAD').trim(), headBefore);
+  assert.equal(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), edited, 'the edit is back');
+  assert.equal(git(dir, 'diff', '--name-only', '--diff-filter=U').trim(), '', 'no half-merged files');
+  assert.equal(git(dir, 'stash', 'list').trim(), '');
+});
+
+const OVERLAY = ['--- PKGBUILD', '+++ PKGBUILD', '@@ -6,3 +6,3 @@', " arch=('x86_64')", " license=('MIT')", "-depends=('glibc')", "+depends=('glibc' 'riscv-support')", ''].join('\n');
+
+test('overlay patch in the checkout: applied after update, kept, re-applied; git status ignores it', async () => {
+  const { options, gitCalls } = setup({ carch: 'riscv64' });
+  await fetchPackages([vim('9.1.1730-1')], options);
+  const dir = join(options.pkgbuildsDir, 'vim');
+  writeFileSync(join(dir, 'riscv64.patch'), OVERLAY);
+  // up to date, overlay not yet applied: applied without any git command
+  gitCalls.length = 0;
+  const r = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(r.overlay?.status, 'applied');
+  assert.deepEqual(gitCalls, []);
+  assert.match(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), /riscv-support/);
+  // again: already in place, nothing happens
+  const again = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(again.overlay?.status, 'unchanged');
+  // update: our own modification is not "dirty", the patch survives the checkout and is re-applied
+  const u = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(u.error, undefined);
+  assert.equal(u.overlay?.status, 'applied');
+  assert.equal(u.version, '9.1.1734-1');
+  assert.ok(existsSync(join(dir, 'riscv64.patch')));
+  assert.match(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), /riscv-support/);
+  assert.doesNotMatch(git(dir, 'status', '--porcelain'), /riscv64\.patch/);
+});
+
+test('overlay from overlays/<arch>/<pkgbase>.patch is applied to a fresh clone', async () => {
+  const { options, dir: ws } = setup({ carch: 'riscv64' });
+  const overlaysDir = join(ws, 'overlays');
+  mkdirSync(join(overlaysDir, 'riscv64'), { recursive: true });
+  writeFileSync(join(overlaysDir, 'riscv64', 'vim.patch'), OVERLAY);
+  const r = one(await fetchPackages([vim('9.1.1730-1')], { ...options, overlaysDir }));
+  assert.equal(r.overlay?.status, 'applied');
+  assert.match(readFileSync(join(options.pkgbuildsDir, 'vim', 'PKGBUILD'), 'utf8'), /riscv-support/);
+});
+
+test('an overlay that no longer applies is reported; the tree is clean upstream, the patch kept', async () => {
+  const { options } = setup({ carch: 'riscv64' });
+  host.publish('rotten', 'rotten', [{ version: '1.0-1' }, { version: '2.0-1', extra: '# upstream moved things' }]);
+  await fetchPackages([{ pkgbase: 'rotten', version: '1.0-1' }], options);
+  const dir = join(options.pkgbuildsDir, 'rotten');
+  const patch = ['--- PKGBUILD', '+++ PKGBUILD', '@@ -8,2 +8,2 @@', "-depends=('glibc')", "-", "+depends=('glibc' 'x')", "+", ''].join('\n');
+  writeFileSync(join(dir, 'riscv64.patch'), patch);
+  const first = one(await fetchPackages([{ pkgbase: 'rotten', version: '1.0-1' }], options));
+  assert.equal(first.overlay?.status, 'applied', first.error);
+  const r = one(await fetchPackages([{ pkgbase: 'rotten', version: '2.0-1' }], options));
+  assert.equal(r.version, '2.0-1');
+  assert.equal(r.overlay?.status, 'failed');
+  assert.match(r.error ?? '', /rotten: overlay .*riscv64\.patch no longer applies: PKGBUILD hunk #1 @@ -8,2 \+8,2 @@/);
+  assert.equal(git(dir, 'status', '--porcelain', '--untracked-files=no').trim(), '', 'clean upstream state');
+  assert.ok(existsSync(join(dir, 'riscv64.patch')));
+  assert.ok(!existsSync(join(dir, 'PKGBUILD.rej')) && !existsSync(join(dir, 'PKGBUILD.orig')));
+});
+
+test('dry run: no git, no files, the same lines', async () => {
+  const { options, lines, gitCalls } = setup({ dryRun: true });
+  const results = await fetchPackages([vim('9.1.1730-1'), { pkgbase: 'yay', source: 'aur' }], options);
+  assert.deepEqual(lines, ['Processing vim (fetching 9.1.1730-1)...', 'Processing yay (fetching from AUR)...']);
+  assert.deepEqual(gitCalls, []);
+  assert.ok(!existsSync(options.pkgbuildsDir));
+  assert.ok(results.every((r) => r.action === 'dry-run'));
+});
+
+test('local packages and plain directories: no git at all', async () => {
+  const { options, lines, gitCalls } = setup();
+  mkdirSync(join(options.pkgbuildsDir, 'mine'), { recursive: true });
+  writeFileSync(join(options.pkgbuildsDir, 'mine', '.SRCINFO'), 'pkgbase = mine\n\tpkgver = 1\n\tpkgrel = 1\n');
+  const r = await fetchPackages([{ pkgbase: 'mine', source: 'local' }, { pkgbase: 'mine2', source: 'local' }], options);
+  assert.equal(r[0].action, 'local');
+  assert.equal(r[1].action, 'failed');
+  assert.deepEqual(lines.sort(), ['Processing mine (local package, current: 1-1)...', 'Processing mine2 (local package, missing)...']);
+  assert.deepEqual(gitCalls, []);
+});
+
+test('bounded parallelism fetches several packages', async () => {
+  const { options } = setup({ jobs: 2 });
+  const r = await fetchPackages([vim('9.1.1734-1'), { pkgbase: 'libc++', version: '19.1.0-1' }, { pkgbase: 'yay', source: 'aur' }], options);
+  assert.deepEqual(r.map((x) => [x.pkgbase, x.action, x.error]), [
+    ['vim', 'fetched', undefined],
+    ['libc++', 'fetched', undefined],
+    ['yay', 'fetched', undefined],
+  ]);
+});

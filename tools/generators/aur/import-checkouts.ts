@@ -1,0 +1,75 @@
+/**
+ * The generators' "fallible work first" step: packages are fetched into a temp directory (beside
+ * pkgbuilds/, same filesystem) with the fetch module; only when every fetch succeeded are their files
+ * written into the Tree (so --dry-run lists them and a failure writes nothing). The `.git`
+ * directories are moved in by the callback Nx runs after flushing the Tree; the temp directory is
+ * removed then, or at process exit (dry run).
+ */
+import type { GeneratorCallback, Tree } from '@nx/devkit';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchPackages, TEMP_DIR_NAME, type FetchOptions, type FetchRequest } from '../../src/fetch';
+
+export interface ImportResult {
+  callback: GeneratorCallback;
+  imported: string[];
+}
+
+function walk(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (r !== '.git') out.push(...walk(dir, r));
+    } else if (e.isFile()) out.push(r);
+  }
+  return out;
+}
+
+export async function fetchIntoTree(
+  tree: Tree,
+  directory: string,
+  requests: FetchRequest[],
+  options: Omit<FetchOptions, 'pkgbuildsDir' | 'dryRun'>,
+): Promise<ImportResult> {
+  const parent = join(tree.root, TEMP_DIR_NAME);
+  mkdirSync(parent, { recursive: true });
+  const tmp = mkdtempSync(join(parent, 'generator-'));
+  const cleanup = (): void => {
+    rmSync(tmp, { recursive: true, force: true });
+    try {
+      if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true, force: true });
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', cleanup);
+  const pkgbuildsDir = join(tmp, 'pkgbuilds');
+  try {
+    const results = await fetchPackages(requests, { ...options, pkgbuildsDir, tempDir: join(tmp, 'clones') });
+    const failed = results.filter((r) => r.error);
+    if (failed.length) throw new Error(`nothing was written:\n${failed.map((r) => `  - ${r.error}`).join('\n')}`);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  const imported: string[] = [];
+  for (const req of requests) {
+    const src = join(pkgbuildsDir, req.pkgbase);
+    for (const rel of walk(src)) {
+      const full = join(src, rel);
+      const mode = statSync(full).mode & 0o777;
+      tree.write(`${directory}/${req.pkgbase}/${rel}`, readFileSync(full), mode & 0o111 ? { mode } : undefined);
+    }
+    imported.push(req.pkgbase);
+  }
+  const callback: GeneratorCallback = () => {
+    for (const pkgbase of imported) {
+      const gitDir = join(pkgbuildsDir, pkgbase, '.git');
+      const dest = join(tree.root, directory, pkgbase, '.git');
+      if (existsSync(gitDir) && !existsSync(dest)) renameSync(gitDir, dest);
+    }
+    cleanup();
+  };
+  return { callback, imported };
+}

@@ -1,0 +1,450 @@
+/**
+ * Bring `pkgbuilds/<pkgbase>/` to the wanted upstream state: an official packaging repository at the
+ * tag of a version (or its default branch head), an AUR repository's latest commit, an override
+ * URL/branch, or nothing at all for local packages.
+ *
+ * Guarantees:
+ * - git runs only when something has to change (an up-to-date checkout costs two file reads);
+ * - a new package is cloned into `.pkgnx-fetch-tmp/` (beside pkgbuilds/) and renamed into place, so an interrupted
+ *   fetch never leaves a half-written `pkgbuilds/<pkgbase>`;
+ * - an existing checkout moves with one `git checkout` (git-atomic); uncommitted edits are refused,
+ *   or with `stash` stashed and re-applied, and a conflicting re-apply restores the previous state;
+ * - `dryRun` runs no git and writes nothing: it only prints the lines it would print.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { vercmp } from '../version';
+import { createGitRunner, GitError, type GitObserver, type GitRunner } from './git';
+import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from './naming';
+import { readCheckoutVersion, type SrcinfoTextExtractor } from './checkout-version';
+import {
+  applyOverlay,
+  clearOverlayState,
+  excludeFromGit,
+  findOverlay,
+  overlayInPlace,
+  overlayOwnedFiles,
+  readOverlayState,
+  type OverlayOutcome,
+} from './overlay';
+import { mapPool } from './pool';
+
+export type FetchSource = 'official' | 'aur' | 'local';
+
+export interface FetchRequest {
+  pkgbase: string;
+  /** default `official` */
+  source?: FetchSource;
+  /** target version `[epoch:]pkgver-pkgrel` (state repository or upstream database) */
+  version?: string;
+  /** tag to check out; default: the version's tag (`:` -> `-`, `~` -> `.`) */
+  tag?: string;
+  /** commit the state repository names; used when the tag is missing */
+  commit?: string;
+  /** default-branch head instead of a tag */
+  useLatest?: boolean;
+}
+
+export interface PackageOverride {
+  url: string;
+  branch: string;
+}
+
+export interface FetchOptions {
+  pkgbuildsDir: string;
+  /** `{pkgbase}` is replaced by the GitLab project path (see gitlabProjectPath) */
+  officialUrlTemplate?: string;
+  aurUrlTemplate?: string;
+  overrides?: Record<string, PackageOverride>;
+  /** target architecture: selects the `<carch>.patch` overlay */
+  carch?: string;
+  /** `<overlaysDir>/<carch>/<pkgbase>.patch` */
+  overlaysDir?: string;
+  /**
+   * where new clones are made before being renamed into place; must be on the same filesystem as
+   * pkgbuildsDir and outside it (the plugin globs `pkgbuilds/**\/PKGBUILD`). Default: `.pkgnx-fetch-tmp`
+   * beside pkgbuildsDir
+   */
+  tempDir?: string;
+  /** parallel fetches (default 4) */
+  jobs?: number;
+  dryRun?: boolean;
+  /** existing checkouts are left as they are */
+  noUpdate?: boolean;
+  /** stash uncommitted edits, update, re-apply them (default: refuse to update a dirty checkout) */
+  stash?: boolean;
+  log?: (line: string) => void;
+  onGitCommand?: GitObserver;
+  git?: GitRunner;
+  /** asked for the `.SRCINFO` text when a checkout has none (the sandboxed extraction) */
+  extractSrcinfo?: SrcinfoTextExtractor;
+}
+
+export type FetchAction = 'fetched' | 'updated' | 'up-to-date' | 'kept' | 'local' | 'failed' | 'dry-run';
+
+export interface FetchResult {
+  pkgbase: string;
+  dir: string;
+  action: FetchAction;
+  /** the progress line printed for this package */
+  line: string;
+  previousVersion?: string;
+  /** version in the checkout afterwards (from its .SRCINFO) */
+  version?: string;
+  error?: string;
+  overlay?: OverlayOutcome;
+}
+
+export class FetchError extends Error {
+  constructor(
+    readonly pkgbase: string,
+    message: string,
+  ) {
+    super(`${pkgbase}: ${message}`);
+    this.name = 'FetchError';
+  }
+}
+
+type Operation =
+  | { kind: 'none'; action: 'up-to-date' | 'kept' | 'local' }
+  | { kind: 'clone'; url: string; branch?: string; refs: string[] }
+  | { kind: 'update-ref'; refs: string[]; fetchArgs: string[] }
+  | { kind: 'update-latest'; branch?: string; fetchArgs: string[] }
+  | { kind: 'error'; message: string };
+
+export interface FetchPlan {
+  request: FetchRequest;
+  dir: string;
+  line: string;
+  currentVersion?: string;
+  operation: Operation;
+}
+
+export const TEMP_DIR_NAME = '.pkgnx-fetch-tmp';
+
+export function fetchTempDir(options: Pick<FetchOptions, 'pkgbuildsDir' | 'tempDir'>): string {
+  return options.tempDir ?? join(dirname(options.pkgbuildsDir), TEMP_DIR_NAME);
+}
+
+/** Temp clones of this process, removed by cleanupTempClones() on SIGINT/SIGTERM. */
+const activeTempDirs = new Set<string>();
+
+export function cleanupTempClones(): void {
+  for (const dir of activeTempDirs) rmSync(dir, { recursive: true, force: true });
+  activeTempDirs.clear();
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove temp clones left by killed runs (name `<pkgbase>.<pid>.<n>`; a live pid's clone is left alone). */
+export function removeStaleTempClones(tmp: string): string[] {
+  if (!existsSync(tmp)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(tmp)) {
+    const pid = Number(/\.(\d+)\.\d+$/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) continue;
+    if (pid === process.pid && activeTempDirs.has(join(tmp, name))) continue;
+    rmSync(join(tmp, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  if (readdirSync(tmp).length === 0) rmSync(tmp, { recursive: true, force: true });
+  return removed;
+}
+
+function refCandidates(req: FetchRequest): string[] {
+  const out: string[] = [];
+  const add = (r: string | undefined): void => {
+    if (r && !out.includes(r)) out.push(r);
+  };
+  add(req.tag);
+  if (req.version) {
+    add(versionToTag(req.version));
+    add(req.version.replaceAll(':', '-')); // the predecessor's (pre-`~`) normalisation, for old tags
+  }
+  add(req.commit);
+  return out;
+}
+
+/** Decide, without running git, what each package needs and which line to print. */
+export async function planFetch(req: FetchRequest, options: FetchOptions): Promise<FetchPlan> {
+  const dir = join(options.pkgbuildsDir, req.pkgbase);
+  const source = req.source ?? 'official';
+  const p = (what: string): string => `Processing ${req.pkgbase} (${what})...`;
+  const base = { request: req, dir };
+  if (!isValidPkgbase(req.pkgbase)) {
+    return { ...base, line: p('invalid pkgbase'), operation: { kind: 'error', message: `invalid pkgbase name '${req.pkgbase}'` } };
+  }
+  const exists = existsSync(dir);
+  const isGit = exists && existsSync(join(dir, '.git'));
+  const currentVersion = exists ? await readCheckoutVersion(dir, options.extractSrcinfo) : undefined;
+  const withCurrent = { ...base, ...(currentVersion !== undefined ? { currentVersion } : {}) };
+  const cur = currentVersion ?? 'unknown';
+
+  if (source === 'local') {
+    if (!exists) return { ...withCurrent, line: p('local package, missing'), operation: { kind: 'error', message: `local package directory ${dir} does not exist` } };
+    return { ...withCurrent, line: p(`local package, current: ${cur}`), operation: { kind: 'none', action: 'local' } };
+  }
+  if (exists && !isGit) {
+    return { ...withCurrent, line: p(`not a git checkout, kept as is, current: ${cur}`), operation: { kind: 'none', action: 'kept' } };
+  }
+
+  const override = source === 'official' ? options.overrides?.[req.pkgbase] : undefined;
+  const url = override
+    ? override.url
+    : source === 'aur'
+      ? aurRepoUrl(req.pkgbase, options.aurUrlTemplate ?? DEFAULT_AUR_URL_TEMPLATE)
+      : officialRepoUrl(req.pkgbase, options.officialUrlTemplate ?? DEFAULT_OFFICIAL_URL_TEMPLATE);
+  // AUR repositories and override branches have no version tags: they follow a branch head
+  const followsBranch = source === 'aur' || override !== undefined || req.useLatest === true;
+
+  if (!exists) {
+    if (source === 'aur') return { ...withCurrent, line: p('fetching from AUR'), operation: { kind: 'clone', url, refs: [] } };
+    if (followsBranch) {
+      const what = req.version && !req.useLatest && override ? `fetching ${req.version}` : 'fetching latest commit';
+      return { ...withCurrent, line: p(what), operation: { kind: 'clone', url, ...(override ? { branch: override.branch } : {}), refs: [] } };
+    }
+    if (!req.version && !req.tag && !req.commit) {
+      return {
+        ...withCurrent,
+        line: p('no target version'),
+        operation: { kind: 'error', message: 'no target version (none in the state repository or the upstream databases; use --use-latest for the default branch head)' },
+      };
+    }
+    return { ...withCurrent, line: p(`fetching ${req.version ?? req.tag ?? req.commit}`), operation: { kind: 'clone', url, refs: refCandidates(req) } };
+  }
+
+  if (options.noUpdate) return { ...withCurrent, line: p(`no update, current: ${cur}`), operation: { kind: 'none', action: 'up-to-date' } };
+  if (req.version && !req.useLatest && currentVersion !== undefined && vercmp(currentVersion, req.version) === 0) {
+    return { ...withCurrent, line: p(`already up to date: ${currentVersion}`), operation: { kind: 'none', action: 'up-to-date' } };
+  }
+  if (followsBranch) {
+    const branch = override?.branch;
+    return {
+      ...withCurrent,
+      line: p('updating to latest commit'),
+      operation: { kind: 'update-latest', ...(branch ? { branch } : {}), fetchArgs: ['fetch', '-q', '--tags', 'origin'] },
+    };
+  }
+  if (!req.version && !req.tag && !req.commit) {
+    return { ...withCurrent, line: p(`no target version, current: ${cur}`), operation: { kind: 'none', action: 'up-to-date' } };
+  }
+  return {
+    ...withCurrent,
+    line: p(`updating ${cur} -> ${req.version ?? req.tag ?? req.commit}`),
+    operation: { kind: 'update-ref', refs: refCandidates(req), fetchArgs: ['fetch', '-q', '--tags', 'origin'] },
+  };
+}
+
+async function checkoutFirst(git: GitRunner, dir: string, refs: string[], pkgbase: string): Promise<string> {
+  for (const ref of refs) {
+    // `^{commit}` so that a tag and a commit id are both accepted, and a branch name never is by accident
+    const sha = await git.tryRun(dir, ['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
+    if (sha === undefined) continue;
+    await git.run(dir, ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha.trim()]);
+    return ref;
+  }
+  throw new FetchError(pkgbase, `none of the refs ${refs.join(', ')} exists in the repository`);
+}
+
+async function defaultBranch(git: GitRunner, dir: string): Promise<string> {
+  const head = await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'refs/remotes/origin/HEAD']);
+  if (head?.trim()) return head.trim().replace(/^origin\//, '');
+  const current = await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'HEAD']);
+  if (current?.trim()) return current.trim();
+  return 'main';
+}
+
+let tempCounter = 0;
+
+async function cloneNew(plan: FetchPlan, op: Extract<Operation, { kind: 'clone' }>, git: GitRunner, options: FetchOptions): Promise<OverlayOutcome | undefined> {
+  const tmpRoot = fetchTempDir(options);
+  mkdirSync(tmpRoot, { recursive: true });
+  const tmp = join(tmpRoot, `${plan.request.pkgbase}.${process.pid}.${tempCounter++}`);
+  activeTempDirs.add(tmp);
+  try {
+    await git.run(tmpRoot, ['clone', '-q', ...(op.branch ? ['--branch', op.branch] : []), '--', op.url, tmp]);
+    if (op.refs.length) await checkoutFirst(git, tmp, op.refs, plan.request.pkgbase);
+    let overlay: OverlayOutcome | undefined;
+    const patch = findOverlay(tmp, plan.request.pkgbase, options.carch, options.overlaysDir);
+    if (patch) overlay = await applyOverlay(tmp, plan.request.pkgbase, patch);
+    if (existsSync(plan.dir)) throw new FetchError(plan.request.pkgbase, `${plan.dir} appeared while cloning; not replacing it`);
+    renameSync(tmp, plan.dir);
+    return overlay;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    activeTempDirs.delete(tmp);
+  }
+}
+
+function porcelainFiles(out: string): string[] {
+  return out
+    .split('\n')
+    .filter((l) => l.length > 3)
+    .map((l) => l.slice(3).replace(/^.* -> /, ''));
+}
+
+async function updateExisting(
+  plan: FetchPlan,
+  op: Extract<Operation, { kind: 'update-ref' | 'update-latest' }>,
+  git: GitRunner,
+  options: FetchOptions,
+): Promise<OverlayOutcome | undefined> {
+  const { dir } = plan;
+  const pkgbase = plan.request.pkgbase;
+  const patch = findOverlay(dir, pkgbase, options.carch, options.overlaysDir);
+  if (patch) excludeFromGit(dir, patch);
+
+  // tracked modifications only: checkout never deletes untracked files (it refuses to overwrite them)
+  const ours = new Set(overlayOwnedFiles(dir));
+  const dirty = porcelainFiles(await git.run(dir, ['status', '--porcelain=v1', '--untracked-files=no'])).filter((f) => !ours.has(f));
+  if (dirty.length && !options.stash) {
+    throw new FetchError(pkgbase, `uncommitted changes in ${dirty.map((f) => `${dir}/${f}`).join(', ')}; not updating (commit or remove them, or re-run with --stash)`);
+  }
+  // undo our own overlay so that the checkout is the clean upstream state again
+  if (ours.size) await git.run(dir, ['checkout', '-q', '--', ...ours]);
+  if (readOverlayState(dir)) clearOverlayState(dir);
+
+  const oldHead = (await git.run(dir, ['rev-parse', 'HEAD'])).trim();
+  const oldBranch = (await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'HEAD']))?.trim() || undefined;
+  const restoreHead = async (): Promise<void> => {
+    await git.run(dir, ['reset', '-q', '--hard']);
+    if (oldBranch) {
+      await git.run(dir, ['checkout', '-q', '-f', oldBranch]);
+      await git.run(dir, ['reset', '-q', '--hard', oldHead]);
+    } else {
+      await git.run(dir, ['-c', 'advice.detachedHead=false', 'checkout', '-q', '-f', '--detach', oldHead]);
+    }
+  };
+  const reapplyOverlay = async (): Promise<OverlayOutcome | undefined> => (patch ? applyOverlay(dir, pkgbase, patch) : undefined);
+
+  let stashed = false;
+  if (dirty.length) {
+    await git.run(dir, ['stash', 'push', '-q', '-m', 'pkgnx fetch: edits before update']);
+    stashed = true;
+  }
+  try {
+    await git.run(dir, op.fetchArgs);
+    if (op.kind === 'update-ref') {
+      await checkoutFirst(git, dir, op.refs, pkgbase);
+    } else {
+      const branch = op.branch ?? (await defaultBranch(git, dir));
+      if (op.branch) await git.run(dir, ['fetch', '-q', 'origin', branch]);
+      const target = `refs/remotes/origin/${branch}`;
+      if ((await git.tryRun(dir, ['rev-parse', '-q', '--verify', target])) === undefined) throw new FetchError(pkgbase, `branch ${branch} not found on origin`);
+      await git.run(dir, ['checkout', '-q', branch]);
+      // overrides follow their branch exactly (the predecessor's reset --hard); others only fast-forward
+      if (op.branch) await git.run(dir, ['reset', '-q', '--hard', target]);
+      else await git.run(dir, ['merge', '-q', '--ff-only', target]);
+    }
+  } catch (e) {
+    // nothing was merged: put HEAD back where it was, then the user's edits and the overlay
+    await restoreHead().catch(() => undefined);
+    if (stashed) await git.run(dir, ['stash', 'pop', '-q']).catch(() => undefined);
+    await reapplyOverlay().catch(() => undefined);
+    throw e;
+  }
+
+  if (stashed) {
+    const popped = await git.tryRun(dir, ['stash', 'pop', '-q']);
+    if (popped === undefined) {
+      const conflicts = ((await git.tryRun(dir, ['diff', '--name-only', '--diff-filter=U'])) ?? '').split('\n').filter(Boolean);
+      // a failed pop keeps the stash: go back to the old commit, where it applies cleanly
+      await restoreHead();
+      await git.run(dir, ['stash', 'pop', '-q']);
+      await reapplyOverlay().catch(() => undefined);
+      throw new FetchError(
+        pkgbase,
+        `your stashed edits conflict with the update${conflicts.length ? ` in ${conflicts.join(', ')}` : ''}; restored the previous state (${plan.currentVersion ?? oldHead.slice(0, 12)}) with your edits, nothing was updated`,
+      );
+    }
+  }
+  return reapplyOverlay();
+}
+
+/** In the up-to-date case: make sure the overlay is applied exactly once (git only to undo a changed overlay). */
+async function refreshOverlay(plan: FetchPlan, git: GitRunner, options: FetchOptions): Promise<OverlayOutcome | undefined> {
+  if (!existsSync(join(plan.dir, '.git'))) return undefined;
+  const patch = findOverlay(plan.dir, plan.request.pkgbase, options.carch, options.overlaysDir);
+  const state = readOverlayState(plan.dir);
+  if (!patch && !state) return undefined;
+  if (patch && overlayInPlace(plan.dir, patch)) return { status: 'unchanged', patch };
+  if (patch) excludeFromGit(plan.dir, patch);
+  const ours = overlayOwnedFiles(plan.dir);
+  if (ours.length) await git.run(plan.dir, ['checkout', '-q', '--', ...ours]);
+  clearOverlayState(plan.dir);
+  return patch ? applyOverlay(plan.dir, plan.request.pkgbase, patch) : undefined;
+}
+
+async function execute(plan: FetchPlan, git: GitRunner, options: FetchOptions): Promise<FetchResult> {
+  const op = plan.operation;
+  const result: FetchResult = { pkgbase: plan.request.pkgbase, dir: plan.dir, line: plan.line, action: 'failed' };
+  if (plan.currentVersion !== undefined) result.previousVersion = plan.currentVersion;
+  try {
+    let overlay: OverlayOutcome | undefined;
+    switch (op.kind) {
+      case 'error':
+        throw new FetchError(plan.request.pkgbase, op.message);
+      case 'none':
+        result.action = op.action;
+        if (op.action === 'up-to-date') overlay = await refreshOverlay(plan, git, options);
+        break;
+      case 'clone':
+        overlay = await cloneNew(plan, op, git, options);
+        result.action = 'fetched';
+        break;
+      case 'update-ref':
+      case 'update-latest':
+        overlay = await updateExisting(plan, op, git, options);
+        result.action = 'updated';
+        break;
+    }
+    if (overlay) {
+      result.overlay = overlay;
+      if (overlay.status === 'failed') {
+        result.error = overlay.message;
+      }
+    }
+    const version = await readCheckoutVersion(plan.dir, options.extractSrcinfo);
+    if (version !== undefined) result.version = version;
+  } catch (e) {
+    result.action = 'failed';
+    result.error = e instanceof FetchError ? e.message : e instanceof GitError ? `${plan.request.pkgbase}: ${e.message}` : `${plan.request.pkgbase}: ${(e as Error).message}`;
+  }
+  return result;
+}
+
+/**
+ * Plan and carry out the requests, `jobs` at a time, printing one progress line per package as it
+ * starts. A failure is reported in its result (`error`) and never stops the other packages.
+ */
+export async function fetchPackages(requests: readonly FetchRequest[], options: FetchOptions): Promise<FetchResult[]> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const git = options.git ?? createGitRunner(options.onGitCommand);
+  if (!options.dryRun) {
+    mkdirSync(options.pkgbuildsDir, { recursive: true });
+    removeStaleTempClones(fetchTempDir(options));
+  }
+  const seen = new Set<string>();
+  const unique = requests.filter((r) => (seen.has(r.pkgbase) ? false : (seen.add(r.pkgbase), true)));
+  const results = await mapPool(unique, options.jobs ?? 4, async (req) => {
+    const plan = await planFetch(req, options);
+    log(plan.line);
+    if (options.dryRun) {
+      const r: FetchResult = { pkgbase: req.pkgbase, dir: plan.dir, action: 'dry-run', line: plan.line };
+      if (plan.currentVersion !== undefined) r.previousVersion = plan.currentVersion;
+      if (plan.operation.kind === 'error') r.error = `${req.pkgbase}: ${plan.operation.message}`;
+      return r;
+    }
+    return execute(plan, git, options);
+  });
+  // only once every worker is done: a parallel clone may be running inside it
+  if (!options.dryRun) removeStaleTempClones(fetchTempDir(options));
+  return results;
+}
