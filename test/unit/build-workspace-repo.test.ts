@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { readSyncDatabase } from '../../tools/src/syncdb';
-import { addPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/build/workspace-repo';
+import { addPackages, evictStaleCachedPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/build/workspace-repo';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
 
 const skip = hasCommand('repo-add') && hasCommand('bsdtar') && hasCommand('flock') ? undefined : 'repo-add, bsdtar or flock missing';
@@ -59,4 +59,19 @@ test('registerOutputs adds restored outputs once, and a new version replaces the
   assert.deepEqual(await names(ws), ['app-1.0-1', 'lib-1.0-2']);
   assert.ok(!readdirSync(join(ws, 'dist/x86_64/repo')).includes('lib-1.0-1-x86_64.pkg.tar.zst'), 'old file removed (repo-add -R)');
   assert.deepEqual(await addPackages(workspaceRepository(ws, 'x86_64'), []), []);
+});
+
+test('a cached copy of a rebuilt workspace package (same file name, other bytes) is evicted; an identical one is kept', { skip }, async () => {
+  const ws = join(tmp, 'ws-evict');
+  const a = fakePackage(join(ws, 'dist/x86_64/evict-a'), 'evict-a');
+  const b = fakePackage(join(ws, 'dist/x86_64/evict-b'), 'evict-b');
+  const repo = workspaceRepository(ws, 'x86_64');
+  await addPackages(repo, [a, b]);
+  const cache = join(ws, 'cache');
+  mkdirSync(cache);
+  copyFileSync(a, join(cache, basename(a)));
+  writeFileSync(join(cache, basename(b)), 'an older build of evict-b');
+  assert.deepEqual(await evictStaleCachedPackages(repo, cache), [basename(b)]);
+  assert.ok(existsSync(join(cache, basename(a))));
+  assert.ok(!existsSync(join(cache, basename(b))));
 });

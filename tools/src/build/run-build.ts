@@ -21,7 +21,7 @@ import { expandArch, type BuildOptions } from './options';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from './process-group';
 import { rootfsBackend } from './rootfs';
-import { addPackages, acquireLock, listPackageFiles, registerOutputs, workspaceRepository } from './workspace-repo';
+import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, workspaceRepository } from './workspace-repo';
 
 export interface RunBuildInput {
   workspaceRoot: string;
@@ -246,6 +246,8 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
       await log(`==> pkgnx: noCache: emptying ${req.pacmanCacheDir}`);
       for (const f of await readdir(req.pacmanCacheDir)) await rm(join(req.pacmanCacheDir, f), { recursive: true, force: true });
     }
+    const evicted = await evictStaleCachedPackages(req.workspaceRepo, req.pacmanCacheDir);
+    if (evicted.length) await log(`==> pkgnx: removed stale cached copies of workspace packages: ${evicted.join(' ')}`);
     await mkdir(staging, { recursive: true });
 
     const outcome = await backend.build(req);

@@ -125,3 +125,19 @@ export async function registerOutputs(workspaceRoot: string, arch: string, pkgba
   return addPackages(workspaceRepository(workspaceRoot, arch, repoName), files);
 }
 
+
+/**
+ * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), and
+ * pacman trusts a same-named file in its cache, then rejects it for its checksum. Remove every cached
+ * copy of a workspace package that differs from the repository's, so pacman takes the current one.
+ */
+export async function evictStaleCachedPackages(repo: WorkspaceRepository, cacheDir: string): Promise<string[]> {
+  const evicted: string[] = [];
+  for (const [name, sha256] of await registeredPackages(repo)) {
+    const cached = join(cacheDir, name);
+    if (!existsSync(cached) || (await sha256File(cached)) === sha256) continue;
+    await rm(cached, { force: true });
+    evicted.push(name);
+  }
+  return evicted;
+}
