@@ -10,7 +10,11 @@ import { createStats, extractSrcinfo } from '../../tools/src/pkgbuild/index';
 import { parseSrcinfo, writeSrcinfo } from '../../tools/src/srcinfo';
 
 const FIXTURES = join(WORKSPACE_ROOT, 'test', 'fixtures', 'pkgbuilds');
+const EXAMPLES = join(WORKSPACE_ROOT, 'pkgbuilds');
 const names = readdirSync(FIXTURES).sort();
+/** the fixtures and every example package of the workspace */
+const cases = [...names.map((n) => ({ name: n, dir: join(FIXTURES, n), set: 'pkgbuilds' })), ...readdirSync(EXAMPLES).sort().map((n) => ({ name: `example:${n}`, dir: join(EXAMPLES, n), set: 'examples' }))];
+const caseDir = (tmp: string, c: (typeof cases)[number]): string => join(tmp, c.set, c.name.replace(/^example:/, ''));
 const skip = !hasCommand('makepkg') || !hasCommand('bwrap') ? 'makepkg or bwrap not installed' : false;
 
 /** Runs makepkg --printsrcinfo on a copy of every fixture, two at a time. */
@@ -18,6 +22,7 @@ async function makepkgOutputs(): Promise<Map<string, { stdout: string; stderr: s
   const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-printsrcinfo-'));
   chmodSync(tmp, 0o777);
   cpSync(FIXTURES, join(tmp, 'pkgbuilds'), { recursive: true });
+  cpSync(EXAMPLES, join(tmp, 'examples'), { recursive: true });
   // makepkg reads CARCH from makepkg.conf; the dest dirs must be writable even for --printsrcinfo
   const conf = join(tmp, 'makepkg.conf');
   writeFileSync(conf, 'source /etc/makepkg.conf\nCARCH=x86_64\n');
@@ -26,12 +31,12 @@ async function makepkgOutputs(): Promise<Map<string, { stdout: string; stderr: s
   const results = new Map<string, { stdout: string; stderr: string; status: number | null }>();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      const name = names[next++];
+    while (next < cases.length) {
+      const c = cases[next++];
       results.set(
-        name,
+        c.name,
         await runAsBuildUser('makepkg', ['--config', conf, '--printsrcinfo'], {
-          cwd: join(tmp, 'pkgbuilds', name),
+          cwd: caseDir(tmp, c),
           env,
           timeoutMs: 60_000,
         }),
@@ -51,18 +56,19 @@ test('writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --prin
   const [expected, extracted] = await Promise.all([
     makepkgOutputs(),
     extractSrcinfo(
-      names.map((n) => join(FIXTURES, n)),
+      cases.map((c) => c.dir),
       { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT },
     ),
   ]);
   const failures: string[] = [];
-  for (const name of names) {
+  assert.ok(cases.filter((c) => c.set === 'examples').length >= 6, 'every example package is compared');
+  for (const { name, dir } of cases) {
     const want = expected.get(name)!;
     if (want.status !== 0) {
       failures.push(`makepkg failed on ${name}: ${want.stderr}`);
       continue;
     }
-    const got = extracted.get(join(FIXTURES, name))!;
+    const got = extracted.get(dir)!;
     if ('error' in got) {
       failures.push(`${name}: ${got.error}`);
       continue;
