@@ -85,3 +85,12 @@ test('a large random graph becomes acyclic and every removed edge really closed 
   }
   assert.ok(r.removed.filter((e) => e.reason === 'checkdepends').length > 0);
 });
+
+test('the forced break removes the feedback edge, not the many forward edges', () => {
+  // a -> {b, c, d} -> e -> a: removing e -> a alone is enough
+  const nodes = ['a', 'b', 'c', 'd', 'e'];
+  const edges = [edge('a', 'b'), edge('a', 'c'), edge('a', 'd'), edge('b', 'e'), edge('c', 'e'), edge('d', 'e'), edge('e', 'a', 'makedepends')];
+  const r = breakCycles(nodes, edges);
+  assert.deepEqual(r.removed.map((e) => `${e.source}->${e.target}`), ['e->a']);
+  assertAcyclic(nodes, r.edges);
+});

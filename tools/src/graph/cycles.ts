@@ -322,10 +322,11 @@ export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[
     const id = label(members);
     const order = eadesOrder(g, members, comp, id);
     const position = new Map(order.map((v, i) => [v, i]));
-    // an edge pointing "backwards" in the order: the dependency would be built after its dependent
+    // the order puts dependents first and dependencies last, so an edge is a feedback edge when its
+    // dependency stands *before* its dependent
     const backward = g.edgesWithin(members, comp, id).filter((k) => {
       const e = g.edge.get(k)!;
-      return position.get(g.id.get(e.target)!)! > position.get(g.id.get(e.source)!)!;
+      return position.get(g.id.get(e.target)!)! < position.get(g.id.get(e.source)!)!;
     });
     const dropped = removeThenRestore(g, backward, comp, id).map(({ edge, cycle }) => ({
       ...edge,
