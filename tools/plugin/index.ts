@@ -3,7 +3,7 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, PostTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/options';
@@ -86,6 +86,13 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   return deps;
 };
 
+/** the build option repoName as nx.json's targetDefaults set it (the executor's default otherwise) */
+function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
+  const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
+  const name = defaults[target]?.options?.repoName ?? defaults['./tools:build']?.options?.repoName;
+  return typeof name === 'string' ? name : undefined;
+}
+
 const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-cache']);
 
 /**
@@ -107,7 +114,7 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   }
   for (const [arch, projects] of restoredByArch) {
     try {
-      await registerOutputs(context.workspaceRoot, arch, projects);
+      await registerOutputs(context.workspaceRoot, arch, projects, repoNameOption(context.nxJsonConfiguration, options.buildTargetName));
     } catch (e) {
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -45,6 +45,8 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
     const { extractSrcinfo } = await import('../pkgbuild');
     return extractSrcinfo(dirs, {
       carch,
+      // the graph loads every PKGBUILD: entries of deleted or changed ones can go
+      pruneCache: true,
       timeoutMs: options.sandboxTimeoutSeconds * 1000,
       cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
       workspaceRoot,
@@ -100,11 +102,12 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
 
 // createNodes and createDependencies run in the same plugin worker within one graph computation:
 // keep the last graph so the dependencies do not resolve everything a second time.
-let lastGraph: { key: string; graph: Promise<WorkspaceGraph> } | undefined;
+let lastGraph: { key: string; contents: string | undefined; graph: Promise<WorkspaceGraph> } | undefined;
 
 /**
- * @param dirHashes optional content hashes of each PKGBUILD's directory, in the order of
- *   `pkgbuildFiles` (the Nx plugin gets them from Nx's own file hashes); computed here otherwise
+ * @param dirHashes content hashes of each PKGBUILD's directory, in the order of `pkgbuildFiles` (the
+ *   Nx plugin's createNodes gets them from Nx's own file hashes). Without them (createDependencies, the
+ *   CLI) the graph of the last call with the same files and options is reused, else computed.
  */
 export function workspaceGraph(workspaceRoot: string, pkgbuildFiles: readonly string[], rawOptions: unknown, dirHashes?: readonly string[]): Promise<WorkspaceGraph> {
   const options = resolveOptions(rawOptions, workspaceRoot);
@@ -112,14 +115,18 @@ export function workspaceGraph(workspaceRoot: string, pkgbuildFiles: readonly st
   const files = order.map(([f]) => f);
   const hashes = dirHashes && dirHashes.length === files.length ? order.map(([, i]) => dirHashes[i]) : undefined;
   const key = JSON.stringify([workspaceRoot, files, options]);
-  if (lastGraph?.key !== key) {
+  // a long-lived process (the Nx daemon) sees edited PKGBUILDs under the same file list: the contents count
+  const contents = hashes?.join(',');
+  const reusable = lastGraph?.key === key && (contents === undefined || lastGraph.contents === contents);
+  if (!reusable) {
     const graph = loadGraphCached(workspaceRoot, files, options, hashes);
-    lastGraph = { key, graph };
+    const entry = { key, contents, graph };
+    lastGraph = entry;
     graph.catch(() => {
-      if (lastGraph?.graph === graph) lastGraph = undefined;
+      if (lastGraph === entry) lastGraph = undefined;
     });
   }
-  return lastGraph.graph;
+  return lastGraph!.graph;
 }
 
 /** Every PKGBUILD under pkgbuilds/ (for the CLI; Nx hands the plugin its own list). */
