@@ -126,3 +126,32 @@ test('the sandbox also works for an unprivileged user', { skip: skip || (process
   const out = execFileSync('runuser', ['-u', process.env.PKGNX_BUILD_USER ?? 'builder', '--', 'bwrap', ...sandboxArgs({ readOnlyDirs: [BAD], carch: 'aarch64' }, ['/bin/bash', '-c', 'echo "$CARCH"; touch /tmp/ok && echo tmp-writable; touch ' + BAD + '/x 2>/dev/null || echo ro'])], { encoding: 'utf8' });
   assert.equal(out, 'aarch64\ntmp-writable\nro\n');
 });
+
+test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in the same sandbox', { skip, timeout: 120_000 }, async () => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-forge-'));
+  const write = (name: string, text: string): void => {
+    mkdirSync(join(root, name), { recursive: true });
+    writeFileSync(join(root, name, 'PKGBUILD'), text);
+  };
+  const good = (name: string): string => `pkgname=${name}\npkgver=1\npkgrel=1\narch=(any)\ndepends=(honest)\npackage() { :; }\n`;
+  // a: a background loop keeps overwriting the record file the driver reads for the next item
+  write('a-background', `pkgname=a-background\npkgver=1\npkgrel=1\narch=(any)\n( while :; do printf 'S\\0pkgbase\\0evil\\0' > /tmp/.pkgnx-rec 2>/dev/null; done ) &\npackage() { :; }\n`);
+  write('b-victim', good('b-victim'));
+  // c: tries to write a result frame for a later item straight into the driver's output
+  write('c-frames', `pkgname=c-frames\npkgver=1\npkgrel=1\narch=(any)\nprintf 'R\\0%s\\0000\\0000\\0\\0' 3 > /proc/$$/fd/1 2>/dev/null\npackage() { :; }\n`);
+  write('d-victim', good('d-victim'));
+  const dirs = ['a-background', 'b-victim', 'c-frames', 'd-victim'].map((n) => join(root, n));
+  const got = await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: root, concurrency: 1, timeoutMs: 5000 });
+  for (const victim of ['b-victim', 'd-victim']) {
+    const r = got.get(join(root, victim));
+    assert.ok(r && 'srcinfo' in r, `${victim}: ${JSON.stringify(r)}`);
+    assert.equal(r.srcinfo.pkgbase.name, victim);
+    assert.deepEqual(r.srcinfo.pkgbase.entries.filter(([k]) => k === 'depends'), [['depends', 'honest']]);
+  }
+  // the driver's output is a socket, which /proc/<pid>/fd cannot reopen; had the frame arrived, the
+  // batch runner would have rejected it as out of order and failed c-frames itself
+  const c = got.get(join(root, 'c-frames'));
+  assert.ok(c && ('error' in c ? /forged/.test(c.error) : c.srcinfo.pkgbase.name === 'c-frames'), JSON.stringify(c));
+  rmSync(root, { recursive: true, force: true });
+});

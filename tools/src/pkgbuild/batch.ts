@@ -81,6 +81,15 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
     // bwrap start-up is not charged to any PKGBUILD, but still bounded
     arm(Math.max(options.timeoutMs, 30_000), undefined);
 
+    // the driver handles the items strictly in order: a frame for any other item was forged by a
+    // PKGBUILD writing to the driver's output, so it ends the sandbox and fails the item being sourced
+    let nextItem = 0;
+    const forged = (what: string): void => {
+      const victim = current ?? items[nextItem]?.index;
+      if (victim !== undefined && !outcomes.has(victim)) outcomes.set(victim, { kind: 'crashed', detail: `it wrote ${what} to the sandbox driver's output` });
+      current = undefined;
+      kill();
+    };
     const consume = (): void => {
       const f = reader.fields;
       for (;;) {
@@ -88,7 +97,9 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
         if (tag === undefined) return;
         if (tag === 'B') {
           if (f.length < pos + 2) return;
-          current = Number(f[pos + 1]);
+          const index = Number(f[pos + 1]);
+          if (current !== undefined || index !== items[nextItem]?.index) return forged('a forged "begin" record');
+          current = index;
           arm(options.timeoutMs, current);
           pos += 2;
         } else if (tag === 'R') {
@@ -96,6 +107,8 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
           const n = Number(f[pos + 3]);
           if (f.length < pos + 4 + n + 1) return;
           const index = Number(f[pos + 1]);
+          if (index !== current) return forged('a forged result record');
+          nextItem++;
           outcomes.set(index, {
             kind: 'done',
             status: Number(f[pos + 2]),
@@ -150,6 +163,9 @@ export async function runBatch(items: BatchItem[], options: BatchOptions): Promi
   while (remaining.length) {
     const got = await runOnce(remaining, options);
     for (const [k, v] of got) all.set(k, v);
+    const left = remaining.filter((it) => !all.has(it.index));
+    // a run that settled nothing must not be retried forever
+    if (left.length === remaining.length) all.set(left[0].index, { kind: 'crashed', detail: 'the sandbox made no progress on it' });
     remaining = remaining.filter((it) => !all.has(it.index));
   }
   return all;

@@ -177,8 +177,14 @@ while (( $# >= 2 )); do
 	__pkgnx_emit B "$__pkgnx_index"
 	( cd -- "$__pkgnx_dir" && __pkgnx_item ) >/tmp/.pkgnx-rec 2>/tmp/.pkgnx-err
 	__pkgnx_status=$?
+	# nothing a PKGBUILD started may outlive its item: a background process could rewrite the next
+	# item's records. The sandbox has its own pid namespace, so -1 reaches exactly those processes.
+	kill -KILL -1 2>/dev/null
 	mapfile -d '' __pkgnx_rec </tmp/.pkgnx-rec
 	mapfile -d '' __pkgnx_err </tmp/.pkgnx-err
+	# and every item starts with an empty /tmp and HOME
+	rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
+	mkdir -p /tmp/home
 	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
 	__pkgnx_emit R "$__pkgnx_index" "$__pkgnx_status" "${#__pkgnx_rec[@]}" "${__pkgnx_rec[@]}" "${__pkgnx_errtext:0:4000}"
 done
