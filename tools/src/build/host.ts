@@ -1,7 +1,10 @@
 /**
- * The `host` backend: plain makepkg on this machine as the build user. For development only: it is not
- * clean (whatever the host has installed is used), dependencies are not installed, and makepkg gets
- * --nodeps when pacman on the host does not know them (always on a Debian host). The log says so.
+ * The `host` backend: makepkg with this machine's own tools as the build user. For development only: it
+ * is not clean (whatever the host has installed is used), dependencies are not installed, and makepkg
+ * gets --nodeps when pacman on the host does not know them (always on a Debian host). The log says so.
+ * It is still sandboxed, like every execution of a PKGBUILD: bubblewrap with the host read-only, only
+ * the task's build directory and package destination writable, a private /tmp, and no network while
+ * building (remote sources are fetched first, in a step that may use the network but writes only there).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync } from 'node:fs';
@@ -9,6 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from './process-group';
+import { pkgbuildFetchesRemote } from './rootfs';
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -82,18 +86,28 @@ export const hostBackend: BuildBackend = {
     ];
     const envArgs = Object.entries(env).filter(([k]) => k !== 'MAKEPKG_CONF').map(([k, v]) => `${k}=${v}`);
     const asUser = isRoot() ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', 'env', `HOME=${dir}`, `USER=${user}`, ...envArgs] : ['env', ...envArgs];
+    const sandbox = (network: boolean): string[] => [
+      // the workspace may itself live under /tmp: bound again (read-only) after the private /tmp
+      'bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--ro-bind', req.workspaceRoot, req.workspaceRoot,
+      '--bind', dir, dir, '--bind', req.pkgdest, req.pkgdest,
+      '--unshare-all', ...(network ? ['--share-net'] : []), '--die-with-parent', '--new-session', '--chdir', req.pkgdir,
+    ];
+    const fetch = pkgbuildFetchesRemote(req.pkgdir) && !req.network;
     return [
       { argv: ['mkdir', '-p', join(dir, 'work'), join(dir, 'src'), join(dir, 'logs')], purpose: 'create the private build directory' },
-      { argv: [...asUser, ...makepkg], cwd: req.pkgdir, purpose: `build ${req.pkgbase} on the host with makepkg (NOT a clean build)` },
+      ...(fetch
+        ? [{ argv: [...asUser, ...sandbox(true), 'makepkg', '--verifysource', '--nodeps', '--noconfirm', ...(existsSync(req.makepkgConf) ? ['--config', req.makepkgConf] : [])], cwd: req.pkgdir, purpose: 'fetch the remote sources (network allowed, writes only the build directory)' }]
+        : []),
+      { argv: [...asUser, ...sandbox(req.network === true), ...makepkg], cwd: req.pkgdir, purpose: `build ${req.pkgbase} with the host's tools in bubblewrap, no network (NOT a clean build)` },
       { argv: ['rm', '-rf', dir], purpose: 'remove the build directory' },
     ];
   },
 
   async build(req: BuildRequest): Promise<BuildOutcome> {
     const dir = buildDirOf(req);
-    const [, makepkg] = this.plan(req);
+    const steps = this.plan(req).filter((c) => c.argv.includes('makepkg'));
     const missing = unsatisfiedOnHost(allDeps(req));
-    await logLine(req.logFile, '==> pkgnx: WARNING: host backend: makepkg runs directly on this machine; the build is not clean and not isolated');
+    await logLine(req.logFile, "==> pkgnx: WARNING: host backend: makepkg runs with this machine's installed tools (in bubblewrap); the build is not clean");
     if (missing.length) await logLine(req.logFile, `==> pkgnx: WARNING: not installed in pacman's view on the host, makepkg gets --nodeps: ${missing.join(' ')}`);
     try {
       for (const d of ['work', 'src', 'logs']) await mkdir(join(dir, d), { recursive: true });
@@ -107,10 +121,12 @@ export const hostBackend: BuildBackend = {
         execFileSync('chown', ['-R', `${uid}:${gid}`, dir, req.pkgdest]);
         chownSync(req.pkgdest, uid, gid);
       }
-      await logLine(req.logFile, `==> pkgnx: ${makepkg.argv.slice(makepkg.argv.indexOf('makepkg')).join(' ')}`);
-      const r = await runLogged(makepkg, { logFile: req.logFile, signal: req.signal, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
-      if (r.aborted) return { success: false, error: 'interrupted' };
-      if (r.code !== 0) return { success: false, error: `makepkg failed (exit ${r.code ?? r.signal})` };
+      for (const step of steps) {
+        await logLine(req.logFile, `==> pkgnx: ${step.argv.slice(step.argv.indexOf('makepkg')).join(' ')}`);
+        const r = await runLogged(step, { logFile: req.logFile, signal: req.signal, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+        if (r.aborted) return { success: false, error: 'interrupted' };
+        if (r.code !== 0) return { success: false, error: `makepkg failed (exit ${r.code ?? r.signal})` };
+      }
       return { success: true };
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -49,7 +49,7 @@ export const SETUP_SCRIPT = readFileSync(join(__dirname, 'rootfs-setup.sh'), 'ut
 /** runs inside the copy (network off): makepkg as the build user */
 export const BUILD_SCRIPT = readFileSync(join(__dirname, 'rootfs-build.sh'), 'utf8');
 
-function pkgbuildFetchesRemote(pkgdir: string): boolean {
+export function pkgbuildFetchesRemote(pkgdir: string): boolean {
   try {
     return /:\/\//.test(readFileSync(join(pkgdir, 'PKGBUILD'), 'utf8'));
   } catch {
