@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseEvr } from '../../tools/src/version';
 import { versionToTag } from '../../tools/src/fetch/naming';
 
@@ -20,6 +20,16 @@ const GIT_ENV = {
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The git dir of a fetched package directory `<ws>/pkgbuilds/<pkgbase>`: `<ws>/.pkgnx/git/<pkgbase>.git`. */
+export function checkoutGitDir(packageDir: string): string {
+  return join(dirname(dirname(packageDir)), '.pkgnx', 'git', `${basename(packageDir)}.git`);
+}
+
+/** git in a fetched package's checkout (its git dir lives outside the package directory). */
+export function checkoutGit(packageDir: string, ...args: string[]): string {
+  return git(packageDir, `--git-dir=${checkoutGitDir(packageDir)}`, `--work-tree=${packageDir}`, ...args);
 }
 
 export function pkgbuildText(pkgbase: string, version: string, extra = '', depends: string[] = ['glibc']): string {

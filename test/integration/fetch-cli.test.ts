@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from '../helpers/env';
-import { createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
+import { checkoutGit, checkoutGitDir, createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
 import { startAurServer } from '../helpers/aur-server';
 
 const CLI = join(WORKSPACE_ROOT, 'tools/src/cli/fetch.ts');
@@ -160,10 +160,11 @@ async function killMidClone(signal: NodeJS.Signals): Promise<Ws> {
 test('killed mid-clone (SIGKILL): no pkgbuilds/vim; the next run cleans up and fetches', async () => {
   const ws = await killMidClone('SIGKILL');
   assert.ok(!existsSync(join(ws.root, 'pkgbuilds', 'vim')), 'no half-written checkout');
+  assert.ok(!existsSync(join(ws.root, '.pkgnx', 'git', 'vim.git')), 'nor a git dir: both are renamed in only once complete');
   const r = runCli(ws, ['vim=9.1.1730-1']);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(!existsSync(join(ws.root, '.pkgnx-fetch-tmp')));
-  assert.equal(git(join(ws.root, 'pkgbuilds', 'vim'), 'describe', '--tags').trim(), '9.1.1730-1');
+  assert.equal(checkoutGit(join(ws.root, 'pkgbuilds', 'vim'), 'describe', '--tags').trim(), '9.1.1730-1');
 });
 
 test('interrupted mid-clone (SIGTERM): the temp clone is removed at once', async () => {

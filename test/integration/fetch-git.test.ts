@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchPackages, type FetchOptions, type FetchRequest, type FetchResult } from '../../tools/src/fetch';
-import { createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
+import { checkoutGit, checkoutGitDir, createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
 
 let host: FixtureHost;
 let aur: FixtureHost;
@@ -58,7 +58,9 @@ test('fetch new at a tag, then already up to date without any git command', asyn
   assert.equal(r.action, 'fetched');
   assert.equal(r.version, '9.1.1730-1');
   assert.deepEqual(lines, ['Processing vim (fetching 9.1.1730-1)...']);
-  assert.ok(existsSync(join(options.pkgbuildsDir, 'vim', '.git')));
+  // the git metadata lives outside the package directory, which holds only the package files
+  assert.ok(!existsSync(join(options.pkgbuildsDir, 'vim', '.git')));
+  assert.ok(existsSync(join(checkoutGitDir(join(options.pkgbuildsDir, 'vim')), 'HEAD')));
   assert.ok(!existsSync(join(options.pkgbuildsDir, '..', '.pkgnx-fetch-tmp')), 'temp clone dir removed');
 
   gitCalls.length = 0;
@@ -88,7 +90,7 @@ test('fetch new at a tag, then already up to date without any git command', asyn
   assert.equal(latest.version, '9.1.1735-1');
   assert.deepEqual(lines, ['Processing vim (updating to latest commit)...']);
   // HTTPS/file URL kept as given: never rewritten to SSH
-  assert.equal(git(join(options.pkgbuildsDir, 'vim'), 'remote', 'get-url', 'origin').trim(), host.urlTemplate.replace('{pkgbase}', 'vim'));
+  assert.equal(checkoutGit(join(options.pkgbuildsDir, 'vim'), 'remote', 'get-url', 'origin').trim(), host.urlTemplate.replace('{pkgbase}', 'vim'));
 });
 
 test('use-latest on a new package clones the default branch head', async () => {
@@ -128,7 +130,7 @@ test('override URL and branch', async () => {
     const u = one(await fetchPackages([vim('9.1.1734-1')], options));
     assert.equal(u.error, undefined);
     assert.equal(u.version, '9.1.2001-1');
-    assert.equal(git(join(options.pkgbuildsDir, 'vim'), 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'port');
+    assert.equal(checkoutGit(join(options.pkgbuildsDir, 'vim'), 'rev-parse', '--abbrev-ref', 'HEAD').trim(), 'port');
   } finally {
     fork.cleanup();
   }
@@ -141,7 +143,7 @@ test('++ in a pkgbase maps to the GitLab path; ~ and : are normalised in tags', 
   assert.equal(results[0].version, '19.1.0-1');
   assert.ok(existsSync(join(options.pkgbuildsDir, 'libc++', 'PKGBUILD')));
   assert.equal(results[1].version, '2:1.0~rc1-1');
-  assert.equal(git(join(options.pkgbuildsDir, 'tilde'), 'describe', '--tags').trim(), '2-1.0.rc1-1');
+  assert.equal(checkoutGit(join(options.pkgbuildsDir, 'tilde'), 'describe', '--tags').trim(), '2-1.0.rc1-1');
 });
 
 test('missing tag: clear failure and nothing written', async () => {
@@ -176,7 +178,7 @@ test('dirty tree is refused by default, naming the files; --stash keeps the edit
   await fetchPackages([vim('9.1.1730-1')], options);
   const dir = join(options.pkgbuildsDir, 'vim');
   writeFileSync(join(dir, 'extra.txt'), 'untracked is fine\n');
-  git(dir, 'add', 'extra.txt');
+  checkoutGit(dir, 'add', 'extra.txt');
   const r = one(await fetchPackages([vim('9.1.1734-1')], options));
   assert.equal(r.action, 'failed');
   assert.match(r.error ?? '', /uncommitted changes in .*vim\/extra\.txt.*--stash/);
@@ -187,7 +189,7 @@ test('dirty tree is refused by default, naming the files; --stash keeps the edit
   assert.equal(s.error, undefined);
   assert.equal(s.version, '9.1.1734-1');
   assert.equal(readFileSync(join(dir, 'extra.txt'), 'utf8'), 'untracked is fine\n');
-  assert.equal(git(dir, 'stash', 'list').trim(), '');
+  assert.equal(checkoutGit(dir, 'stash', 'list').trim(), '');
 });
 
 test('--stash with a conflicting edit restores the previous state and reports', async () => {
@@ -197,14 +199,14 @@ test('--stash with a conflicting edit restores the previous state and reports', 
   const before = readFileSync(join(dir, 'PKGBUILD'), 'utf8');
   const edited = before.replace('pkgver=9.1.1730', 'pkgver=9.1.1730.local');
   writeFileSync(join(dir, 'PKGBUILD'), edited);
-  const headBefore = git(dir, 'rev-parse', 'HEAD').trim();
+  const headBefore = checkoutGit(dir, 'rev-parse', 'HEAD').trim();
   const r = one(await fetchPackages([vim('9.1.1734-1')], { ...options, stash: true }));
   assert.equal(r.action, 'failed');
   assert.match(r.error ?? '', /conflict with the update in PKGBUILD; restored the previous state \(9\.1\.1730-1\)/);
-  assert.equal(git(dir, 'rev-parse', 'HEAD').trim(), headBefore);
+  assert.equal(checkoutGit(dir, 'rev-parse', 'HEAD').trim(), headBefore);
   assert.equal(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), edited, 'the edit is back');
-  assert.equal(git(dir, 'diff', '--name-only', '--diff-filter=U').trim(), '', 'no half-merged files');
-  assert.equal(git(dir, 'stash', 'list').trim(), '');
+  assert.equal(checkoutGit(dir, 'diff', '--name-only', '--diff-filter=U').trim(), '', 'no half-merged files');
+  assert.equal(checkoutGit(dir, 'stash', 'list').trim(), '');
 });
 
 const OVERLAY = ['--- PKGBUILD', '+++ PKGBUILD', '@@ -6,3 +6,3 @@', " arch=('x86_64')", " license=('MIT')", "-depends=('glibc')", "+depends=('glibc' 'riscv-support')", ''].join('\n');
@@ -230,7 +232,7 @@ test('overlay patch in the checkout: applied after update, kept, re-applied; git
   assert.equal(u.version, '9.1.1734-1');
   assert.ok(existsSync(join(dir, 'riscv64.patch')));
   assert.match(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), /riscv-support/);
-  assert.doesNotMatch(git(dir, 'status', '--porcelain'), /riscv64\.patch/);
+  assert.doesNotMatch(checkoutGit(dir, 'status', '--porcelain'), /riscv64\.patch/);
 });
 
 test('overlay from overlays/<arch>/<pkgbase>.patch is applied to a fresh clone', async () => {
@@ -256,7 +258,7 @@ test('an overlay that no longer applies is reported; the tree is clean upstream,
   assert.equal(r.version, '2.0-1');
   assert.equal(r.overlay?.status, 'failed');
   assert.match(r.error ?? '', /rotten: overlay .*riscv64\.patch no longer applies: PKGBUILD hunk #1 @@ -8,2 \+8,2 @@/);
-  assert.equal(git(dir, 'status', '--porcelain', '--untracked-files=no').trim(), '', 'clean upstream state');
+  assert.equal(checkoutGit(dir, 'status', '--porcelain', '--untracked-files=no').trim(), '', 'clean upstream state');
   assert.ok(existsSync(join(dir, 'riscv64.patch')));
   assert.ok(!existsSync(join(dir, 'PKGBUILD.rej')) && !existsSync(join(dir, 'PKGBUILD.orig')));
 });
@@ -289,4 +291,68 @@ test('bounded parallelism fetches several packages', async () => {
     ['libc++', 'fetched', undefined],
     ['yay', 'fetched', undefined],
   ]);
+});
+
+test('no nested repository: the workspace repository sees and can commit the fetched files', async () => {
+  const { options, dir: ws } = setup();
+  writeFileSync(join(ws, '.gitignore'), '.pkgnx/\n.pkgnx-fetch-tmp/\n');
+  git(ws, 'init', '-q', '-b', 'main');
+  git(ws, 'add', '-A');
+  git(ws, 'commit', '-q', '-m', 'init');
+  const r = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(r.error, undefined);
+  const pkg = join(options.pkgbuildsDir, 'vim');
+  assert.ok(!existsSync(join(pkg, '.git')), 'pkgbuilds/vim/.git does not exist');
+  // listed file by file (a nested repository would show as one `pkgbuilds/vim/` entry, or a gitlink)
+  const status = git(ws, 'status', '--porcelain', '--untracked-files=all').split('\n').filter(Boolean).sort();
+  assert.deepEqual(status, ['?? pkgbuilds/vim/.SRCINFO', '?? pkgbuilds/vim/PKGBUILD']);
+  git(ws, 'add', 'pkgbuilds');
+  git(ws, 'commit', '-q', '-m', 'vim 9.1.1730-1');
+  assert.deepEqual(git(ws, 'ls-files', 'pkgbuilds').split('\n').filter(Boolean).sort(), ['pkgbuilds/vim/.SRCINFO', 'pkgbuilds/vim/PKGBUILD']);
+
+  // an update is a plain modification in the workspace repository; the checkout itself stays clean
+  const u = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(u.error, undefined);
+  assert.deepEqual(git(ws, 'diff', '--name-only').split('\n').filter(Boolean).sort(), ['pkgbuilds/vim/.SRCINFO', 'pkgbuilds/vim/PKGBUILD']);
+  assert.equal(checkoutGit(pkg, 'status', '--porcelain').trim(), '');
+  // the checkout's repository never saw the workspace's commits, nor the workspace its
+  assert.equal(git(ws, 'log', '--format=%s', '-1').trim(), 'vim 9.1.1730-1');
+});
+
+test('a legacy nested .git is moved to .pkgnx/git on the next fetch; a dry run leaves it', async () => {
+  const { options, dir: ws, gitCalls } = setup();
+  const pkg = join(options.pkgbuildsDir, 'vim');
+  mkdirSync(options.pkgbuildsDir, { recursive: true });
+  // what the previous fetch code made: a plain clone inside pkgbuilds/
+  git(options.pkgbuildsDir, 'clone', '-q', host.urlTemplate.replace('{pkgbase}', 'vim'), 'vim');
+  git(pkg, '-c', 'advice.detachedHead=false', 'checkout', '-q', '9.1.1730-1');
+  writeFileSync(join(pkg, 'PKGBUILD'), readFileSync(join(pkg, 'PKGBUILD'), 'utf8').replace("license=('MIT')", "license=('MIT') # local"));
+
+  await fetchPackages([vim('9.1.1734-1')], { ...options, dryRun: true });
+  assert.deepEqual(gitCalls, []);
+  assert.ok(existsSync(join(pkg, '.git', 'HEAD')), 'dry run: untouched');
+
+  // migrated, and the user's edit is still seen as dirty against the upstream checkout
+  const dirty = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(dirty.action, 'failed');
+  assert.match(dirty.error ?? '', /uncommitted changes in .*vim\/PKGBUILD/);
+  assert.ok(!existsSync(join(pkg, '.git')));
+  assert.ok(existsSync(join(ws, '.pkgnx', 'git', 'vim.git', 'HEAD')));
+
+  const s = one(await fetchPackages([vim('9.1.1734-1')], { ...options, stash: true }));
+  assert.equal(s.error, undefined);
+  assert.equal(s.version, '9.1.1734-1');
+  assert.match(readFileSync(join(pkg, 'PKGBUILD'), 'utf8'), /# local/);
+  assert.equal(checkoutGit(pkg, 'describe', '--tags').trim(), '9.1.1734-1');
+});
+
+test('a git dir left without its package directory (interrupted clone) is replaced', async () => {
+  const { options, dir: ws } = setup();
+  const stale = join(ws, '.pkgnx', 'git', 'vim.git');
+  mkdirSync(stale, { recursive: true });
+  writeFileSync(join(stale, 'HEAD'), 'garbage\n');
+  const r = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(r.error, undefined);
+  assert.equal(r.action, 'fetched');
+  assert.equal(checkoutGit(join(options.pkgbuildsDir, 'vim'), 'describe', '--tags').trim(), '9.1.1730-1');
 });

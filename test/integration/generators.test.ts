@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
-import { createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
+import { checkoutGit, checkoutGitDir, createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
 import { startAurServer, type AurServer } from '../helpers/aur-server';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
@@ -141,8 +141,9 @@ test('aur: dependencies resolved over RPC v5, workspace and repository packages 
   assert.equal(real.code, 0, real.out);
   for (const p of ['yay', 'libalpm-go']) {
     assert.ok(existsSync(join(ws, 'pkgbuilds', p, 'PKGBUILD')));
-    assert.ok(existsSync(join(ws, 'pkgbuilds', p, '.git')), `${p} is a git checkout`);
-    assert.equal(git(join(ws, 'pkgbuilds', p), 'status', '--porcelain').trim(), '');
+    assert.ok(!existsSync(join(ws, 'pkgbuilds', p, '.git')), `${p}: no nested repository`);
+    assert.ok(existsSync(join(checkoutGitDir(join(ws, 'pkgbuilds', p)), 'HEAD')), `${p}: git dir in .pkgnx/git`);
+    assert.equal(checkoutGit(join(ws, 'pkgbuilds', p), 'status', '--porcelain').trim(), '');
   }
   assert.ok(!existsSync(join(ws, '.pkgnx-fetch-tmp')));
   const g = await graph();
@@ -175,7 +176,7 @@ test('official: version tag checked out, overlay applied; a failed fetch writes 
   const real = await nx(args);
   assert.equal(real.code, 0, real.out);
   const dir = join(ws, 'pkgbuilds', 'zsh');
-  assert.equal(git(dir, 'describe', '--tags').trim(), '5.9-4');
+  assert.equal(checkoutGit(dir, 'describe', '--tags').trim(), '5.9-4');
   assert.match(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), /riscv-compat/);
 
   const fail = await nx(['g', './tools:official', 'nonexistent', '--targetVersion=1-1', `--urlTemplate=${gitlab.urlTemplate}`]);

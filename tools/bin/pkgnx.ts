@@ -6,6 +6,7 @@
 const VERBS: Record<string, { module: string; summary: string }> = {
   cycles: { module: '../src/cli/cycles', summary: 'print every dependency edge removed to make the graph acyclic, with its reason' },
   graph: { module: '../src/cli/graph-report', summary: 'print the resolved dependencies and warnings of every project (--json)' },
+  fetch: { module: '../src/cli/fetch', summary: 'bring pkgbuilds/<pkgbase>/ to the wanted upstream version (--packages, --from packages_to_build.json)' },
   outdated: { module: '../src/cli/outdated', summary: 'compare upstream and target repositories; write packages_to_build.json' },
   'repo-analyze': { module: '../src/cli/repo-analyze', summary: 'repository health reports (target newer/only, orphans, broken and SONAME-drift deps, ...)' },
   dependents: { module: '../src/cli/dependents', summary: 'reverse dependencies and rebuild order of packages in the target repositories' },

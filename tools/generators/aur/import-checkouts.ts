@@ -1,14 +1,15 @@
 /**
  * The generators' "fallible work first" step: packages are fetched into a temp directory (beside
  * pkgbuilds/, same filesystem) with the fetch module; only when every fetch succeeded are their files
- * written into the Tree (so --dry-run lists them and a failure writes nothing). The `.git`
- * directories are moved in by the callback Nx runs after flushing the Tree; the temp directory is
- * removed then, or at process exit (dry run).
+ * written into the Tree (so --dry-run lists them and a failure writes nothing). The checkouts' git
+ * dirs are moved to `.pkgnx/git/<pkgbase>.git` (outside the package directory, as the fetch verb
+ * keeps them) by the callback Nx runs after flushing the Tree; the temp directory is removed then, or
+ * at process exit (dry run).
  */
 import type { GeneratorCallback, Tree } from '@nx/devkit';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fetchPackages, TEMP_DIR_NAME, type FetchOptions, type FetchRequest } from '../../src/fetch';
+import { dirname, join } from 'node:path';
+import { checkoutGitDir, fetchPackages, TEMP_DIR_NAME, type FetchOptions, type FetchRequest } from '../../src/fetch';
 
 export interface ImportResult {
   callback: GeneratorCallback;
@@ -45,8 +46,9 @@ export async function fetchIntoTree(
   };
   process.once('exit', cleanup);
   const pkgbuildsDir = join(tmp, 'pkgbuilds');
+  const gitDirsDir = join(tmp, 'git');
   try {
-    const results = await fetchPackages(requests, { ...options, pkgbuildsDir, tempDir: join(tmp, 'clones') });
+    const results = await fetchPackages(requests, { ...options, pkgbuildsDir, gitDirsDir, tempDir: join(tmp, 'clones') });
     const failed = results.filter((r) => r.error);
     if (failed.length) throw new Error(`nothing was written:\n${failed.map((r) => `  - ${r.error}`).join('\n')}`);
   } catch (e) {
@@ -65,9 +67,14 @@ export async function fetchIntoTree(
   }
   const callback: GeneratorCallback = () => {
     for (const pkgbase of imported) {
-      const gitDir = join(pkgbuildsDir, pkgbase, '.git');
-      const dest = join(tree.root, directory, pkgbase, '.git');
-      if (existsSync(gitDir) && !existsSync(dest)) renameSync(gitDir, dest);
+      const gitDir = join(gitDirsDir, `${pkgbase}.git`);
+      // where the fetch verb looks for it (`.pkgnx/git` beside the package directory's parent)
+      const dest = checkoutGitDir({ pkgbuildsDir: join(tree.root, directory) }, pkgbase);
+      if (!existsSync(gitDir)) continue;
+      mkdirSync(dirname(dest), { recursive: true });
+      // the package directory was just created, so a git dir already there is stale
+      rmSync(dest, { recursive: true, force: true });
+      renameSync(gitDir, dest);
     }
     cleanup();
   };

@@ -1,6 +1,8 @@
 /**
  * `pkgnx fetch`: bring pkgbuilds/<pkgbase>/ to the wanted upstream state.
  *   node --require @swc-node/register tools/src/cli/fetch.ts --packages vim gcc [options]
+ *   node --require @swc-node/register tools/bin/pkgnx.ts fetch --packages vim gcc [options]
+ * Checkouts keep their git dirs in `.pkgnx/git/<pkgbase>.git` beside the pkgbuilds directory.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,7 +26,7 @@ const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json)
   --dry-run            print what would happen; no git, no files
   --jobs N             parallel fetches (default 4)
   --config FILE        configuration (default ./pkgnx.config.json if present, key "upstream")
-  --pkgbuilds DIR      package directory (default ./pkgbuilds)
+  --pkgbuilds DIR      package directory (default ./pkgbuilds); git dirs go to DIR/../.pkgnx/git/<pkgbase>.git
   --url-template T     official repository URL, {pkgbase} substituted (default: config, else Arch GitLab)
   --aur-url-template T AUR git URL template (default https://aur.archlinux.org/{pkgbase}.git)
   --carch ARCH         overlay architecture (<ARCH>.patch; default: the config's targetArch)
@@ -36,7 +38,7 @@ const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json)
   --offline            use cached upstream databases only
 exit codes: 0 ok, 1 a package failed, 2 usage or configuration error`;
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -148,4 +150,4 @@ async function main(argv: string[]): Promise<number> {
   return failed.length ? EXIT_FAILURE : EXIT_OK;
 }
 
-void runVerb('fetch', main);
+if (require.main === module) void runVerb('fetch', main);

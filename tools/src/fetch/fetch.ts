@@ -4,15 +4,21 @@
  * URL/branch, or nothing at all for local packages.
  *
  * Guarantees:
+ * - a checkout keeps its git metadata OUTSIDE the package directory, in `.pkgnx/git/<pkgbase>.git`
+ *   (beside pkgbuilds/; every git command gets `--git-dir`/`--work-tree`): `pkgbuilds/<pkgbase>/`
+ *   holds only the package files, which the workspace repository tracks, so `nx affected` (the
+ *   workspace's git diff) sees a fetched update. A legacy nested `pkgbuilds/<pkgbase>/.git` directory
+ *   is moved there the first time a (non-dry-run) fetch touches the package;
  * - git runs only when something has to change (an up-to-date checkout costs two file reads);
- * - a new package is cloned into `.pkgnx-fetch-tmp/` (beside pkgbuilds/) and renamed into place, so an interrupted
- *   fetch never leaves a half-written `pkgbuilds/<pkgbase>`;
+ * - a new package is cloned into `.pkgnx-fetch-tmp/` (beside pkgbuilds/) and renamed into place (git
+ *   dir first, then the package directory), so an interrupted fetch never leaves a half-written
+ *   `pkgbuilds/<pkgbase>`; a git dir without its package directory is stale and replaced;
  * - an existing checkout moves with one `git checkout` (git-atomic); uncommitted edits are refused,
  *   or with `stash` stashed and re-applied, and a conflicting re-apply restores the previous state;
  * - `dryRun` runs no git and writes nothing: it only prints the lines it would print.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { vercmp } from '../version';
 import { createGitRunner, GitError, type GitObserver, type GitRunner } from './git';
 import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from './naming';
@@ -66,6 +72,12 @@ export interface FetchOptions {
    * beside pkgbuildsDir
    */
   tempDir?: string;
+  /**
+   * where checkouts keep their git dirs (`<gitDirsDir>/<pkgbase>.git`), outside pkgbuildsDir so that
+   * the workspace repository tracks the package files; must be on the same filesystem as tempDir.
+   * Default: `.pkgnx/git` beside pkgbuildsDir (the workspace root; gitignored and nxignored)
+   */
+  gitDirsDir?: string;
   /** parallel fetches (default 4) */
   jobs?: number;
   dryRun?: boolean;
@@ -112,9 +124,19 @@ type Operation =
   | { kind: 'update-latest'; branch?: string; fetchArgs: string[] }
   | { kind: 'error'; message: string };
 
+/** A package checkout: the work tree (pkgbuilds/<pkgbase>) and its git dir, kept apart. */
+export interface Checkout {
+  dir: string;
+  gitDir: string;
+}
+
 export interface FetchPlan {
   request: FetchRequest;
   dir: string;
+  /** where the checkout's git dir is (or will be): `<gitDirsDir>/<pkgbase>.git` */
+  gitDir: string;
+  /** a legacy `pkgbuilds/<pkgbase>/.git` exists (migrated by execute, never by a dry run) */
+  nestedGit?: boolean;
   line: string;
   currentVersion?: string;
   operation: Operation;
@@ -124,6 +146,32 @@ export const TEMP_DIR_NAME = '.pkgnx-fetch-tmp';
 
 export function fetchTempDir(options: Pick<FetchOptions, 'pkgbuildsDir' | 'tempDir'>): string {
   return options.tempDir ?? join(dirname(options.pkgbuildsDir), TEMP_DIR_NAME);
+}
+
+/** Home of the checkouts' git dirs, relative to the parent of the pkgbuilds directory (the workspace root). */
+export const GIT_DIRS_DIR = join('.pkgnx', 'git');
+
+export function fetchGitDirsDir(options: Pick<FetchOptions, 'pkgbuildsDir' | 'gitDirsDir'>): string {
+  return options.gitDirsDir ?? join(dirname(options.pkgbuildsDir), GIT_DIRS_DIR);
+}
+
+/** The git dir of a package's checkout (whether or not it exists yet). */
+export function checkoutGitDir(options: Pick<FetchOptions, 'pkgbuildsDir' | 'gitDirsDir'>, pkgbase: string): string {
+  return join(fetchGitDirsDir(options), `${pkgbase}.git`);
+}
+
+/** git bound to one checkout: explicit dirs, so git never discovers the workspace repository around it. */
+interface RepoGit {
+  run(args: string[]): Promise<string>;
+  tryRun(args: string[]): Promise<string | undefined>;
+}
+
+function repoGit(git: GitRunner, co: Checkout): RepoGit {
+  const scope = [`--git-dir=${resolve(co.gitDir)}`, `--work-tree=${resolve(co.dir)}`];
+  return {
+    run: (args) => git.run(co.dir, [...scope, ...args]),
+    tryRun: (args) => git.tryRun(co.dir, [...scope, ...args]),
+  };
 }
 
 /** Temp clones of this process, removed by cleanupTempClones() on SIGINT/SIGTERM. */
@@ -175,16 +223,19 @@ function refCandidates(req: FetchRequest): string[] {
 /** Decide, without running git, what each package needs and which line to print. */
 export async function planFetch(req: FetchRequest, options: FetchOptions): Promise<FetchPlan> {
   const dir = join(options.pkgbuildsDir, req.pkgbase);
+  const gitDir = checkoutGitDir(options, req.pkgbase);
   const source = req.source ?? 'official';
   const p = (what: string): string => `Processing ${req.pkgbase} (${what})...`;
-  const base = { request: req, dir };
+  const base = { request: req, dir, gitDir };
   if (!isValidPkgbase(req.pkgbase)) {
     return { ...base, line: p('invalid pkgbase'), operation: { kind: 'error', message: `invalid pkgbase name '${req.pkgbase}'` } };
   }
   const exists = existsSync(dir);
-  const isGit = exists && existsSync(join(dir, '.git'));
+  const nestedGit = exists && existsSync(join(dir, '.git'));
+  // a git dir without its package directory is the leftover of an interrupted clone: not a checkout
+  const isGit = exists && (nestedGit || existsSync(gitDir));
   const currentVersion = exists ? await readCheckoutVersion(dir, options.extractSrcinfo) : undefined;
-  const withCurrent = { ...base, ...(currentVersion !== undefined ? { currentVersion } : {}) };
+  const withCurrent = { ...base, ...(nestedGit ? { nestedGit } : {}), ...(currentVersion !== undefined ? { currentVersion } : {}) };
   const cur = currentVersion ?? 'unknown';
 
   if (source === 'local') {
@@ -242,21 +293,21 @@ export async function planFetch(req: FetchRequest, options: FetchOptions): Promi
   };
 }
 
-async function checkoutFirst(git: GitRunner, dir: string, refs: string[], pkgbase: string): Promise<string> {
+async function checkoutFirst(repo: RepoGit, refs: string[], pkgbase: string): Promise<string> {
   for (const ref of refs) {
     // `^{commit}` so that a tag and a commit id are both accepted, and a branch name never is by accident
-    const sha = await git.tryRun(dir, ['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
+    const sha = await repo.tryRun(['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
     if (sha === undefined) continue;
-    await git.run(dir, ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha.trim()]);
+    await repo.run(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha.trim()]);
     return ref;
   }
   throw new FetchError(pkgbase, `none of the refs ${refs.join(', ')} exists in the repository`);
 }
 
-async function defaultBranch(git: GitRunner, dir: string): Promise<string> {
-  const head = await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'refs/remotes/origin/HEAD']);
+async function defaultBranch(repo: RepoGit): Promise<string> {
+  const head = await repo.tryRun(['symbolic-ref', '-q', '--short', 'refs/remotes/origin/HEAD']);
   if (head?.trim()) return head.trim().replace(/^origin\//, '');
-  const current = await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'HEAD']);
+  const current = await repo.tryRun(['symbolic-ref', '-q', '--short', 'HEAD']);
   if (current?.trim()) return current.trim();
   return 'main';
 }
@@ -268,18 +319,53 @@ async function cloneNew(plan: FetchPlan, op: Extract<Operation, { kind: 'clone' 
   mkdirSync(tmpRoot, { recursive: true });
   const tmp = join(tmpRoot, `${plan.request.pkgbase}.${process.pid}.${tempCounter++}`);
   activeTempDirs.add(tmp);
+  const co: Checkout = { dir: join(tmp, 'tree'), gitDir: join(tmp, 'git') };
   try {
-    await git.run(tmpRoot, ['clone', '-q', ...(op.branch ? ['--branch', op.branch] : []), '--', op.url, tmp]);
-    if (op.refs.length) await checkoutFirst(git, tmp, op.refs, plan.request.pkgbase);
+    mkdirSync(tmp);
+    await git.run(tmpRoot, ['clone', '-q', `--separate-git-dir=${resolve(co.gitDir)}`, ...(op.branch ? ['--branch', op.branch] : []), '--', op.url, co.dir]);
+    // the `.git` gitfile would name the temp git dir; every command passes --git-dir instead
+    rmSync(join(co.dir, '.git'), { force: true });
+    const repo = repoGit(git, co);
+    if (op.refs.length) await checkoutFirst(repo, op.refs, plan.request.pkgbase);
     let overlay: OverlayOutcome | undefined;
-    const patch = findOverlay(tmp, plan.request.pkgbase, options.carch, options.overlaysDir);
-    if (patch) overlay = await applyOverlay(tmp, plan.request.pkgbase, patch);
+    const patch = findOverlay(co.dir, plan.request.pkgbase, options.carch, options.overlaysDir);
+    if (patch) overlay = await applyOverlay(co.dir, co.gitDir, plan.request.pkgbase, patch);
     if (existsSync(plan.dir)) throw new FetchError(plan.request.pkgbase, `${plan.dir} appeared while cloning; not replacing it`);
-    renameSync(tmp, plan.dir);
+    // git dir first: a crash between the renames leaves a stale git dir (replaced next time), never
+    // a package directory without its history
+    mkdirSync(dirname(plan.gitDir), { recursive: true });
+    rmSync(plan.gitDir, { recursive: true, force: true });
+    renameSync(co.gitDir, plan.gitDir);
+    try {
+      renameSync(co.dir, plan.dir);
+    } catch (e) {
+      rmSync(plan.gitDir, { recursive: true, force: true });
+      throw e;
+    }
     return overlay;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     activeTempDirs.delete(tmp);
+  }
+}
+
+/**
+ * The checkout of an existing package, moving a legacy nested `.git` directory out to the git dir
+ * (one rename; if that fails, e.g. across filesystems, the nested one keeps being used). A `.git`
+ * file (gitfile of a submodule or worktree) is used where it is: git follows it.
+ */
+function existingCheckout(plan: FetchPlan): Checkout {
+  if (!plan.nestedGit) return { dir: plan.dir, gitDir: plan.gitDir };
+  const nested = join(plan.dir, '.git');
+  if (!statSync(nested).isDirectory()) return { dir: plan.dir, gitDir: nested };
+  try {
+    mkdirSync(dirname(plan.gitDir), { recursive: true });
+    // the nested one is the live repository; whatever sits at the destination is stale
+    rmSync(plan.gitDir, { recursive: true, force: true });
+    renameSync(nested, plan.gitDir);
+    return { dir: plan.dir, gitDir: plan.gitDir };
+  } catch {
+    return { dir: plan.dir, gitDir: nested };
   }
 }
 
@@ -293,71 +379,73 @@ function porcelainFiles(out: string): string[] {
 async function updateExisting(
   plan: FetchPlan,
   op: Extract<Operation, { kind: 'update-ref' | 'update-latest' }>,
+  co: Checkout,
   git: GitRunner,
   options: FetchOptions,
 ): Promise<OverlayOutcome | undefined> {
-  const { dir } = plan;
+  const { dir, gitDir } = co;
+  const repo = repoGit(git, co);
   const pkgbase = plan.request.pkgbase;
   const patch = findOverlay(dir, pkgbase, options.carch, options.overlaysDir);
-  if (patch) excludeFromGit(dir, patch);
+  if (patch) excludeFromGit(dir, gitDir, patch);
 
   // tracked modifications only: checkout never deletes untracked files (it refuses to overwrite them)
-  const ours = new Set(overlayOwnedFiles(dir));
-  const dirty = porcelainFiles(await git.run(dir, ['status', '--porcelain=v1', '--untracked-files=no'])).filter((f) => !ours.has(f));
+  const ours = new Set(overlayOwnedFiles(dir, gitDir));
+  const dirty = porcelainFiles(await repo.run(['status', '--porcelain=v1', '--untracked-files=no'])).filter((f) => !ours.has(f));
   if (dirty.length && !options.stash) {
     throw new FetchError(pkgbase, `uncommitted changes in ${dirty.map((f) => `${dir}/${f}`).join(', ')}; not updating (commit or remove them, or re-run with --stash)`);
   }
   // undo our own overlay so that the checkout is the clean upstream state again
-  if (ours.size) await git.run(dir, ['checkout', '-q', '--', ...ours]);
-  if (readOverlayState(dir)) clearOverlayState(dir);
+  if (ours.size) await repo.run(['checkout', '-q', '--', ...ours]);
+  if (readOverlayState(gitDir)) clearOverlayState(gitDir);
 
-  const oldHead = (await git.run(dir, ['rev-parse', 'HEAD'])).trim();
-  const oldBranch = (await git.tryRun(dir, ['symbolic-ref', '-q', '--short', 'HEAD']))?.trim() || undefined;
+  const oldHead = (await repo.run(['rev-parse', 'HEAD'])).trim();
+  const oldBranch = (await repo.tryRun(['symbolic-ref', '-q', '--short', 'HEAD']))?.trim() || undefined;
   const restoreHead = async (): Promise<void> => {
-    await git.run(dir, ['reset', '-q', '--hard']);
+    await repo.run(['reset', '-q', '--hard']);
     if (oldBranch) {
-      await git.run(dir, ['checkout', '-q', '-f', oldBranch]);
-      await git.run(dir, ['reset', '-q', '--hard', oldHead]);
+      await repo.run(['checkout', '-q', '-f', oldBranch]);
+      await repo.run(['reset', '-q', '--hard', oldHead]);
     } else {
-      await git.run(dir, ['-c', 'advice.detachedHead=false', 'checkout', '-q', '-f', '--detach', oldHead]);
+      await repo.run(['-c', 'advice.detachedHead=false', 'checkout', '-q', '-f', '--detach', oldHead]);
     }
   };
-  const reapplyOverlay = async (): Promise<OverlayOutcome | undefined> => (patch ? applyOverlay(dir, pkgbase, patch) : undefined);
+  const reapplyOverlay = async (): Promise<OverlayOutcome | undefined> => (patch ? applyOverlay(dir, gitDir, pkgbase, patch) : undefined);
 
   let stashed = false;
   if (dirty.length) {
-    await git.run(dir, ['stash', 'push', '-q', '-m', 'pkgnx fetch: edits before update']);
+    await repo.run(['stash', 'push', '-q', '-m', 'pkgnx fetch: edits before update']);
     stashed = true;
   }
   try {
-    await git.run(dir, op.fetchArgs);
+    await repo.run(op.fetchArgs);
     if (op.kind === 'update-ref') {
-      await checkoutFirst(git, dir, op.refs, pkgbase);
+      await checkoutFirst(repo, op.refs, pkgbase);
     } else {
-      const branch = op.branch ?? (await defaultBranch(git, dir));
-      if (op.branch) await git.run(dir, ['fetch', '-q', 'origin', branch]);
+      const branch = op.branch ?? (await defaultBranch(repo));
+      if (op.branch) await repo.run(['fetch', '-q', 'origin', branch]);
       const target = `refs/remotes/origin/${branch}`;
-      if ((await git.tryRun(dir, ['rev-parse', '-q', '--verify', target])) === undefined) throw new FetchError(pkgbase, `branch ${branch} not found on origin`);
-      await git.run(dir, ['checkout', '-q', branch]);
+      if ((await repo.tryRun(['rev-parse', '-q', '--verify', target])) === undefined) throw new FetchError(pkgbase, `branch ${branch} not found on origin`);
+      await repo.run(['checkout', '-q', branch]);
       // overrides follow their branch exactly (the predecessor's reset --hard); others only fast-forward
-      if (op.branch) await git.run(dir, ['reset', '-q', '--hard', target]);
-      else await git.run(dir, ['merge', '-q', '--ff-only', target]);
+      if (op.branch) await repo.run(['reset', '-q', '--hard', target]);
+      else await repo.run(['merge', '-q', '--ff-only', target]);
     }
   } catch (e) {
     // nothing was merged: put HEAD back where it was, then the user's edits and the overlay
     await restoreHead().catch(() => undefined);
-    if (stashed) await git.run(dir, ['stash', 'pop', '-q']).catch(() => undefined);
+    if (stashed) await repo.run(['stash', 'pop', '-q']).catch(() => undefined);
     await reapplyOverlay().catch(() => undefined);
     throw e;
   }
 
   if (stashed) {
-    const popped = await git.tryRun(dir, ['stash', 'pop', '-q']);
+    const popped = await repo.tryRun(['stash', 'pop', '-q']);
     if (popped === undefined) {
-      const conflicts = ((await git.tryRun(dir, ['diff', '--name-only', '--diff-filter=U'])) ?? '').split('\n').filter(Boolean);
+      const conflicts = ((await repo.tryRun(['diff', '--name-only', '--diff-filter=U'])) ?? '').split('\n').filter(Boolean);
       // a failed pop keeps the stash: go back to the old commit, where it applies cleanly
       await restoreHead();
-      await git.run(dir, ['stash', 'pop', '-q']);
+      await repo.run(['stash', 'pop', '-q']);
       await reapplyOverlay().catch(() => undefined);
       throw new FetchError(
         pkgbase,
@@ -369,17 +457,17 @@ async function updateExisting(
 }
 
 /** In the up-to-date case: make sure the overlay is applied exactly once (git only to undo a changed overlay). */
-async function refreshOverlay(plan: FetchPlan, git: GitRunner, options: FetchOptions): Promise<OverlayOutcome | undefined> {
-  if (!existsSync(join(plan.dir, '.git'))) return undefined;
-  const patch = findOverlay(plan.dir, plan.request.pkgbase, options.carch, options.overlaysDir);
-  const state = readOverlayState(plan.dir);
+async function refreshOverlay(plan: FetchPlan, co: Checkout, git: GitRunner, options: FetchOptions): Promise<OverlayOutcome | undefined> {
+  if (!existsSync(co.gitDir)) return undefined;
+  const patch = findOverlay(co.dir, plan.request.pkgbase, options.carch, options.overlaysDir);
+  const state = readOverlayState(co.gitDir);
   if (!patch && !state) return undefined;
-  if (patch && overlayInPlace(plan.dir, patch)) return { status: 'unchanged', patch };
-  if (patch) excludeFromGit(plan.dir, patch);
-  const ours = overlayOwnedFiles(plan.dir);
-  if (ours.length) await git.run(plan.dir, ['checkout', '-q', '--', ...ours]);
-  clearOverlayState(plan.dir);
-  return patch ? applyOverlay(plan.dir, plan.request.pkgbase, patch) : undefined;
+  if (patch && overlayInPlace(co.dir, co.gitDir, patch)) return { status: 'unchanged', patch };
+  if (patch) excludeFromGit(co.dir, co.gitDir, patch);
+  const ours = overlayOwnedFiles(co.dir, co.gitDir);
+  if (ours.length) await repoGit(git, co).run(['checkout', '-q', '--', ...ours]);
+  clearOverlayState(co.gitDir);
+  return patch ? applyOverlay(co.dir, co.gitDir, plan.request.pkgbase, patch) : undefined;
 }
 
 async function execute(plan: FetchPlan, git: GitRunner, options: FetchOptions): Promise<FetchResult> {
@@ -393,7 +481,7 @@ async function execute(plan: FetchPlan, git: GitRunner, options: FetchOptions): 
         throw new FetchError(plan.request.pkgbase, op.message);
       case 'none':
         result.action = op.action;
-        if (op.action === 'up-to-date') overlay = await refreshOverlay(plan, git, options);
+        if (op.action === 'up-to-date') overlay = await refreshOverlay(plan, existingCheckout(plan), git, options);
         break;
       case 'clone':
         overlay = await cloneNew(plan, op, git, options);
@@ -401,7 +489,7 @@ async function execute(plan: FetchPlan, git: GitRunner, options: FetchOptions): 
         break;
       case 'update-ref':
       case 'update-latest':
-        overlay = await updateExisting(plan, op, git, options);
+        overlay = await updateExisting(plan, op, existingCheckout(plan), git, options);
         result.action = 'updated';
         break;
     }

@@ -40,12 +40,17 @@ const UNSAFE_ENV = new Set([
   'git_ssh', 'git_ssh_command', 'pager', 'prefix', 'ssh_askpass',
 ]);
 
+const REPO_ENV = new Set(['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_NAMESPACE', 'GIT_PREFIX']);
+
 export function createGitRunner(observer?: GitObserver): GitRunner {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     const key = k.toLowerCase();
     if (v !== undefined && !UNSAFE_ENV.has(key) && !key.startsWith('git_config_key_') && !key.startsWith('git_config_value_')) env[k] = v;
   }
+  // a repository chosen by the environment (e.g. fetch run from a git hook) would redirect every
+  // command to it; each checkout command names its own --git-dir/--work-tree
+  for (const k of Object.keys(env)) if (REPO_ENV.has(k.toUpperCase())) delete env[k];
   Object.assign(env, GIT_ENV);
   const run = async (cwd: string, args: string[]): Promise<string> => {
     observer?.(args, cwd);

@@ -3,13 +3,14 @@
  * `patch -p0` on top of the upstream PKGBUILD after every checkout.
  *
  * Where the patch lives, in lookup order:
- * 1. `pkgbuilds/<pkgbase>/<carch>.patch`, untracked inside the checkout. It is added to the checkout's
- *    `.git/info/exclude`, so git status/stash/checkout never see or remove it.
- * 2. `<overlaysDir>/<carch>/<pkgbase>.patch` (default `overlays/` at the workspace root), which the
- *    workspace repository itself can version (a nested checkout's files cannot be).
+ * 1. `pkgbuilds/<pkgbase>/<carch>.patch`, untracked by the checkout's repository. It is added to the
+ *    checkout git dir's `info/exclude`, so git status/stash/checkout never see or remove it.
+ * 2. `<overlaysDir>/<carch>/<pkgbase>.patch` (default `overlays/` at the workspace root).
  *
- * What was applied is recorded in `.git/pkgnx-overlay.json` (patch hash + hash of every patched file
- * afterwards), so an update can tell our own modifications from a user's edits and undo only ours.
+ * What was applied is recorded in `<git dir>/pkgnx-overlay.json` (patch hash + hash of every patched
+ * file afterwards), so an update can tell our own modifications from a user's edits and undo only ours.
+ * The git dir lives outside the package directory (`.pkgnx/git/<pkgbase>.git`, see fetch.ts), so every
+ * function here takes it explicitly.
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -75,8 +76,8 @@ function hunkHeaders(patchText: string): Map<string, string[]> {
   return map;
 }
 
-export function readOverlayState(checkoutDir: string): OverlayState | undefined {
-  const file = join(checkoutDir, '.git', STATE_FILE);
+export function readOverlayState(gitDir: string): OverlayState | undefined {
+  const file = join(gitDir, STATE_FILE);
   if (!existsSync(file)) return undefined;
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as OverlayState;
@@ -85,13 +86,13 @@ export function readOverlayState(checkoutDir: string): OverlayState | undefined 
   }
 }
 
-export function clearOverlayState(checkoutDir: string): void {
-  rmSync(join(checkoutDir, '.git', STATE_FILE), { force: true });
+export function clearOverlayState(gitDir: string): void {
+  rmSync(join(gitDir, STATE_FILE), { force: true });
 }
 
 /** Files the recorded overlay changed that still hold exactly what the overlay wrote (ours to undo). */
-export function overlayOwnedFiles(checkoutDir: string): string[] {
-  const state = readOverlayState(checkoutDir);
+export function overlayOwnedFiles(checkoutDir: string, gitDir: string): string[] {
+  const state = readOverlayState(gitDir);
   if (!state) return [];
   return Object.entries(state.files)
     .filter(([file, hash]) => fileSha(join(checkoutDir, file)) === hash)
@@ -99,17 +100,17 @@ export function overlayOwnedFiles(checkoutDir: string): string[] {
 }
 
 /** Is the recorded overlay the current patch, still fully in place? */
-export function overlayInPlace(checkoutDir: string, patch: string): boolean {
-  const state = readOverlayState(checkoutDir);
+export function overlayInPlace(checkoutDir: string, gitDir: string, patch: string): boolean {
+  const state = readOverlayState(gitDir);
   if (!state || state.patch !== patch || state.patchSha256 !== fileSha(patch)) return false;
-  return overlayOwnedFiles(checkoutDir).length === Object.keys(state.files).length;
+  return overlayOwnedFiles(checkoutDir, gitDir).length === Object.keys(state.files).length;
 }
 
 /** Keep an in-checkout patch out of git's view (status, stash -u, clean). */
-export function excludeFromGit(checkoutDir: string, file: string): void {
+export function excludeFromGit(checkoutDir: string, gitDir: string, file: string): void {
   const rel = relative(checkoutDir, file);
   if (rel.startsWith('..')) return;
-  const info = join(checkoutDir, '.git', 'info');
+  const info = join(gitDir, 'info');
   const exclude = join(info, 'exclude');
   const line = `/${rel}`;
   const current = existsSync(exclude) ? readFileSync(exclude, 'utf8') : '';
@@ -131,7 +132,7 @@ function runPatch(cwd: string, args: string[]): Promise<{ code: number; output: 
  * Apply `patch` to a clean checkout: a dry run first, so that a patch that no longer applies leaves
  * every file untouched; then for real, recording the result.
  */
-export async function applyOverlay(checkoutDir: string, pkgbase: string, patch: string): Promise<OverlayOutcome> {
+export async function applyOverlay(checkoutDir: string, gitDir: string, pkgbase: string, patch: string): Promise<OverlayOutcome> {
   const text = readFileSync(patch, 'utf8');
   const common = ['-p0', '--forward', '--batch', '--no-backup-if-mismatch', '--reject-file=-', '-i', patch];
   const dry = await runPatch(checkoutDir, ['--dry-run', ...common]);
@@ -164,9 +165,9 @@ export async function applyOverlay(checkoutDir: string, pkgbase: string, patch: 
     const h = fileSha(join(checkoutDir, f));
     if (h) files[f] = h;
   }
-  if (existsSync(join(checkoutDir, '.git'))) {
+  if (existsSync(gitDir)) {
     const state: OverlayState = { patch, patchSha256: sha256(text), files };
-    writeFileSync(join(checkoutDir, '.git', STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(join(gitDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   }
   return { status: 'applied', patch, files: Object.keys(files) };
 }
