@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { readSyncDatabase } from '../syncdb';
@@ -88,15 +88,27 @@ export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECO
   };
 }
 
+async function sameInode(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
 /** The critical section, run only under the lock. */
 async function addLocked(repo: WorkspaceRepository, files: string[]): Promise<string[]> {
   const known = await registeredPackages(repo);
   const toAdd: string[] = [];
   for (const file of files) {
     const name = basename(file);
-    const sum = await sha256File(file);
-    if (known.get(name) === sum && existsSync(join(repo.dir, name))) continue;
     const dest = join(repo.dir, name);
+    // the usual case, a dependency registered by an earlier build, is a hard link of the same file:
+    // no need to hash it again (a leaf of a large graph registers hundreds of packages)
+    if (known.has(name) && (await sameInode(file, dest))) continue;
+    const sum = await sha256File(file);
+    if (known.get(name) === sum && existsSync(dest)) continue;
     const tmp = join(repo.dir, `.${name}.tmp-${process.pid}`);
     await rm(tmp, { force: true });
     try {
