@@ -155,3 +155,26 @@ test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in 
   assert.ok(c && ('error' in c ? /forged/.test(c.error) : c.srcinfo.pkgbase.name === 'c-frames'), JSON.stringify(c));
   rmSync(root, { recursive: true, force: true });
 });
+
+test('only the package directory is visible to its PKGBUILD; a sourced file inside it is part of the cache key', { skip, timeout: 120_000 }, async () => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-sourced-'));
+  mkdirSync(join(root, 'common'));
+  writeFileSync(join(root, 'common', 'ver.sh'), '_v=7\n');
+  mkdirSync(join(root, 'outside'));
+  writeFileSync(join(root, 'outside', 'PKGBUILD'), 'source ../common/ver.sh\npkgname=outside\npkgver=$_v\npkgrel=1\narch=(any)\npackage() { :; }\n');
+  mkdirSync(join(root, 'inside'));
+  writeFileSync(join(root, 'inside', 'ver.sh'), '_v=1\n');
+  writeFileSync(join(root, 'inside', 'PKGBUILD'), 'source ./ver.sh\npkgname=inside\npkgver=$_v\npkgrel=1\narch=(any)\npackage() { :; }\n');
+  const cacheDir = join(root, 'cache');
+  const dirs = [join(root, 'outside'), join(root, 'inside')];
+  const first = await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: root, cacheDir });
+  const outside = first.get(dirs[0]);
+  assert.ok(outside && 'error' in outside, `a file outside the package directory must not be readable: ${JSON.stringify(outside)}`);
+  const pkgver = (r: ExtractResult | undefined): string | undefined => (r && 'srcinfo' in r ? r.srcinfo.pkgbase.entries.find(([k]) => k === 'pkgver')?.[1] : undefined);
+  assert.equal(pkgver(first.get(dirs[1])), '1');
+  writeFileSync(join(root, 'inside', 'ver.sh'), '_v=2\n');
+  const second = await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: root, cacheDir });
+  assert.equal(pkgver(second.get(dirs[1])), '2', 'the edited sourced file must invalidate the cached result');
+  rmSync(root, { recursive: true, force: true });
+});

@@ -3,7 +3,7 @@
  * that runs only inside bubblewrap, many PKGBUILDs per sandbox, cached on disk by content hash.
  * Or, with metadataSource 'srcinfo', read from committed `.SRCINFO` files without executing anything.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Srcinfo, SrcinfoSection } from '../model';
@@ -175,16 +175,28 @@ function interpret(outcome: BatchOutcome, display: string, packageDir: string, t
 // the driver script is hashed once, not once per PKGBUILD (2,600 PKGBUILDs x 10 KiB adds up)
 let driverDigest: string | undefined;
 
-/** sha256 of what one result depends on: the PKGBUILD, the names of the files beside it (install/changelog must exist), carch, the extractor. */
+/**
+ * sha256 of what one result depends on: the PKGBUILD, every other file of its directory (a PKGBUILD
+ * may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
+ * (source tarballs), carch and the extractor. Only the package directory is visible in the sandbox,
+ * so nothing outside it can change the result.
+ */
 function keyFor(dir: string, pkgbuild: Buffer, carch: string): string {
-  let names: string[] = [];
+  const parts: (string | Buffer)[] = [];
   try {
-    names = readdirSync(dir).sort();
+    for (const name of readdirSync(dir).sort()) {
+      if (name === 'PKGBUILD' || name === 'src' || name === 'pkg') continue;
+      const path = join(dir, name);
+      const st = statSync(path);
+      parts.push(name);
+      if (st.isFile() && st.size <= 1 << 20) parts.push(readFileSync(path));
+      else parts.push(`${st.isDirectory() ? 'dir' : 'file'}:${st.size}:${st.mtimeMs}`);
+    }
   } catch {
     // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
   }
   driverDigest ??= cacheKey([DRIVER_SCRIPT]);
-  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, pkgbuild, names.join('\n')]);
+  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, pkgbuild, ...parts]);
 }
 
 function readSrcinfoFiles(dirs: string[], root: string): Map<string, ExtractResult> {
@@ -260,8 +272,8 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
           carch: options.carch,
           timeoutMs,
           bwrap: options.bwrap,
-          // the parent of each package directory, read-only, at the same path (so $startdir and messages are real)
-          readOnlyDirs: [...new Set(chunk.map((it) => dirname(it.dir)))],
+          // each package directory alone, read-only, at its own path (so $startdir and messages are real)
+          readOnlyDirs: [...new Set(chunk.map((it) => it.dir))],
           onSpawn: () => {
             stats.spawned++;
             options.onSpawn?.();
