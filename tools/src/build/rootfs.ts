@@ -155,7 +155,11 @@ export const rootfsBackend: BuildBackend = {
   async preflight(req: BuildRequest): Promise<void> {
     const root = req.rootfs;
     if (!root) throw new Error('the rootfs backend needs a root filesystem: set the build option "rootfs" (or write its path into chroot-config/<arch>/rootfs)');
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`build option "rootfs": ${root} is not a directory`);
+    if (!existsSync(root) || !statSync(root).isDirectory())
+      throw new Error(`build option "rootfs": ${root} is not a directory (scripts/setup.sh creates .pkgnx/rootfs/<arch> with debootstrap: bash scripts/setup.sh --rootfs-arch ${req.arch})`);
+    // inside a user namespace only one uid is mapped: the copy's files cannot be given to the build user
+    // and makepkg cannot switch to it, so the backend needs real root (devtools needs it too)
+    if (!isRoot()) throw new Error('the rootfs backend needs root (it installs dependencies with pacman in the copy and runs makepkg as the build user there); run the build as root or with sudo, or use backend "host"');
     for (const tool of ['usr/bin/pacman', 'usr/bin/makepkg', 'bin/bash']) {
       if (!existsSync(join(root, tool))) throw new Error(`build option "rootfs": ${root} has no /${tool}; install pacman and makepkg in it`);
     }
