@@ -123,7 +123,14 @@ test('a missing PKGBUILD and a CRLF PKGBUILD are named without starting a sandbo
 test('the sandbox also works for an unprivileged user', { skip: skip || (process.getuid?.() !== 0 ? 'already unprivileged' : false), timeout: 60_000 }, async () => {
   const { execFileSync } = await import('node:child_process');
   const { sandboxArgs } = await import('../../tools/src/pkgbuild/sandbox');
-  const out = execFileSync('runuser', ['-u', process.env.PKGNX_BUILD_USER ?? 'builder', '--', 'bwrap', ...sandboxArgs({ readOnlyDirs: [BAD], carch: 'aarch64' }, ['/bin/bash', '-c', 'echo "$CARCH"; touch /tmp/ok && echo tmp-writable; touch ' + BAD + '/x 2>/dev/null || echo ro'])], { encoding: 'utf8' });
+  // a copy the build user can reach (the checkout itself may sit in a directory only root can enter)
+  const { cpSync, chmodSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-unpriv-'));
+  chmodSync(dir, 0o755);
+  const bad = join(dir, 'bad-pkgbuilds');
+  cpSync(BAD, bad, { recursive: true });
+  const out = execFileSync('runuser', ['-u', process.env.PKGNX_BUILD_USER ?? 'builder', '--', 'bwrap', ...sandboxArgs({ readOnlyDirs: [bad], carch: 'aarch64' }, ['/bin/bash', '-c', 'echo "$CARCH"; touch /tmp/ok && echo tmp-writable; touch ' + bad + '/x 2>/dev/null || echo ro'])], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(out, 'aarch64\ntmp-writable\nro\n');
 });
 

@@ -102,7 +102,8 @@ const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-ca
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
-  if (Object.keys(results).length === 0) return;
+  // a dry run changes nothing, not even the summary
+  if (Object.keys(results).length === 0 || context.argv.some((a) => /^--dry-?run(=true)?$/i.test(a))) return;
   const { registerOutputs } = await import('../src/build/workspace-repo');
   const { writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
 
