@@ -6,7 +6,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchPackages, type FetchOptions, type FetchRequest, type FetchResult } from '../../tools/src/fetch';
+import type { Tree } from '@nx/devkit';
+import { fetchPackages, removeStaleTempClones, TEMP_DIR_NAME, type FetchOptions, type FetchRequest, type FetchResult } from '../../tools/src/fetch';
+import { fetchIntoTree } from '../../tools/generators/aur/import-checkouts';
 import { checkoutGit, checkoutGitDir, createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
 
 let host: FixtureHost;
@@ -182,6 +184,9 @@ test('dirty tree is refused by default, naming the files; --stash keeps the edit
   const r = one(await fetchPackages([vim('9.1.1734-1')], options));
   assert.equal(r.action, 'failed');
   assert.match(r.error ?? '', /uncommitted changes in .*vim\/extra\.txt.*--stash/);
+  // says where the edits live (the checkout and its git dir) and how to keep them
+  assert.match(r.error ?? '', /git dir .*\.pkgnx\/git\/vim\.git/);
+  assert.match(r.error ?? '', /the edits are in the checkout .*\/pkgbuilds\/vim, .*to keep them across the update re-run with --stash/);
   assert.equal(readFileSync(join(dir, '.SRCINFO'), 'utf8').includes('9.1.1730'), true, 'not updated');
 
   lines.length = 0;
@@ -355,4 +360,113 @@ test('a git dir left without its package directory (interrupted clone) is replac
   assert.equal(r.error, undefined);
   assert.equal(r.action, 'fetched');
   assert.equal(checkoutGit(join(options.pkgbuildsDir, 'vim'), 'describe', '--tags').trim(), '9.1.1730-1');
+});
+
+test('commits made in a checkout (detached HEAD or override branch) are refused, never dropped', async () => {
+  const { options } = setup();
+  await fetchPackages([vim('9.1.1730-1')], options);
+  const dir = join(options.pkgbuildsDir, 'vim');
+  writeFileSync(join(dir, 'PKGBUILD'), `${readFileSync(join(dir, 'PKGBUILD'), 'utf8')}# port fix\n`);
+  checkoutGit(dir, 'commit', '-q', '-am', 'port: my local fix');
+  const mine = checkoutGit(dir, 'rev-parse', 'HEAD').trim();
+  const r = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(r.action, 'failed');
+  assert.match(r.error ?? '', new RegExp(`^vim: 1 local commit\\(s\\) in the checkout \\(git dir .*\\.pkgnx/git/vim\\.git\\).*${mine.slice(0, 7)}[0-9a-f]* port: my local fix.*format-patch`));
+  assert.equal(checkoutGit(dir, 'rev-parse', 'HEAD').trim(), mine, 'the commit is still checked out');
+  assert.match(readFileSync(join(dir, 'PKGBUILD'), 'utf8'), /# port fix/);
+
+  const fork = createFixtureHost('pkgnx-fork-');
+  try {
+    fork.publish('myvim', 'vim', [{ version: '9.1.2000-1', tag: false }], 'port');
+    const o = setup({ overrides: { vim: { url: `file://${fork.root}/myvim.git`, branch: 'port' } } });
+    await fetchPackages([vim('9.1.1734-1')], o.options);
+    const odir = join(o.options.pkgbuildsDir, 'vim');
+    writeFileSync(join(odir, 'notes'), 'mine\n');
+    checkoutGit(odir, 'add', 'notes');
+    checkoutGit(odir, 'commit', '-q', '-m', 'notes on the override branch');
+    fork.publish('myvim', 'vim', [{ version: '9.1.2001-1', tag: false }], 'port');
+    const u = one(await fetchPackages([vim('9.1.1734-1')], o.options));
+    assert.equal(u.action, 'failed');
+    assert.match(u.error ?? '', /local commit.*notes on the override branch/);
+    assert.equal(readFileSync(join(odir, 'notes'), 'utf8'), 'mine\n');
+  } finally {
+    fork.cleanup();
+  }
+});
+
+test('an overlay that creates a new file: later updates delete it and re-apply, and it is recorded', async () => {
+  const { options } = setup({ carch: 'riscv64' });
+  await fetchPackages([vim('9.1.1730-1')], options);
+  const dir = join(options.pkgbuildsDir, 'vim');
+  const patch = [OVERLAY, '--- /dev/null', '+++ riscv64-fix.sh', '@@ -0,0 +1 @@', '+echo fix', ''].join('\n').replace('\n\n---', '\n---');
+  writeFileSync(join(dir, 'riscv64.patch'), patch);
+  const a = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(a.overlay?.status, 'applied', a.error);
+  assert.equal(readFileSync(join(dir, 'riscv64-fix.sh'), 'utf8'), 'echo fix\n');
+  const state = JSON.parse(readFileSync(join(checkoutGitDir(dir), 'pkgnx-overlay.json'), 'utf8'));
+  assert.deepEqual(state.created, ['riscv64-fix.sh']);
+  // a changed overlay in the up-to-date case: undone (created file deleted), then re-applied
+  writeFileSync(join(dir, 'riscv64.patch'), `${patch}`.replace('+echo fix', '+echo fix2'));
+  const b = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(b.overlay?.status, 'applied', b.error);
+  assert.equal(readFileSync(join(dir, 'riscv64-fix.sh'), 'utf8'), 'echo fix2\n');
+  // an update
+  const u = one(await fetchPackages([vim('9.1.1734-1')], options));
+  assert.equal(u.error, undefined);
+  assert.equal(u.version, '9.1.1734-1');
+  assert.equal(u.overlay?.status, 'applied');
+  assert.equal(readFileSync(join(dir, 'riscv64-fix.sh'), 'utf8'), 'echo fix2\n');
+  // and another one: the file is not in HEAD, so it is deleted even without the record
+  const rec = JSON.parse(readFileSync(join(checkoutGitDir(dir), 'pkgnx-overlay.json'), 'utf8'));
+  delete rec.created;
+  writeFileSync(join(checkoutGitDir(dir), 'pkgnx-overlay.json'), JSON.stringify(rec));
+  const back = one(await fetchPackages([vim('9.1.1730-1')], options));
+  assert.equal(back.error, undefined);
+  assert.equal(back.version, '9.1.1730-1');
+  assert.equal(checkoutGit(dir, 'status', '--porcelain', '--untracked-files=no').trim().split('\n').filter(Boolean).length, 1, 'only the overlay\'s PKGBUILD edit');
+});
+
+test('a state tag that does not belong to the requested version is not used', async () => {
+  const { options } = setup();
+  // a stale build list entry: version 9.1.1734-1 but the state tag/commit of 9.1.1730-1
+  const r = one(await fetchPackages([vim('9.1.1734-1', { tag: '9.1.1730-1' })], options));
+  assert.equal(r.error, undefined);
+  assert.equal(r.version, '9.1.1734-1');
+  // a matching tag is still used first
+  const { options: o2 } = setup();
+  const m = one(await fetchPackages([{ pkgbase: 'tilde', version: '2:1.0~rc1-1', tag: '2-1.0.rc1-1' }], o2));
+  assert.equal(m.error, undefined);
+  assert.equal(m.version, '2:1.0~rc1-1');
+});
+
+test('temp dir entries that are not <name>.<pid>.<n> of a dead process are left alone', async () => {
+  const { options } = setup();
+  const tmp = join(options.pkgbuildsDir, '..', '.pkgnx-fetch-tmp');
+  const running = join(tmp, 'generator-abc123');
+  const live = join(tmp, `generator.${process.pid}.7`);
+  mkdirSync(running, { recursive: true });
+  mkdirSync(live, { recursive: true });
+  writeFileSync(join(running, 'x'), 'x');
+  await fetchPackages([vim('9.1.1730-1')], options);
+  assert.ok(existsSync(running), 'a name without .<pid>.<n> is not ours to remove');
+  assert.ok(existsSync(live), "this process's entry that it does not track is left alone");
+});
+
+test('generator temp dirs: named <name>.<pid>.<n>, survive a fetch run, and a missing git dir fails the callback loudly', async () => {
+  const root = tempDir('pkgnx-gen-');
+  workspaces.push(root);
+  const written = new Map<string, Buffer>();
+  const tree = { root, write: (p: string, c: Buffer) => written.set(p, c) } as unknown as Tree;
+  const { callback } = await fetchIntoTree(tree, 'pkgbuilds', [vim('9.1.1730-1')], { officialUrlTemplate: host.urlTemplate, log: () => undefined });
+  assert.ok(written.has('pkgbuilds/vim/PKGBUILD'));
+  const tmpRoot = join(root, TEMP_DIR_NAME);
+  const entries = readdirSync(tmpRoot);
+  assert.equal(entries.length, 1);
+  assert.match(entries[0], new RegExp(`^generator\\.${process.pid}\\.\\d+$`));
+  // a fetch run meanwhile (same process here; another process sees a live pid) leaves it alone
+  assert.deepEqual(removeStaleTempClones(tmpRoot), []);
+  assert.ok(existsSync(join(tmpRoot, entries[0], 'git', 'vim.git')));
+  rmSync(join(tmpRoot, entries[0], 'git', 'vim.git'), { recursive: true, force: true });
+  assert.throws(() => callback(), /git dir\(s\) of vim disappeared .*delete pkgbuilds\/vim and run the generator again/);
+  assert.ok(!existsSync(tmpRoot), 'temp dir cleaned up');
 });

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BLACKLIST_TEXT, deriveTarget, upstreamPath } from '../fixtures/upstream/derive';
@@ -108,4 +108,37 @@ test('dependents: direct and -r rebuild order, unknown package exits 1', () => {
   const missing = run('dependents', 'no-such-pkg');
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /no-such-pkg: no such package or pkgbase \(target repositories\)/);
+});
+
+test('outdated --state --offline reads the existing clone without syncing; only matching versions get tags', () => {
+  const plan = JSON.parse(run('outdated', '--dry-run', '--json').stdout) as { packages: { name: string; version: string; repo: string }[] };
+  const by = new Map(plan.packages.map((p) => [p.name, p]));
+  const state = join(ws, 'state');
+  const sha = (c: string): string => c.repeat(40);
+  const put = (sub: string, name: string, version: string, commit: string): void => {
+    mkdirSync(join(state, sub), { recursive: true });
+    writeFileSync(join(state, sub, name), `${name} ${version} ${version.replaceAll(':', '-')} ${commit}\n`);
+  };
+  const vim = by.get('vim')!, gpm = by.get('gpm')!, zstd = by.get('zstd')!;
+  put(`${vim.repo}-x86_64`, 'vim', vim.version, sha('a'));
+  put(`${gpm.repo}-x86_64`, 'gpm', '0.1-1', sha('b')); // stale: no tag, a warning
+  put(`${zstd.repo}-x86_64`, 'zstd', zstd.version, sha('c'));
+  put(`${zstd.repo}-staging-x86_64`, 'zstd', '999-1', sha('d')); // staging is not a configured repository
+  const out = join(ws, 'state-list.json');
+  const r = run('outdated', '--state', '--offline', '--output', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /offline: state repository not synced/);
+  assert.match(r.stderr, /warning: state repository: gpm is 0\.1-1 there .*no state_tag\/state_commit/);
+  const doc = JSON.parse(readFileSync(out, 'utf8')) as { packages: { name: string; state_tag?: string; state_commit?: string }[] };
+  const got = new Map(doc.packages.map((p) => [p.name, p]));
+  assert.equal(got.get('vim')?.state_commit, sha('a'));
+  assert.equal(got.get('zstd')?.state_commit, sha('c'));
+  assert.equal(got.get('gpm')?.state_tag, undefined);
+  assert.ok(!existsSync(join(state, '.git')), 'nothing cloned or synced');
+
+  // without --offline, a directory pkgnx did not clone is an error naming it, and it is left intact
+  const s = run('outdated', '--state', '--output', out);
+  assert.notEqual(s.status, 0);
+  assert.match(s.stderr, /state: not a state repository clone made by pkgnx/);
+  assert.ok(existsSync(join(state, `${vim.repo}-x86_64`, 'vim')));
 });

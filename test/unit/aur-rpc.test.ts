@@ -112,3 +112,17 @@ test('unknown target reported', async () => {
   assert.deepEqual(r.bases, []);
   assert.equal(r.unresolved[0].dep, 'does-not-exist');
 });
+
+test('maxRounds exhausted: the still-pending dependencies are reported unresolved, not dropped', async () => {
+  const repo = satisfierFrom([
+    { name: 'pacman', version: '7.0.0-1', provides: [], origin: 'repo core: pacman' },
+    { name: 'git', version: '2.47-1', provides: [], origin: 'repo extra: git' },
+    { name: 'go', version: '2:1.23-1', provides: [], origin: 'repo extra: go' },
+  ]);
+  const r = await resolveAurDependencies(['yay'], { baseUrl: server.baseUrl, satisfiedBy: repo, maxRounds: 1 });
+  assert.deepEqual(r.bases.map((b) => b.pkgbase).sort(), ['libalpm-go', 'yay']);
+  assert.equal(r.unresolved.length, 1);
+  assert.equal(r.unresolved[0].dep, 'helper-a');
+  assert.deepEqual([...r.unresolved[0].requiredBy], ['libalpm-go']);
+  assert.match(r.unresolved[0].reason, /not resolved within 1 rounds/);
+});

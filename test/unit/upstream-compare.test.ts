@@ -202,3 +202,25 @@ test('a testing repository labelled with its stable name: the newer package wins
   assert.deepEqual(set.packages.map((p) => [p.name, p.version, p.repo]), [['glibc', '2.37-1', 'core'], ['zlib', '1.2.13-1', 'core']]);
   assert.deepEqual(set.repoNames, ['core']);
 });
+
+test('state tag/commit are attached only when the state version is the entry version (vercmp)', async () => {
+  const upstream = await repoSetFrom({ extra: [pkg('foo', '1:1.2-1'), pkg('bar', '2.0-1'), pkg('baz', '3.0-1')] });
+  const target = await repoSetFrom({ extra: [pkg('foo', '1:1.1-1', { arch: 'aarch64' }), pkg('bar', '1.0-1', { arch: 'aarch64' }), pkg('baz', '1.0-1', { arch: 'aarch64' })] });
+  const st = (pkgbase: string, version: string, repo = 'extra') => ({ pkgbase, version, tag: version.replace(':', '-'), commit: pkgbase[0].repeat(40), repo, arch: 'x86_64' });
+  const state = new Map([
+    ['foo', st('foo', '1:1.2-1')],
+    ['bar', st('bar', '2.1-1', 'extra-staging')], // newer (staging): not this version
+    ['baz', st('baz', '2.9-1')], // stale
+  ]);
+  const warnings: string[] = [];
+  const plan = compareRepositories(upstream, target, { state, warn: (m) => warnings.push(m) });
+  assert.equal(entry(plan, 'foo').state_tag, '1-1.2-1');
+  assert.equal(entry(plan, 'foo').state_commit, 'f'.repeat(40));
+  for (const n of ['bar', 'baz']) {
+    assert.equal(entry(plan, n).state_tag, undefined, n);
+    assert.equal(entry(plan, n).state_commit, undefined, n);
+  }
+  assert.equal(warnings.length, 2);
+  assert.match(warnings.join('\n'), /bar is 2\.1-1 there \(extra-staging-x86_64\), the build list has 2\.0-1/);
+  assert.equal(vercmp('1:1.2-1', '1:1.2-1'), 0);
+});

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError, fnmatchToRegExp, loadUpstreamConfig, officialGitUrl, parseBlacklist, parseStateLine, parseStateRepo,
-  stableRepoName, validateUpstreamConfig, versionTag,
+  readBlacklist, stableRepoName, validateUpstreamConfig, versionTag,
 } from '../../tools/src/upstream';
 
 const minimal = {
@@ -84,4 +84,40 @@ test('state repository: line format, tags, <repo>-<arch> directories, highest ve
   const stable = parseStateRepo(dir, { repos: ['core', 'extra'], arches: ['x86_64', 'any'] });
   assert.deepEqual([...stable.keys()].sort(), ['glibc', 'python-requests']);
   assert.equal(stable.get('glibc')?.tag, '2.36-3');
+});
+
+test('config: upstream.stateRepo.dir must not be or contain the workspace root or the pkgbuilds directory', () => {
+  const withDir = (dir: string): ReturnType<typeof validateUpstreamConfig> =>
+    validateUpstreamConfig({ ...minimal, stateRepo: { url: 'https://x/state.git', dir } }, '/ws/pkgnx.config.json');
+  for (const dir of ['.', '..', '/', '/ws', 'pkgbuilds', 'pkgbuilds/', './pkgbuilds/vim', '/ws/pkgbuilds/state']) {
+    assert.throws(() => withDir(dir), (e: Error) => e instanceof ConfigError && /^\/ws\/pkgnx\.config\.json: upstream\.stateRepo\.dir: state repository clone/.test(e.message), dir);
+  }
+  assert.equal(withDir('.pkgnx/state').stateRepo?.dir, '/ws/.pkgnx/state');
+  assert.equal(withDir('pkgbuilds-state').stateRepo?.dir, '/ws/pkgbuilds-state');
+  assert.equal(withDir('/srv/state').stateRepo?.dir, '/srv/state');
+  // the default (<cacheDir>/state) is checked too, naming cacheDir
+  assert.throws(
+    () => validateUpstreamConfig({ ...minimal, cacheDir: '/', stateRepo: { url: 'https://x/state.git' } }, '/state/pkgnx.config.json'),
+    /upstream\.cacheDir: state repository clone '\/state' is or contains the workspace root/,
+  );
+});
+
+test('blacklist: an invalid pattern names the file and line; `]` right after `[` or `[!` is literal', () => {
+  assert.throws(
+    () => parseBlacklist('ok\n# c\n[z-a]foo\n', '/ws/blacklist.txt'),
+    (e: Error) => /^\/ws\/blacklist\.txt:3: invalid pattern '\[z-a\]foo'/.test(e.message) && !/^Invalid regular expression/.test(e.message),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-bl-'));
+  writeFileSync(join(dir, 'blacklist.txt'), 'a\n\n[z-a]x  # bad\n');
+  assert.throws(() => readBlacklist(join(dir, 'blacklist.txt')), new RegExp(`: ${join(dir, 'blacklist.txt').replace(/[.]/g, '\\.')}:3: invalid pattern`));
+  const b = parseBlacklist('[!]x]y\n[]a]b\n');
+  // `[!]x]y`: any character except `]` and `x`, then `y` (not: `[!]` + literal `x]y`)
+  assert.ok(b.match('ay'));
+  assert.equal(b.match('xy'), undefined);
+  assert.equal(b.match(']y'), undefined);
+  assert.equal(b.match('ax]y'), undefined);
+  // `[]a]b`: `]` or `a`, then `b`
+  assert.ok(b.match(']b') && b.match('ab'));
+  assert.equal(b.match('cb'), undefined);
+  assert.ok(fnmatchToRegExp('[!]').test('[!]'), 'no closing bracket after the literal one: the `[` is literal');
 });

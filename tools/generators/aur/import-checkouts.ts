@@ -7,9 +7,27 @@
  * at process exit (dry run).
  */
 import type { GeneratorCallback, Tree } from '@nx/devkit';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { checkoutGitDir, fetchPackages, TEMP_DIR_NAME, type FetchOptions, type FetchRequest } from '../../src/fetch';
+import { checkoutGitDir, fetchPackages, tempEntryName, TEMP_DIR_NAME, type FetchOptions, type FetchRequest } from '../../src/fetch';
+
+let tempCounter = 0;
+
+/**
+ * `<parent>/generator.<pid>.<n>`: the naming fetch's stale-temp cleanup understands, so that a fetch
+ * run (in this process or another) never removes a running generator's directory.
+ */
+function makeGeneratorTemp(parent: string): string {
+  for (;;) {
+    const dir = join(parent, tempEntryName('generator', tempCounter++));
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
 
 export interface ImportResult {
   callback: GeneratorCallback;
@@ -35,7 +53,7 @@ export async function fetchIntoTree(
 ): Promise<ImportResult> {
   const parent = join(tree.root, TEMP_DIR_NAME);
   mkdirSync(parent, { recursive: true });
-  const tmp = mkdtempSync(join(parent, 'generator-'));
+  const tmp = makeGeneratorTemp(parent);
   const cleanup = (): void => {
     rmSync(tmp, { recursive: true, force: true });
     try {
@@ -65,12 +83,22 @@ export async function fetchIntoTree(
     }
     imported.push(req.pkgbase);
   }
+  // local packages have no git dir; every fetched one must still have its own
+  const withGit = requests.filter((r) => (r.source ?? 'official') !== 'local').map((r) => r.pkgbase);
   const callback: GeneratorCallback = () => {
-    for (const pkgbase of imported) {
+    const missing = withGit.filter((pkgbase) => !existsSync(join(gitDirsDir, `${pkgbase}.git`)));
+    if (missing.length) {
+      cleanup();
+      throw new Error(
+        `the fetched git dir(s) of ${missing.join(', ')} disappeared from ${gitDirsDir} before they could be moved to .pkgnx/git ` +
+          `(was the temp directory removed?); the package files were written without their git history — delete ` +
+          `${missing.map((p) => `${directory}/${p}`).join(', ')} and run the generator again`,
+      );
+    }
+    for (const pkgbase of withGit) {
       const gitDir = join(gitDirsDir, `${pkgbase}.git`);
       // where the fetch verb looks for it (`.pkgnx/git` beside the package directory's parent)
       const dest = checkoutGitDir({ pkgbuildsDir: join(tree.root, directory) }, pkgbase);
-      if (!existsSync(gitDir)) continue;
       mkdirSync(dirname(dest), { recursive: true });
       // the package directory was just created, so a git dir already there is stale
       rmSync(dest, { recursive: true, force: true });

@@ -36,15 +36,20 @@ const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 const arr = (values: readonly string[]): string => `(${values.map(q).join(' ')})`;
 
 const VALID_NAME = /^[a-z0-9@_+][a-z0-9@._+-]*$/;
-const VALID_PKGVER = /^[^:/\s-]+$/;
+/**
+ * makepkg's pkgver rules (no `:`, `/`, `-`, whitespace) narrowed to the characters a version uses: the
+ * value is written unquoted (`pkgver=...`), so `;`, `$( )`, quotes, `&`... would be shell code run
+ * whenever the PKGBUILD is sourced.
+ */
+const VALID_PKGVER = /^[A-Za-z0-9._+~]+$/;
 
 export function validateTemplateInput(input: PackageTemplateInput): string[] {
   const errors: string[] = [];
   const names = input.template === 'split' ? [input.name, ...input.packages] : [input.name];
   for (const n of names) if (!VALID_NAME.test(n)) errors.push(`invalid package name '${n}' (lowercase letters, digits and @._+- ; not starting with - or .)`);
-  if (!VALID_PKGVER.test(input.pkgver)) errors.push(`invalid pkgver '${input.pkgver}' (no ':', '/', '-' or whitespace)`);
+  if (!VALID_PKGVER.test(input.pkgver)) errors.push(`invalid pkgver ${JSON.stringify(input.pkgver)} (letters, digits and . _ + ~ only; no ':', '/', '-', whitespace or shell characters)`);
   if (input.arch.length === 0) errors.push('arch must not be empty');
-  for (const s of [input.pkgdesc, input.url, ...input.license, ...input.depends, ...input.makedepends]) {
+  for (const s of [input.pkgdesc, input.url, input.vcsSource ?? '', ...input.license, ...input.arch, ...input.depends, ...input.makedepends, ...input.packages]) {
     if (/[\n\r]/.test(s)) errors.push(`values must be single-line: ${JSON.stringify(s)}`);
   }
   return errors;

@@ -213,7 +213,8 @@ export async function resolveAurDependencies(targets: readonly string[], options
   ];
   for (const name of baseOrder) for (const pkg of bases.get(name)!.packages) for (const d of depsOf(pkg)) pending.push({ dep: d, from: pkg.PackageBase });
 
-  for (let round = 0; pending.length && round < (options.maxRounds ?? 30); round++) {
+  const maxRounds = options.maxRounds ?? 30;
+  for (let round = 0; pending.length && round < maxRounds; round++) {
     const toQuery = new Map<string, { dep: Dependency; text: string; from: string }[]>();
     for (const { dep: text, from } of pending) {
       const dep = parseDependency(text);
@@ -255,6 +256,15 @@ export async function resolveAurDependencies(targets: readonly string[], options
       else if (w.pkg) fail(w.text, w.from, `the AUR has ${w.pkg.Name} ${w.pkg.Version}`);
       else fail(w.text, w.from, 'not in the workspace, the target repositories or the AUR');
     }
+  }
+
+  // rounds exhausted: whatever is still pending is unresolved (unless already satisfied), never dropped
+  for (const { dep: text, from } of pending) {
+    const dep = parseDependency(text);
+    const own = chosenSatisfier(dep);
+    if (own) edge(from, own.PackageBase);
+    else if (options.satisfiedBy?.(dep)) external.set(text, options.satisfiedBy(dep)!);
+    else fail(text, from, `not resolved within ${maxRounds} rounds of AUR queries (dependency chain too deep; raise maxRounds)`);
   }
 
   // order: depth-first post-order in discovery order; a back edge is a cycle, reported and ignored

@@ -12,7 +12,7 @@ import {
   type FetchOptions, type FetchRequest, type FetchSource, type VersionSource,
 } from '../fetch';
 import { aurInfo, DEFAULT_AUR_BASE_URL } from '../aur/rpc';
-import { CONFIG_FILE_NAME, loadRepositories, loadUpstreamConfig, parseStateRepo, syncStateRepo, type UpstreamConfig } from '../upstream';
+import { CONFIG_FILE_NAME, loadRepositories, loadUpstreamConfig, parseStateRepo, stateParseOptions, syncStateRepo, type UpstreamConfig } from '../upstream';
 import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
 
 const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json) [options]
@@ -88,8 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   if (needVersion && config) {
     const vs: VersionSource = {};
     if (config.stateRepo) {
-      if (values['sync-state'] && !dryRun) await syncStateRepo(config.stateRepo.url, config.stateRepo.dir);
-      if (existsSync(config.stateRepo.dir)) vs.state = parseStateRepo(config.stateRepo.dir, { arches: [config.upstreamArch, 'any'] });
+      if (values['sync-state'] && !dryRun && !values.offline) await syncStateRepo(config.stateRepo.url, config.stateRepo.dir);
+      if (existsSync(config.stateRepo.dir)) vs.state = parseStateRepo(config.stateRepo.dir, stateParseOptions(config));
     }
     const missing = requests.some((r) => (r.source ?? 'official') === 'official' && !r.version && !r.useLatest && !vs.state?.has(r.pkgbase));
     if (missing) {

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import {
-  buildListDocument, compareRepositories, loadRepositories, parseStateRepo, syncStateRepo, writeBuildList,
+  buildListDocument, compareRepositories, loadRepositories, parseStateRepo, stateParseOptions, syncStateRepo, writeBuildList,
   type CompareOptions, type StateEntry, type WorkPlan,
 } from '../upstream';
 import { blacklistFrom, configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
@@ -23,6 +23,8 @@ const HELP = `usage: outdated [options]
   --upstream-testing     also load the upstream testing repositories
   --target-testing       also load the target testing repositories
   --state                sync the Arch state repository and add exact tags/commits to entries
+                         (with --offline: read the existing clone, no sync; with --allow-failure:
+                         a failed state fetch warns and keeps using the existing clone)
   --allow-failure        a failed download warns and uses the cached copy or an empty repository
   --offline              use cached databases only
   --output FILE          where to write the list (default: the config's output)
@@ -97,12 +99,17 @@ export async function main(argv: string[]): Promise<number> {
   let state: Map<string, StateEntry> | undefined;
   if (values.state) {
     if (!config.stateRepo) throw new UsageError('--state: the configuration has no upstream.stateRepo');
-    if (!dryRun) {
-      const r = await syncStateRepo(config.stateRepo.url, config.stateRepo.dir);
+    if (values.offline) progress('  -> offline: state repository not synced (existing clone read as it is)');
+    else if (!dryRun) {
+      const r = await syncStateRepo(config.stateRepo.url, config.stateRepo.dir, {
+        allowFailure: values['allow-failure'] ?? false,
+        warn: (m) => process.stderr.write(`warning: ${m}\n`),
+      });
       progress(`  -> state repository ${r.action} at ${r.head.slice(0, 12)}${r.reason ? ` (${r.reason})` : ''}`);
     }
-    if (existsSync(config.stateRepo.dir)) state = parseStateRepo(config.stateRepo.dir, { arches: [config.upstreamArch, 'any'] });
-    else progress('  -> dry run: no state repository clone yet, entries carry no tags');
+    if (existsSync(config.stateRepo.dir)) {
+      state = parseStateRepo(config.stateRepo.dir, { ...stateParseOptions(config, values['upstream-testing'] ?? false), warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    } else progress(`  -> ${dryRun ? 'dry run' : 'offline'}: no state repository clone yet, entries carry no tags`);
   }
 
   const options: CompareOptions = {
@@ -112,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (values['rebuild-repo']) options.rebuildRepo = values['rebuild-repo'];
   if (state) options.state = state;
+  options.warn = (m) => process.stderr.write(`warning: ${m}\n`);
   progress('==> comparing per pkgbase');
   const plan = compareRepositories(loaded.upstream.set, loaded.target.set, options);
 

@@ -191,14 +191,24 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Remove temp clones left by killed runs (name `<pkgbase>.<pid>.<n>`; a live pid's clone is left alone). */
+/** Name of a temp entry: `<name>.<pid>.<n>` (fetch's clones, the generators' temp dirs). */
+export function tempEntryName(name: string, n: number): string {
+  return `${name}.${process.pid}.${n}`;
+}
+
+/**
+ * Remove temp clones left by killed runs: only entries named `<name>.<pid>.<n>` whose process is gone.
+ * Anything else (another tool's entry, a live process's clone, or one of this process's own — e.g. a
+ * generator's temp dir while it calls fetch) is left alone.
+ */
 export function removeStaleTempClones(tmp: string): string[] {
   if (!existsSync(tmp)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(tmp)) {
-    const pid = Number(/\.(\d+)\.\d+$/.exec(name)?.[1]);
-    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) continue;
-    if (pid === process.pid && activeTempDirs.has(join(tmp, name))) continue;
+    const m = /\.(\d+)\.\d+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
     rmSync(join(tmp, name), { recursive: true, force: true });
     removed.push(name);
   }
@@ -206,17 +216,25 @@ export function removeStaleTempClones(tmp: string): string[] {
   return removed;
 }
 
+/** Does a tag name (state repository spelling) belong to a version? */
+export function tagMatchesVersion(tag: string, version: string): boolean {
+  return tag === versionToTag(version) || tag === version.replaceAll(':', '-') || tag === version;
+}
+
 function refCandidates(req: FetchRequest): string[] {
   const out: string[] = [];
   const add = (r: string | undefined): void => {
     if (r && !out.includes(r)) out.push(r);
   };
-  add(req.tag);
+  // a state tag/commit is for one version: with a different version asked for (a stale build list, a
+  // state entry of another repository), checking it out would silently fetch the wrong version
+  const stateMatches = !req.version || !req.tag || tagMatchesVersion(req.tag, req.version);
+  if (stateMatches) add(req.tag);
   if (req.version) {
     add(versionToTag(req.version));
     add(req.version.replaceAll(':', '-')); // the predecessor's (pre-`~`) normalisation, for old tags
   }
-  add(req.commit);
+  if (stateMatches) add(req.commit);
   return out;
 }
 
@@ -317,7 +335,7 @@ let tempCounter = 0;
 async function cloneNew(plan: FetchPlan, op: Extract<Operation, { kind: 'clone' }>, git: GitRunner, options: FetchOptions): Promise<OverlayOutcome | undefined> {
   const tmpRoot = fetchTempDir(options);
   mkdirSync(tmpRoot, { recursive: true });
-  const tmp = join(tmpRoot, `${plan.request.pkgbase}.${process.pid}.${tempCounter++}`);
+  const tmp = join(tmpRoot, tempEntryName(plan.request.pkgbase, tempCounter++));
   activeTempDirs.add(tmp);
   const co: Checkout = { dir: join(tmp, 'tree'), gitDir: join(tmp, 'git') };
   try {
@@ -369,6 +387,21 @@ function existingCheckout(plan: FetchPlan): Checkout {
   }
 }
 
+/**
+ * Undo our own overlay modifications (files still holding exactly what the overlay wrote): a file the
+ * overlay created (recorded as such, or absent from HEAD) is deleted, any other is checked out from HEAD.
+ */
+async function undoOverlayFiles(repo: RepoGit, co: Checkout, ours: readonly string[]): Promise<void> {
+  if (!ours.length) return;
+  const created = new Set(readOverlayState(co.gitDir)?.created ?? []);
+  const restore: string[] = [];
+  for (const f of ours) {
+    if (created.has(f) || (await repo.tryRun(['cat-file', '-e', `HEAD:${f}`])) === undefined) rmSync(join(co.dir, f), { force: true });
+    else restore.push(f);
+  }
+  if (restore.length) await repo.run(['checkout', '-q', '--', ...restore]);
+}
+
 function porcelainFiles(out: string): string[] {
   return out
     .split('\n')
@@ -393,10 +426,27 @@ async function updateExisting(
   const ours = new Set(overlayOwnedFiles(dir, gitDir));
   const dirty = porcelainFiles(await repo.run(['status', '--porcelain=v1', '--untracked-files=no'])).filter((f) => !ours.has(f));
   if (dirty.length && !options.stash) {
-    throw new FetchError(pkgbase, `uncommitted changes in ${dirty.map((f) => `${dir}/${f}`).join(', ')}; not updating (commit or remove them, or re-run with --stash)`);
+    throw new FetchError(
+      pkgbase,
+      `uncommitted changes in ${dirty.map((f) => `${dir}/${f}`).join(', ')}; not updating (the edits are in the checkout ${dir}, ` +
+        `against the upstream commit checked out in its git dir ${gitDir}; to keep them across the update re-run with --stash: ` +
+        `they are stashed in that git dir and re-applied; to drop them: git --git-dir=${gitDir} --work-tree=${dir} checkout -- .)`,
+    );
+  }
+  // commits made in the checkout (on a detached HEAD or the override branch) would be dropped by the
+  // update's `checkout --detach <tag>` / `reset --hard`: refuse, naming them
+  const local = (await repo.run(['log', '--format=%h %s', 'HEAD', '--not', '--tags', '--remotes'])).split('\n').filter(Boolean);
+  if (local.length) {
+    const base = `${local[local.length - 1].split(' ')[0]}^`;
+    throw new FetchError(
+      pkgbase,
+      `${local.length} local commit(s) in the checkout (git dir ${gitDir}) that upstream does not have and the update would drop: ${local.join('; ')}. ` +
+        `Not updating. Keep them as a patch (git --git-dir=${gitDir} --work-tree=${dir} format-patch --stdout ${base} > keep.patch, e.g. as an overlay), ` +
+        `or drop them (git --git-dir=${gitDir} --work-tree=${dir} reset --hard ${base}), then fetch again`,
+    );
   }
   // undo our own overlay so that the checkout is the clean upstream state again
-  if (ours.size) await repo.run(['checkout', '-q', '--', ...ours]);
+  await undoOverlayFiles(repo, co, [...ours]);
   if (readOverlayState(gitDir)) clearOverlayState(gitDir);
 
   const oldHead = (await repo.run(['rev-parse', 'HEAD'])).trim();
@@ -464,8 +514,7 @@ async function refreshOverlay(plan: FetchPlan, co: Checkout, git: GitRunner, opt
   if (!patch && !state) return undefined;
   if (patch && overlayInPlace(co.dir, co.gitDir, patch)) return { status: 'unchanged', patch };
   if (patch) excludeFromGit(co.dir, co.gitDir, patch);
-  const ours = overlayOwnedFiles(co.dir, co.gitDir);
-  if (ours.length) await repoGit(git, co).run(['checkout', '-q', '--', ...ours]);
+  await undoOverlayFiles(repoGit(git, co), co, overlayOwnedFiles(co.dir, co.gitDir));
   clearOverlayState(co.gitDir);
   return patch ? applyOverlay(co.dir, co.gitDir, plan.request.pkgbase, patch) : undefined;
 }

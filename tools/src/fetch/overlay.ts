@@ -23,6 +23,8 @@ export interface OverlayState {
   patchSha256: string;
   /** checkout-relative path -> sha256 of its content right after patching */
   files: Record<string, string>;
+  /** files the patch created (absent before it was applied): undone by deleting them, not by checkout */
+  created?: string[];
 }
 
 export type OverlayOutcome =
@@ -156,6 +158,7 @@ export async function applyOverlay(checkoutDir: string, gitDir: string, pkgbase:
       message: `${pkgbase}: overlay ${patch} no longer applies: ${detail}. The checkout is left at the clean upstream state; the patch file is kept.`,
     };
   }
+  const existedBefore = new Set(patchTargets(text).filter((f) => existsSync(join(checkoutDir, f))));
   const real = await runPatch(checkoutDir, common);
   if (real.code !== 0) {
     return { status: 'failed', patch, rejectedHunks: [], message: `${pkgbase}: overlay ${patch} failed to apply: ${real.output.trim()}` };
@@ -166,7 +169,8 @@ export async function applyOverlay(checkoutDir: string, gitDir: string, pkgbase:
     if (h) files[f] = h;
   }
   if (existsSync(gitDir)) {
-    const state: OverlayState = { patch, patchSha256: sha256(text), files };
+    const created = Object.keys(files).filter((f) => !existedBefore.has(f));
+    const state: OverlayState = { patch, patchSha256: sha256(text), files, ...(created.length ? { created } : {}) };
     writeFileSync(join(gitDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   }
   return { status: 'applied', patch, files: Object.keys(files) };

@@ -17,7 +17,10 @@ export interface Blacklist {
   match(name: string): BlacklistPattern | undefined;
 }
 
-/** fnmatch(3) without flags, as Python's fnmatch.fnmatchcase: whole-string match. */
+/**
+ * fnmatch(3) without flags, as Python's fnmatch.fnmatchcase: whole-string match. Throws (a SyntaxError
+ * from RegExp) on an invalid range such as `[z-a]`; parseBlacklist reports it with file and line.
+ */
 export function fnmatchToRegExp(pattern: string): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
@@ -25,7 +28,11 @@ export function fnmatchToRegExp(pattern: string): RegExp {
     if (c === '*') re += '.*';
     else if (c === '?') re += '.';
     else if (c === '[') {
-      const close = pattern.indexOf(']', i + 2);
+      // as fnmatch: after `[` or `[!`, a `]` is a literal member of the set, not its end
+      let j = i + 1;
+      if (pattern[j] === '!') j++;
+      if (pattern[j] === ']') j++;
+      const close = pattern.indexOf(']', j);
       if (close === -1) {
         re += '\\[';
         continue;
@@ -40,7 +47,19 @@ export function fnmatchToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export function parseBlacklist(text: string): Blacklist {
+export class BlacklistError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    message: string,
+  ) {
+    super(`${file}:${line}: ${message}`);
+    this.name = 'BlacklistError';
+  }
+}
+
+/** `file` names the blacklist in error messages (`<file>:<line>: invalid pattern ...`). */
+export function parseBlacklist(text: string, file = '<blacklist>'): Blacklist {
   const patterns: BlacklistPattern[] = [];
   text.split('\n').forEach((raw, index) => {
     const hash = raw.indexOf('#');
@@ -51,11 +70,22 @@ export function parseBlacklist(text: string): Blacklist {
     if (comment) p.comment = comment;
     patterns.push(p);
   });
-  const compiled = patterns.map((p) => ({ p, literal: !/[*?[]/.test(p.pattern), re: fnmatchToRegExp(p.pattern) }));
+  const compiled = patterns.map((p) => {
+    const literal = !/[*?[]/.test(p.pattern);
+    let re: RegExp | undefined;
+    if (!literal) {
+      try {
+        re = fnmatchToRegExp(p.pattern);
+      } catch (e) {
+        throw new BlacklistError(file, p.line, `invalid pattern '${p.pattern}': ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/: /, '')}`);
+      }
+    }
+    return { p, literal, re };
+  });
   return {
     patterns,
     match(name: string) {
-      for (const { p, literal, re } of compiled) if (literal ? p.pattern === name : re.test(name)) return p;
+      for (const { p, literal, re } of compiled) if (literal ? p.pattern === name : re?.test(name)) return p;
       return undefined;
     },
   };
@@ -70,5 +100,5 @@ export function readBlacklist(file: string): Blacklist {
   } catch (e) {
     throw new Error(`${file}: cannot read blacklist: ${(e as Error).message}`);
   }
-  return parseBlacklist(text);
+  return parseBlacklist(text, file);
 }

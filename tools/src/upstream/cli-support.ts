@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError, CONFIG_FILE_NAME, loadUpstreamConfig, type UpstreamConfig } from './config';
-import { EMPTY_BLACKLIST, readBlacklist, type Blacklist } from './blacklist';
+import { BlacklistError, EMPTY_BLACKLIST, readBlacklist, type Blacklist } from './blacklist';
 
 /** 0 success, 1 the work failed (download, unknown package, ...), 2 bad usage or configuration */
 export const EXIT_OK = 0;
@@ -39,7 +39,7 @@ export async function runVerb(verb: string, main: (argv: string[]) => Promise<nu
     process.exitCode = await main(argv);
   } catch (e) {
     const err = e as Error;
-    const usage = err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = err instanceof UsageError || err instanceof ConfigError || err instanceof BlacklistError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`${verb}: error: ${err.message}\n`);
     process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
   }

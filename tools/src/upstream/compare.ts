@@ -114,6 +114,8 @@ export interface CompareOptions {
   addMissingDependencies?: boolean;
   /** Arch state repository entries by pkgbase: adds the exact tag and commit to each entry */
   state?: ReadonlyMap<string, StateEntry>;
+  /** told when a state entry is left out because its version is not the entry's */
+  warn?: (message: string) => void;
 }
 
 export interface WorkPlan {
@@ -371,7 +373,10 @@ export function compareRepositories(upstream: RepoSet, target: RepoSet, options:
     };
     if (sel.added.length) entry.added_reason = sel.added.join(', ');
     const st = options.state?.get(base.pkgbase);
-    if (st) {
+    // the tag/commit are only exact for the version being built; a stale or testing state entry is left out
+    if (st && vercmp(st.version, base.version) !== 0) {
+      options.warn?.(`state repository: ${base.pkgbase} is ${st.version} there (${st.repo}-${st.arch}), the build list has ${base.version}; no state_tag/state_commit`);
+    } else if (st) {
       entry.state_tag = st.tag;
       entry.state_commit = st.commit;
     }

@@ -4,7 +4,7 @@
  * architecture, because the whole point is that the port's architecture is the user's choice.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
 export interface RepositorySource {
   /** repository name as pacman knows it (`core`, `extra`, `alarm`, `core-testing`) */
@@ -154,6 +154,18 @@ export function validateUpstreamConfig(raw: Json, file: string): UpstreamConfig 
     if (!isObject(raw.stateRepo)) fail('upstream.stateRepo', 'expected an object {url, dir?}');
     const s = raw.stateRepo as Record<string, Json>;
     stateRepo = { url: str('upstream.stateRepo.url', s.url), dir: s.dir === undefined ? resolve(cacheDir, 'state') : path(str('upstream.stateRepo.dir', s.dir)) };
+    // the clone is fetched, reset and cleaned (and, when damaged, re-cloned): it must never be the
+    // workspace, the pkgbuilds directory, a directory holding either, or a directory inside pkgbuilds
+    const pkgbuilds = resolve(base, 'pkgbuilds');
+    const within = (child: string, parent: string): boolean => {
+      const r = relative(parent, child);
+      return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
+    };
+    const key = s.dir === undefined ? 'upstream.cacheDir' : 'upstream.stateRepo.dir';
+    if (within(base, stateRepo.dir)) fail(key, `state repository clone '${stateRepo.dir}' is or contains the workspace root '${base}'`);
+    if (within(pkgbuilds, stateRepo.dir) || within(stateRepo.dir, pkgbuilds)) {
+      fail(key, `state repository clone '${stateRepo.dir}' is, contains or is inside the pkgbuilds directory '${pkgbuilds}'`);
+    }
   }
 
   const config: UpstreamConfig = {
