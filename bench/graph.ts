@@ -9,7 +9,7 @@
  *   - per-PKGBUILD metadata cost of the sandboxed batch extractor against `makepkg --printsrcinfo` on a sample.
  * Without the Nx daemon, as CI runs. Figures only: nothing here asserts.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -21,11 +21,17 @@ const SHARED = process.env.PKGNX_SHARED ?? resolve(ROOT, '..', 'shared');
 const { values } = parseArgs({ options: { limit: { type: 'string' }, sample: { type: 'string', default: '6' } } });
 
 function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): { ms: number; out: string } {
+  // stdout goes to a file: Nx exits before a large piped output is drained
+  const outFile = join(tmpdir(), `pkgnx-bench-out-${process.pid}`);
+  const fd = openSync(outFile, 'w');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', ...env }, maxBuffer: 1 << 28 });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', fd, 'pipe'], env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', ...env }, maxBuffer: 1 << 28 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
-  return { ms, out: r.stdout };
+  closeSync(fd);
+  const out = readFileSync(outFile, 'utf8');
+  rmSync(outFile, { force: true });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${out}`);
+  return { ms, out };
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

@@ -182,9 +182,17 @@ while (( $# >= 2 )); do
 	kill -KILL -1 2>/dev/null
 	mapfile -d '' __pkgnx_rec </tmp/.pkgnx-rec
 	mapfile -d '' __pkgnx_err </tmp/.pkgnx-err
-	# and every item starts with an empty /tmp and HOME
-	rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
-	mkdir -p /tmp/home
+	# and every item starts with an empty /tmp and HOME (checked with a glob: no fork in the usual case)
+	shopt -s nullglob dotglob
+	__pkgnx_left=(/tmp/* /tmp/home/*)
+	shopt -u nullglob dotglob
+	for __pkgnx_x in "${__pkgnx_left[@]}"; do
+		case $__pkgnx_x in /tmp/.pkgnx-rec | /tmp/.pkgnx-err | /tmp/.pkgnx-fn | /tmp/home) ;; *)
+			rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
+			mkdir -p /tmp/home
+			break ;;
+		esac
+	done
 	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
 	__pkgnx_emit R "$__pkgnx_index" "$__pkgnx_status" "${#__pkgnx_rec[@]}" "${__pkgnx_rec[@]}" "${__pkgnx_errtext:0:4000}"
 done

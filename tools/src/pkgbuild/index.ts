@@ -172,6 +172,8 @@ function interpret(outcome: BatchOutcome, display: string, packageDir: string, t
   return { srcinfo: toSrcinfo(decoded.raw), warnings: lines };
 }
 
+const BATCH_SIZE = 64;
+
 // the driver script is hashed once, not once per PKGBUILD (2,600 PKGBUILDs x 10 KiB adds up)
 let driverDigest: string | undefined;
 
@@ -262,25 +264,31 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   if (pending.length) {
     assertSandboxAvailable(options.bwrap);
     const concurrency = Math.max(1, Math.min(options.concurrency ?? cpus().length, pending.length));
-    // contiguous chunks: neighbouring directories share the read-only parent binds
-    const chunkSize = Math.ceil(pending.length / concurrency);
+    // each sandbox binds its package directories one by one (a PKGBUILD sees only its own directory);
+    // bwrap's start-up grows quickly with the number of mounts, so a sandbox takes at most 64 of them
     const chunks: (typeof pending)[] = [];
-    for (let i = 0; i < pending.length; i += chunkSize) chunks.push(pending.slice(i, i + chunkSize));
-    const outcomes = await Promise.all(
-      chunks.map((chunk) =>
-        runBatch(chunk, {
-          carch: options.carch,
-          timeoutMs,
-          bwrap: options.bwrap,
-          // each package directory alone, read-only, at its own path (so $startdir and messages are real)
-          readOnlyDirs: [...new Set(chunk.map((it) => it.dir))],
-          onSpawn: () => {
-            stats.spawned++;
-            options.onSpawn?.();
-          },
-        }),
-      ),
-    );
+    for (let i = 0; i < pending.length; i += BATCH_SIZE) chunks.push(pending.slice(i, i + BATCH_SIZE));
+    const outcomes: Map<number, BatchOutcome>[] = [];
+    let nextChunk = 0;
+    const worker = async (): Promise<void> => {
+      while (nextChunk < chunks.length) {
+        const chunk = chunks[nextChunk++];
+        outcomes.push(
+          await runBatch(chunk, {
+            carch: options.carch,
+            timeoutMs,
+            bwrap: options.bwrap,
+            // each package directory alone, read-only, at its own path (so $startdir and messages are real)
+            readOnlyDirs: [...new Set(chunk.map((it) => it.dir))],
+            onSpawn: () => {
+              stats.spawned++;
+              options.onSpawn?.();
+            },
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
     const byIndex = new Map<number, BatchOutcome>();
     for (const m of outcomes) for (const [k, v] of m) byIndex.set(k, v);
     for (const item of pending) {
