@@ -389,9 +389,23 @@ function runStep(cmd: PlannedCommand, log: NodeJS.WritableStream, signal: AbortS
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
-      // leftovers of the group (a daemonised grandchild) must not outlive the build
-      if (aborted) killGroup('SIGKILL');
-      resolve({ code, signal: sig, aborted });
+      // leftovers of the group (a daemonised grandchild) must not outlive the build: kill them and
+      // return only once the group is gone (or after 3 s), so the caller's cleanup races nothing
+      if (!aborted) return resolve({ code, signal: sig, aborted });
+      killGroup('SIGKILL');
+      const deadline = Date.now() + 3000;
+      const waitGone = (): void => {
+        let alive = false;
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 0);
+          alive = child.pid !== undefined;
+        } catch {
+          alive = false;
+        }
+        if (alive && Date.now() < deadline) setTimeout(waitGone, 20);
+        else resolve({ code, signal: sig, aborted });
+      };
+      waitGone();
     });
   });
 }
