@@ -6,15 +6,16 @@
  *
  * What is measured: NOT makepkg. Each project's bench target only sleeps the duration the synthetic
  * PKGBUILD's build() would sleep (scaled so the total work is --work seconds), so the numbers are Nx's
- * scheduling quality plus its per-task process overhead. Dependencies come from the PKGBUILDs'
- * depends/makedepends/checkdepends resolved by pkgname/provides inside the subset; cycles are broken
- * (checkdepends edges inside a cycle first, then DFS back-edges) and written as implicitDependencies.
+ * scheduling quality plus its per-task process overhead. Dependencies are exactly the edges the pkgnx
+ * plugin gives Nx (sandboxed metadata, libalpm resolution, cycle breaks: tools/src/graph), written as
+ * implicitDependencies of bench-only projects.
  * Lower bound per slot count: max(total work / slots, critical path).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { workspaceGraph } from '../tools/src/graph/load';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..');
 const SHARED = process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared');
@@ -28,34 +29,6 @@ const buildSeconds = Number(arg('build-seconds', '2'));
 const targetWork = Number(arg('work', '110'));
 const slotsList = arg('parallel', '1,2,4').split(',').map(Number);
 
-type EdgeKind = 'depends' | 'makedepends' | 'checkdepends';
-interface Pkgbuild {
-  pkgbase: string;
-  names: string[];
-  provides: string[];
-  deps: { name: string; kind: EdgeKind }[];
-  sleep: number;
-}
-
-/** values of `key=('a' 'b')` lines, at top level or inside package_*() */
-function arrays(text: string, key: string): string[] {
-  const out: string[] = [];
-  const re = new RegExp(`^\\s*${key}=\\((.*)\\)\\s*$`, 'gm');
-  for (const m of text.matchAll(re)) for (const v of m[1].matchAll(/'((?:[^']|'\\'')*)'/g)) out.push(v[1].replace(/'\\''/g, "'"));
-  return out;
-}
-const depName = (d: string): string => d.replace(/[<>=].*$/, '');
-
-function parsePkgbuild(dir: string, pkgbase: string): Pkgbuild {
-  const text = readFileSync(join(dir, pkgbase, 'PKGBUILD'), 'utf8');
-  const sleep = Number(/^\s*sleep ([\d.]+)/m.exec(text)?.[1] ?? '0');
-  const deps: Pkgbuild['deps'] = [];
-  for (const kind of ['depends', 'makedepends', 'checkdepends'] as const) {
-    for (const d of arrays(text, kind)) deps.push({ name: depName(d), kind });
-  }
-  return { pkgbase, names: arrays(text, 'pkgname'), provides: arrays(text, 'provides').map(depName), deps, sleep };
-}
-
 interface Graph {
   nodes: string[];
   /** pkgbase → the pkgbases it must wait for */
@@ -64,61 +37,18 @@ interface Graph {
   total: number;
 }
 
-function buildGraph(pkgs: Pkgbuild[]): Graph {
-  const provider = new Map<string, string>();
-  for (const p of pkgs) for (const n of [...p.names, ...p.provides]) if (!provider.has(n)) provider.set(n, p.pkgbase);
-  const kinds = new Map<string, EdgeKind>(); // "from\0to" → strongest kind
-  const edges = new Map<string, Set<string>>(pkgs.map((p) => [p.pkgbase, new Set<string>()]));
-  const rank: Record<EdgeKind, number> = { depends: 0, makedepends: 1, checkdepends: 2 };
-  for (const p of pkgs) {
-    for (const d of p.deps) {
-      const to = provider.get(d.name);
-      if (!to || to === p.pkgbase) continue;
-      const key = `${p.pkgbase}\0${to}`;
-      const prev = kinds.get(key);
-      if (!prev || rank[d.kind] < rank[prev]) kinds.set(key, d.kind);
-      edges.get(p.pkgbase)?.add(to);
-    }
-  }
-  let total = 0;
-  for (const s of edges.values()) total += s.size;
-  const dropped: Graph['dropped'] = [];
-  const reaches = (from: string, target: string): boolean => {
-    const seen = new Set<string>();
-    const stack = [from];
-    while (stack.length) {
-      const n = stack.pop() as string;
-      if (n === target) return true;
-      if (seen.has(n)) continue;
-      seen.add(n);
-      stack.push(...(edges.get(n) ?? []));
-    }
-    return false;
-  };
-  // 1. checkdepends-only edges that close a cycle
-  for (const [key, kind] of kinds) {
-    if (kind !== 'checkdepends') continue;
-    const [from, to] = key.split('\0');
-    if (reaches(to, from)) {
-      edges.get(from)?.delete(to);
-      dropped.push({ from, to, why: 'checkdepends in a cycle' });
-    }
-  }
-  // 2. DFS back-edges of what remains
-  const state = new Map<string, 1 | 2>();
-  const visit = (n: string): void => {
-    state.set(n, 1);
-    for (const m of [...(edges.get(n) ?? [])]) {
-      const s = state.get(m);
-      if (s === 1) {
-        edges.get(n)?.delete(m);
-        dropped.push({ from: n, to: m, why: `${kinds.get(`${n}\0${m}`)} back-edge` });
-      } else if (s === undefined) visit(m);
-    }
-    state.set(n, 2);
-  };
-  for (const p of pkgs) if (!state.has(p.pkgbase)) visit(p.pkgbase);
-  return { nodes: pkgs.map((p) => p.pkgbase), edges, dropped, total };
+/** the stand-in build time of a synthetic PKGBUILD: its build() is `sleep S` */
+function sleepSeconds(dir: string, pkgbase: string): number {
+  return Number(/^\s*sleep ([\d.]+)/m.exec(readFileSync(join(dir, pkgbase, 'PKGBUILD'), 'utf8'))?.[1] ?? '0');
+}
+
+/** The edges the pkgnx plugin hands Nx: the real sandboxed metadata, libalpm resolution and cycle breaks. */
+async function pkgnxGraph(workspaceRoot: string, pkgbases: string[]): Promise<Graph> {
+  const g = await workspaceGraph(workspaceRoot, pkgbases.map((p) => `pkgbuilds/${p}/PKGBUILD`), { architectures: ['x86_64'] });
+  const edges = new Map<string, Set<string>>(pkgbases.map((p) => [p, new Set<string>()]));
+  for (const e of g.edges) edges.get(e.source)?.add(e.target);
+  const dropped = g.cycles.removed.map((r) => ({ from: r.source, to: r.target, why: `${r.kinds.join('+')}, ${r.reason}` }));
+  return { nodes: pkgbases, edges, dropped, total: g.edges.length + dropped.length };
 }
 
 function criticalPath(g: Graph, cost: Map<string, number>): { length: number; path: string[] } {
@@ -143,7 +73,7 @@ function criticalPath(g: Graph, cost: Map<string, number>): { length: number; pa
   return best;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'pkgnx-bench-schedule-'));
   const distro = join(work, 'pkgbuilds');
   const dbDir = join(SHARED, 'data', 'syncdb', 'arch-x86_64-2022');
@@ -153,11 +83,11 @@ function main(): void {
     [join(SHARED, 'bench', 'synth-distro.mjs'), '--out', distro, '--limit', String(limit), '--build-seconds', String(buildSeconds), ...dbs],
     { encoding: 'utf8' },
   );
-  const pkgs = readdirSync(distro).sort().map((b) => parsePkgbuild(distro, b));
+  const pkgs = readdirSync(distro).sort().map((pkgbase) => ({ pkgbase, sleep: sleepSeconds(distro, pkgbase) }));
   const rawWork = pkgs.reduce((s, p) => s + p.sleep, 0);
   const scale = rawWork > targetWork ? targetWork / rawWork : 1;
   const cost = new Map(pkgs.map((p) => [p.pkgbase, Math.round(p.sleep * scale * 100) / 100]));
-  const g = buildGraph(pkgs);
+  const g = await pkgnxGraph(work, pkgs.map((p) => p.pkgbase));
   const totalWork = [...cost.values()].reduce((a, b) => a + b, 0);
   const cp = criticalPath(g, cost);
   const kept = [...g.edges.values()].reduce((s, e) => s + e.size, 0);
@@ -242,4 +172,7 @@ function main(): void {
   rmSync(work, { recursive: true, force: true });
 }
 
-main();
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
