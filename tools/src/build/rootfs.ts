@@ -20,6 +20,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from './process-group';
+import { withPacmanCacheLock } from './workspace-repo';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin';
 const SANDBOX_CACHE = '/var/cache/pacman/pkg';
@@ -217,7 +218,8 @@ export const rootfsBackend: BuildBackend = {
       }
       await logLine(req.logFile, `==> pkgnx: rootfs backend, copy ${req.copyName} (${l.method}) at ${l.copyDir}, started ${new Date().toISOString()}`);
 
-      const s = await runLogged(setup, { logFile: req.logFile, signal: req.signal });
+      // the prepare step runs pacman against the shared package cache: one build at a time
+      const s = await withPacmanCacheLock(req.pacmanCacheDir, () => runLogged(setup, { logFile: req.logFile, signal: req.signal }));
       if (s.aborted) return { success: false, error: 'interrupted' };
       if (s.code !== 0) return { success: false, error: `preparing the copy failed (exit ${s.code ?? s.signal})${s.code === 8 ? ': dependencies cannot be installed' : ''}` };
       const b = await runLogged(build, { logFile: req.logFile, signal: req.signal });

@@ -21,7 +21,7 @@ import { expandArch, type BuildOptions } from './options';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from './process-group';
 import { rootfsBackend } from './rootfs';
-import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, workspaceRepository } from './workspace-repo';
+import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
 
 export interface RunBuildInput {
   workspaceRoot: string;
@@ -241,13 +241,14 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     const registered = await registerOutputs(workspaceRoot, arch, input.dependencyPkgbases, options.repoName);
     if (registered.length) await log(`==> pkgnx: registered in ${options.repoName}: ${registered.join(' ')}`);
 
-    await mkdir(req.pacmanCacheDir, { recursive: true });
-    if (req.noCache) {
-      await log(`==> pkgnx: noCache: emptying ${req.pacmanCacheDir}`);
-      for (const f of await readdir(req.pacmanCacheDir)) await rm(join(req.pacmanCacheDir, f), { recursive: true, force: true });
-    }
-    const evicted = await evictStaleCachedPackages(req.workspaceRepo, req.pacmanCacheDir);
-    if (evicted.length) await log(`==> pkgnx: removed stale cached copies of workspace packages: ${evicted.join(' ')}`);
+    await withPacmanCacheLock(req.pacmanCacheDir, async () => {
+      if (req.noCache) {
+        await log(`==> pkgnx: noCache: emptying ${req.pacmanCacheDir}`);
+        for (const f of await readdir(req.pacmanCacheDir)) if (f !== '.pkgnx-cache.lock') await rm(join(req.pacmanCacheDir, f), { recursive: true, force: true });
+      }
+      const evicted = await evictStaleCachedPackages(req.workspaceRepo, req.pacmanCacheDir);
+      if (evicted.length) await log(`==> pkgnx: removed stale cached copies of workspace packages: ${evicted.join(' ')}`);
+    });
     await mkdir(staging, { recursive: true });
 
     const outcome = await backend.build(req);

@@ -153,3 +153,17 @@ export async function evictStaleCachedPackages(repo: WorkspaceRepository, cacheD
   }
   return evicted;
 }
+
+/**
+ * pacman is not safe for two processes writing one package cache (both download `<file>.part`, one
+ * rename fails): parallel builds that share a cache run their pacman steps under this lock.
+ */
+export async function withPacmanCacheLock<T>(cacheDir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(cacheDir, { recursive: true });
+  const release = await acquireLock(join(cacheDir, '.pkgnx-cache.lock'));
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
