@@ -22,6 +22,7 @@ import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from './process-group';
 import { rootfsBackend } from './rootfs';
 import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { pidAlive } from '../process';
 
 export interface RunBuildInput {
   workspaceRoot: string;
@@ -113,14 +114,6 @@ function listAsc(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.asc')).sort().map((f) => join(dir, f));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const OWNER_PID = /-p(\d+)-[a-z0-9]+$/;
 

@@ -34,6 +34,7 @@ import {
   type OverlayOutcome,
 } from './overlay';
 import { mapPool } from './pool';
+import { pidAlive } from '../process';
 
 export type FetchSource = 'official' | 'aur' | 'local';
 
@@ -182,14 +183,6 @@ export function cleanupTempClones(): void {
   activeTempDirs.clear();
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Name of a temp entry: `<name>.<pid>.<n>` (fetch's clones, the generators' temp dirs). */
 export function tempEntryName(name: string, n: number): string {
