@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OptionsError, expandArch, parseBuildOptions } from '../../tools/src/build/options';
+import { OptionsError, parseBuildOptions } from '../../tools/src/build/options';
+import { expandArch } from '../../tools/src/roots/locate';
 
 test('defaults', () => {
   const o = parseBuildOptions({ arch: 'x86_64' });

@@ -7,7 +7,8 @@ import type { BuildRequest } from '../../tools/src/build/backend';
 import { hostBackend } from '../../tools/src/build/host';
 import { parseBuildOptions } from '../../tools/src/build/options';
 import { rootfsBackend, workspacePacmanConf } from '../../tools/src/build/rootfs';
-import { chooseBackend, readPkgbuildBuildInfo, resolveRootfs, sourceDateEpoch } from '../../tools/src/build/run-build';
+import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/build/run-build';
+import { resolveRootfs } from '../../tools/src/roots/locate';
 import { hasCommand } from '../helpers/env';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-run-build-test-'));

@@ -8,10 +8,10 @@
  * bind-mounted read-only at the same path (`-D dir:dir`) so the file:// URL is valid inside and outside.
  * See docs/devtools-and-qemu.md.
  */
-import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
+import { defaultDevtoolsChrootDir } from '../roots/locate';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand, WorkspaceRepository } from './backend';
 
 /** executor options the devtools and qemu backends read from req.backendOptions */
@@ -70,7 +70,7 @@ export function devtoolsOptions(req: BuildRequest): DevtoolsOptions {
   const cacheRoot = join(req.workspaceRoot, '.pkgnx');
   return {
     // one root per workspace by default: the root's pacman.conf names this workspace's repository path
-    chrootDir: optString(o, 'chrootDir', `/var/lib/pkgnx/chroots/${workspaceId(req.workspaceRoot)}/${req.arch}`),
+    chrootDir: optString(o, 'chrootDir', defaultDevtoolsChrootDir(req.workspaceRoot, req.arch)),
     tmpfsSize: optString(o, 'tmpfsSize', '50%'),
     ccacheDir: optString(o, 'ccacheDir'),
     bindRw: optStrings(o, 'bindRw'),
@@ -97,11 +97,6 @@ export function needsIgnoreArch(arch: string, pkgArch: readonly string[]): boole
  * workspace repository inserted BEFORE the first repository, so packages built in this workspace win over
  * same-named official ones.
  */
-/** A short stable id of a workspace directory, for per-workspace chroot directories. */
-export function workspaceId(workspaceRoot: string): string {
-  return `${basename(workspaceRoot).replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(workspaceRoot).digest('hex').slice(0, 8)}`;
-}
-
 export function renderChrootPacmanConf(base: string, repo: WorkspaceRepository, cacheDir: string): string {
   const lines = base.split('\n');
   const out: string[] = [];

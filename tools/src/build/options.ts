@@ -103,8 +103,3 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
     raw: { ...raw },
   };
 }
-
-/** `{arch}` placeholders in path options */
-export function expandArch(value: string, arch: string): string {
-  return value.replaceAll('{arch}', arch);
-}

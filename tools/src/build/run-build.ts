@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { machine } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { extractSrcinfo } from '../pkgbuild';
 import { metadataForArch } from '../srcinfo';
 import { WORKSPACE_DATA } from '../graph/load';
@@ -17,7 +17,8 @@ import type { BackendName, BuildBackend, BuildRequest } from './backend';
 import { hostBackend } from './host';
 import { devtoolsBackend } from './devtools';
 import { qemuBackend } from './qemu';
-import { expandArch, type BuildOptions } from './options';
+import type { BuildOptions } from './options';
+import { expandArch, resolveRootfs } from '../roots/locate';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from './process-group';
 import { rootfsBackend } from './rootfs';
@@ -72,20 +73,6 @@ export function sourceDateEpoch(pkgdir: string, env: NodeJS.ProcessEnv = process
   const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', 'PKGBUILD'], { cwd: pkgdir, encoding: 'utf8' });
   const t = r.status === 0 ? r.stdout.trim() : '';
   return /^\d+$/.test(t) ? t : String(Math.floor(Date.now() / 1000));
-}
-
-/** option `rootfs` (with `{arch}`), else `chroot-config/<arch>/rootfs` (a directory/symlink, or a file holding the path) */
-export function resolveRootfs(workspaceRoot: string, arch: string, option?: string): string | undefined {
-  if (option) {
-    const p = expandArch(option, arch);
-    return isAbsolute(p) ? p : resolve(workspaceRoot, p);
-  }
-  const conf = join(workspaceRoot, 'chroot-config', arch, 'rootfs');
-  if (!existsSync(conf)) return undefined;
-  if (statSync(conf).isDirectory()) return conf;
-  const line = readFileSync(conf, 'utf8').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
-  if (!line) return undefined;
-  return isAbsolute(line) ? line : resolve(join(workspaceRoot, 'chroot-config', arch), line);
 }
 
 function onPath(cmd: string): boolean {

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { WORKSPACE_DATA } from '../workspace-paths';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './options';
 import { loadWorkspaceGraph, srcinfoFileLoader, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
-/** where the metadata cache lives (inside .nx/workspace-data: ignored by git, cleared by `nx reset`) */
-export const WORKSPACE_DATA = join('.nx', 'workspace-data', 'pkgnx');
+export { WORKSPACE_DATA };
 export const PLUGIN_PATH = './tools/plugin/index.ts';
 
 export function discoverArchitectures(workspaceRoot: string): string[] {

@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sandboxArgs } from './sandbox';
+import type { MetadataView } from './metadata-view';
+import { prepareSandbox, type SandboxFiles } from './sandbox';
 
 export const DRIVER_SCRIPT = readFileSync(join(__dirname, 'driver.bash'), 'utf8');
 
@@ -15,15 +16,14 @@ export interface BatchItem {
   dir: string;
 }
 
-export type BatchOutcome =
-  | { kind: 'done'; status: number; fields: string[]; stderr: string }
-  | { kind: 'timeout' }
-  | { kind: 'crashed'; detail: string };
+/** `fields`: what the item process wrote to its own pipe (untrusted: decoded and validated by the caller) */
+export type BatchOutcome = { kind: 'done'; fields: string[] } | { kind: 'timeout' } | { kind: 'crashed'; detail: string };
 
 export interface BatchOptions {
   carch: string;
   timeoutMs: number;
-  readOnlyDirs: string[];
+  files: SandboxFiles;
+  view: MetadataView;
   bwrap?: string;
   onSpawn?: () => void;
 }
@@ -51,13 +51,22 @@ class FieldReader {
 function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number, BatchOutcome>> {
   return new Promise((resolveRun) => {
     const outcomes = new Map<number, BatchOutcome>();
-    const args = sandboxArgs(
-      { readOnlyDirs: options.readOnlyDirs, carch: options.carch },
-      ['/bin/bash', '-c', DRIVER_SCRIPT, 'pkgnx-driver', ...items.flatMap((it) => [String(it.index), it.dir])],
-    );
+    const launch = prepareSandbox({
+      carch: options.carch,
+      // each package directory alone, read-only, at its own path (so $startdir and messages are real)
+      packageDirs: [...new Set(items.map((it) => it.dir))],
+      files: options.files,
+      view: options.view,
+      driverArgs: ['-c', DRIVER_SCRIPT, 'pkgnx-driver', ...items.flatMap((it) => [String(it.index), it.dir])],
+    });
     options.onSpawn?.();
     // detached: its own process group, so a timeout kills bwrap and everything under it
-    const child = spawn(options.bwrap ?? 'bwrap', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(options.bwrap ?? 'bwrap', launch.args, { stdio: launch.stdio, detached: true });
+    } finally {
+      launch.close();
+    }
     const reader = new FieldReader();
     let pos = 0;
     let current: number | undefined;
@@ -103,19 +112,14 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
           arm(options.timeoutMs, current);
           pos += 2;
         } else if (tag === 'R') {
-          if (f.length < pos + 4) return;
-          const n = Number(f[pos + 3]);
-          if (f.length < pos + 4 + n + 1) return;
+          if (f.length < pos + 3) return;
+          const n = Number(f[pos + 2]);
+          if (f.length < pos + 3 + n) return;
           const index = Number(f[pos + 1]);
           if (index !== current) return forged('a forged result record');
           nextItem++;
-          outcomes.set(index, {
-            kind: 'done',
-            status: Number(f[pos + 2]),
-            fields: f.slice(pos + 4, pos + 4 + n),
-            stderr: f[pos + 4 + n],
-          });
-          pos += 5 + n;
+          outcomes.set(index, { kind: 'done', fields: f.slice(pos + 3, pos + 3 + n) });
+          pos += 3 + n;
           current = undefined;
           clearTimeout(timer);
         } else {
@@ -126,11 +130,11 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
         }
       }
     };
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       reader.push(chunk);
       consume();
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       if (stderr.length < 8000) stderr += chunk.toString('utf8');
     });
     child.on('error', (err) => {

@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Srcinfo } from '../model';
 
-export type CachedResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+/** an error is cached too; `timedOutAfterMs`: the time limit it exceeded (a higher limit tries again) */
+export type CachedResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string; timedOutAfterMs?: number };
 
 interface CacheFile {
   version: 1;

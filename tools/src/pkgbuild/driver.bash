@@ -1,15 +1,15 @@
 # pkgnx metadata driver. Runs ONLY inside the bubblewrap sandbox built by sandbox.ts.
 # Usage: bash -c "$(cat driver.bash)" pkgnx-driver <index> <dir> [<index> <dir> ...]
 #
-# For every directory it sources ./PKGBUILD in a fresh subshell, the way makepkg 6.0.2 does
+# For every directory it sources ./PKGBUILD in a fresh process, the way makepkg 6.0.2 does
 # (inside a function, extglob off, an ERR trap that functions do not inherit), and writes what
 # `makepkg --printsrcinfo` would read from it. Output framing (stdout, every field NUL-terminated,
 # bash strings cannot contain NUL so no value can break it):
-#   B <index>                                  about to source this PKGBUILD (the parent's timer starts)
-#   R <index> <exit status> <n> <field>*n <stderr text>   its result
-# Only this loop writes to the real stdout: each subshell writes into its own file in the
-# private /tmp, and the loop re-frames that file, so a PKGBUILD that prints garbage (or writes
-# fake records) only corrupts its own result.
+#   B <index>                          about to source this PKGBUILD (the parent's timer starts)
+#   R <index> <n> <field>*n            its result: what the item process wrote to its own pipe
+# Only this loop writes to the real stdout. Each item writes into a pipe of its own that the loop
+# re-frames, so a PKGBUILD that prints garbage (or fake records) only corrupts its own result; the
+# fields are untrusted and validated in TypeScript.
 #
 # The payload fields a subshell writes (parsed and validated in TypeScript):
 #   S <kind> <name>                 section start (kind = pkgbase | pkgname)
@@ -18,6 +18,9 @@
 #   F <pkgname> <attr> <a|s>        an attribute assigned inside package_<pkgname>() (array or string form)
 #   M <function name>               a package function that is missing
 #   Z                               the record is complete
+#   X <status>                      the item process exited before completing (exit in the PKGBUILD)
+#   C                               the package directory could not be entered (a sandbox fault)
+#   2 <text>                        what the item wrote to stderr (first 4000 characters), always last
 
 __pkgnx_hash_algos=(ck md5 sha1 sha224 sha256 sha384 sha512 b2)
 __pkgnx_schema_arrays=(arch backup checkdepends conflicts depends groups license makedepends
@@ -46,7 +49,7 @@ __pkgnx_source() {
 }
 
 # The assignment lines of `declare -f package_<name>` (falling back to `package`, as grep_function does),
-# read without forking (declare -f into a file on the private tmpfs, then mapfile) and pre-split once:
+# read without forking (declare -f into a file on the item's scratch /tmp, then mapfile) and pre-split once:
 # makepkg greps the function text with `^[[:space:]]* <attr>\+?=\(` (arrays) or `...=[^(]` (strings)
 # per attribute; a single regex per line plus a string comparison per attribute selects the same lines.
 __pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=()
@@ -54,8 +57,8 @@ declare -A __pkgnx_fn_has=()
 __pkgnx_load_function() {
 	local __pkgnx_l __pkgnx_lines
 	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=() __pkgnx_fn_has=()
-	{ declare -f "package_$1" || declare -f package; } >/tmp/.pkgnx-fn 2>/dev/null
-	mapfile -t __pkgnx_lines </tmp/.pkgnx-fn
+	{ { declare -f "package_$1" || declare -f package || :; } >/tmp/.pkgnx-fn && mapfile -t __pkgnx_lines </tmp/.pkgnx-fn; } 2>/dev/null ||
+		{ printf 'C\0' >&3; exit 1; }
 	for __pkgnx_l in "${__pkgnx_lines[@]}"; do
 		[[ $__pkgnx_l =~ ^[[:space:]]*\ ([A-Za-z_][A-Za-z0-9_]*)\+?=(.?) ]] || continue
 		[[ -n ${BASH_REMATCH[2]} ]] || continue
@@ -118,6 +121,14 @@ __pkgnx_section_details() {
 	done
 }
 
+# A command the PKGBUILD calls that does not exist here: recorded (N), so the result is an error naming it
+# instead of silently different. Runs with stdout at /dev/null (sourcing), hence the record fd 3.
+command_not_found_handle() {
+	printf 'N\0%s\0' "$1" >&3
+	printf '%s: command not found\n' "$1" >&2
+	return 127
+}
+
 __pkgnx_item() {
 	exec </dev/null
 	# what makepkg defines before sourcing (BUILDDIR defaults to startdir)
@@ -126,6 +137,8 @@ __pkgnx_item() {
 	__pkgnx_source >/dev/null
 	local __pkgnx_status=$?
 	trap - ERR
+	# options a PKGBUILD may have set for itself (set -e, set -u ...) must not change how it is read
+	set +euo pipefail +E +T
 	if (( __pkgnx_status != 0 )); then
 		__pkgnx_emit E "$__pkgnx_status"
 		return
@@ -169,30 +182,62 @@ __pkgnx_item() {
 	__pkgnx_emit Z
 }
 
-__pkgnx_err=()
+# ---- the driver loop: non-dumpable (see sandbox.ts) -------------------------------------------------------
+# Signals an item can send that do not kill are ignored; one that does (SIGKILL) ends the batch, which the
+# caller reports on the item being sourced.
+trap '' INT TERM HUP QUIT USR1 USR2 PIPE ALRM TSTP TTIN TTOU XFSZ VTALRM PROF WINCH
+# file descriptors bwrap may have left open: an item must find nothing of the driver's besides 0, 1, 2
+for __pkgnx_x in /proc/self/fd/*; do
+	__pkgnx_x=${__pkgnx_x##*/}
+	(( __pkgnx_x > 2 )) && exec {__pkgnx_x}>&-
+done 2>/dev/null
+# makepkg sources makepkg.conf before the PKGBUILD: so do we, once (it is the workspace's own file)
+if [[ -r /etc/makepkg.conf ]]; then
+	__pkgnx_carch=$CARCH
+	source /etc/makepkg.conf >/dev/null 2>&1
+	CARCH=$__pkgnx_carch
+fi
+
+# Collects an item's stderr and appends it, framed, to the item's own record once the item has exited.
+__pkgnx_capture() {
+	local __pkgnx_text=() __pkgnx_joined
+	mapfile -d '' __pkgnx_text
+	printf -v __pkgnx_joined '%s' "${__pkgnx_text[@]}"
+	printf '2\0%s\0' "${__pkgnx_joined:0:4000}"
+}
+
+# One item: a fresh process whose stdout is the item's own pipe, read here. Nothing of the driver's output
+# channel is open in it. It reports its own exit status (X) when the PKGBUILD ends it early.
+__pkgnx_run_item() {
+	exec 2> >(__pkgnx_capture) 3>&1
+	trap 'printf "X\0%s\0" "$?" >&3' EXIT
+	# not the PKGBUILD's doing: the sandbox is broken, and the result must not be cached (C)
+	cd -- "$1" || { printf 'C\0' >&3; trap - EXIT; exit 1; }
+	__pkgnx_item
+	trap - EXIT
+}
+
+# /tmp is the sandbox's scratch tmpfs, emptied after every item. What is there before the first item are the
+# directories bwrap made to hold package directories of a workspace under /tmp: those are emptied with
+# --one-file-system, which never enters the (read-only) package directories mounted in them.
+shopt -s nullglob dotglob
+__pkgnx_mountpoints=(/tmp/*)
+shopt -u nullglob dotglob
+
 __pkgnx_rec=()
 while (( $# >= 2 )); do
 	__pkgnx_index=$1 __pkgnx_dir=$2
 	shift 2
 	__pkgnx_emit B "$__pkgnx_index"
-	( cd -- "$__pkgnx_dir" && __pkgnx_item ) >/tmp/.pkgnx-rec 2>/tmp/.pkgnx-err
-	__pkgnx_status=$?
-	# nothing a PKGBUILD started may outlive its item: a background process could rewrite the next
-	# item's records. The sandbox has its own pid namespace, so -1 reaches exactly those processes.
-	kill -KILL -1 2>/dev/null
-	mapfile -d '' __pkgnx_rec </tmp/.pkgnx-rec
-	mapfile -d '' __pkgnx_err </tmp/.pkgnx-err
-	# and every item starts with an empty /tmp and HOME (checked with a glob: no fork in the usual case)
+	mapfile -d '' __pkgnx_rec < <(__pkgnx_run_item "$__pkgnx_dir")
+	# nothing an item started may outlive it: kill every process of ours in the pid namespace but us (bwrap's
+	# init, pid 1, is out of reach), and wait until they are gone (killed processes count until reaped)
+	while kill -KILL -1 2>/dev/null; do wait; done
 	shopt -s nullglob dotglob
-	__pkgnx_left=(/tmp/* /tmp/home/*)
+	__pkgnx_left=(/tmp/*)
 	shopt -u nullglob dotglob
-	for __pkgnx_x in "${__pkgnx_left[@]}"; do
-		case $__pkgnx_x in /tmp/.pkgnx-rec | /tmp/.pkgnx-err | /tmp/.pkgnx-fn | /tmp/home) ;; *)
-			rm -rf /tmp/* /tmp/.[!.]* /tmp/..?* 2>/dev/null
-			mkdir -p /tmp/home
-			break ;;
-		esac
-	done
-	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
-	__pkgnx_emit R "$__pkgnx_index" "$__pkgnx_status" "${#__pkgnx_rec[@]}" "${__pkgnx_rec[@]}" "${__pkgnx_errtext:0:4000}"
+	if (( ${#__pkgnx_left[@]} > ${#__pkgnx_mountpoints[@]} || ${#__pkgnx_mountpoints[@]} )); then
+		rm -rf --one-file-system -- "${__pkgnx_left[@]}" 2>/dev/null
+	fi
+	__pkgnx_emit R "$__pkgnx_index" "${#__pkgnx_rec[@]}" "${__pkgnx_rec[@]}"
 done
