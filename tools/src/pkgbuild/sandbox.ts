@@ -132,7 +132,7 @@ export function prepareSandbox(spec: SandboxSpec): SandboxLaunch {
       '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
       // as root: no user namespace, and bwrap keeps only what the driver needs to drop to the sandbox uid
       // (setpriv, below); otherwise a user namespace in which the sandbox cannot make another
-      ...(dropTo ? ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID'] : ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL']),
+      ...(dropTo ? ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'] : ['--unshare-user', '--disable-userns', '--cap-drop', 'ALL']),
       '--die-with-parent',
       '--new-session',
       '--clearenv',
