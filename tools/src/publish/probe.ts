@@ -1,0 +1,43 @@
+/**
+ * Does the store honour conditional writes? PUT a sentinel with If-None-Match: * (must succeed), again
+ * (must fail with 412/409), with a stale If-Match (must fail), with the right If-Match (must succeed);
+ * then delete it. A server that ignores the headers (s3rver, some gateways) answers 200 every time:
+ * concurrent publishers would silently drop each other's packages there.
+ */
+import { randomUUID } from 'node:crypto';
+import { isPrecondition, StoreError, type ObjectStore } from './store';
+
+export const PROBE_PREFIX = '.pkgnx/probe';
+
+export interface ProbeResult {
+  supported: boolean;
+  /** what each step answered, for the error message */
+  steps: { step: string; expected: string; got: string }[];
+}
+
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (isPrecondition(e)) return 'precondition failed';
+    if (e instanceof StoreError && (e.kind === 'unsupported' || e.kind === 'other')) return `error: ${e.message}`;
+    throw e;
+  }
+}
+
+export async function probeConditionalWrites(store: ObjectStore): Promise<ProbeResult> {
+  const key = `${PROBE_PREFIX}/${randomUUID()}`;
+  const steps: ProbeResult['steps'] = [];
+  try {
+    const first = await store.put(key, Buffer.from('pkgnx probe 1\n'), { ifNoneMatch: '*' });
+    steps.push({ step: 'PUT If-None-Match: * (new object)', expected: 'ok', got: 'ok' });
+    steps.push({ step: 'PUT If-None-Match: * (existing object)', expected: 'precondition failed', got: await outcome(store.put(key, Buffer.from('pkgnx probe 2\n'), { ifNoneMatch: '*' })) });
+    steps.push({ step: 'PUT If-Match: <stale ETag>', expected: 'precondition failed', got: await outcome(store.put(key, Buffer.from('pkgnx probe 3\n'), { ifMatch: '"00000000000000000000000000000000"' })) });
+    const current = (await store.head(key))?.etag ?? first.etag;
+    steps.push({ step: 'PUT If-Match: <current ETag>', expected: 'ok', got: await outcome(store.put(key, Buffer.from('pkgnx probe 4\n'), { ifMatch: current })) });
+  } finally {
+    await store.delete(key).catch(() => undefined);
+  }
+  return { supported: steps.every((s) => s.got === s.expected), steps };
+}
