@@ -10,6 +10,9 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   outdated: { module: '../src/cli/outdated', summary: 'compare upstream and target repositories; write packages_to_build.json' },
   'repo-analyze': { module: '../src/cli/repo-analyze', summary: 'repository health reports (target newer/only, orphans, broken and SONAME-drift deps, ...)' },
   dependents: { module: '../src/cli/dependents', summary: 'reverse dependencies and rebuild order of packages in the target repositories' },
+  publish: { module: '../src/cli/publish', summary: 'upload built packages into their pacman repositories (S3 or a directory), one database rewrite per repository' },
+  promote: { module: '../src/cli/promote', summary: 'move pkgbases between repositories (testing -> stable), as dbscripts db-move' },
+  prune: { module: '../src/cli/prune', summary: 'delete published files past their grace period, and files killed publishers left' },
 };
 
 async function run(): Promise<void> {

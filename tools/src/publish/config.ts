@@ -158,8 +158,8 @@ export function validatePublishConfig(raw: Json, file: string): PublishConfig {
   return config;
 }
 
-/** Read and validate `<file>` (default `pkgnx.config.json` in `cwd`), key `publish`. */
-export function loadPublishConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME)): PublishConfig {
+/** The parsed configuration file; errors name the file. */
+export function readConfigFile(file: string): Record<string, Json> {
   if (!existsSync(file)) throw new ConfigError(file, 'publish', 'configuration file not found');
   let parsed: Json;
   try {
@@ -167,6 +167,22 @@ export function loadPublishConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME
   } catch (e) {
     throw new ConfigError(file, '(file)', `invalid JSON: ${(e as Error).message}`);
   }
-  if (!isObject(parsed) || parsed.publish === undefined) throw new ConfigError(file, 'publish', 'missing key');
-  return validatePublishConfig(parsed.publish, file);
+  if (!isObject(parsed)) throw new ConfigError(file, '(file)', 'expected a JSON object');
+  return parsed;
+}
+
+/**
+ * Read and validate `<file>` (default `pkgnx.config.json` in `cwd`), key `publish`. A `destination`
+ * override (command line) replaces `publish.destination` before validation (and drops `publish.s3`
+ * when the override is a directory).
+ */
+export function loadPublishConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME), overrides: { destination?: string } = {}): PublishConfig {
+  const parsed = readConfigFile(file);
+  if (parsed.publish === undefined) throw new ConfigError(file, 'publish', 'missing key');
+  let raw = parsed.publish;
+  if (overrides.destination !== undefined && isObject(raw)) {
+    raw = { ...raw, destination: overrides.destination };
+    if (!overrides.destination.startsWith('s3://')) delete (raw as Record<string, Json>).s3;
+  }
+  return validatePublishConfig(raw, file);
 }
