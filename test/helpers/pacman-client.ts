@@ -19,11 +19,11 @@ export function generateTestKey(name = 'pkgnx publish test'): TestKey {
   const gnupgHome = mkdtempSync(join(tmpdir(), 'pkgnx-gpg-'));
   const email = `${name.replace(/\W+/g, '.')}@example.org`;
   execFileSync('gpg', ['--batch', '--quiet', '--homedir', gnupgHome, '--passphrase', '', '--quick-gen-key', `${name} <${email}>`, 'ed25519', 'sign', 'never'], { stdio: 'ignore' });
-  const colons = execFileSync('gpg', ['--homedir', gnupgHome, '--with-colons', '--list-secret-keys'], { encoding: 'utf8' });
+  const colons = execFileSync('gpg', ['--homedir', gnupgHome, '--with-colons', '--list-secret-keys'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)?.[1];
   if (!fingerprint) throw new Error(`no fingerprint in: ${colons}`);
   const publicKeyFile = join(gnupgHome, 'public.asc');
-  writeFileSync(publicKeyFile, execFileSync('gpg', ['--homedir', gnupgHome, '--armor', '--export', fingerprint]));
+  writeFileSync(publicKeyFile, execFileSync('gpg', ['--homedir', gnupgHome, '--armor', '--export', fingerprint], { stdio: ['ignore', 'pipe', 'ignore'] }));
   return { gnupgHome, fingerprint, publicKeyFile };
 }
 
@@ -61,7 +61,7 @@ export function pacmanClient(repos: { name: string; server: string }[], key: Tes
     ...repos.flatMap((r) => [`[${r.name}]`, `Server = ${r.server}`, '']),
   ].join('\n');
   writeFileSync(join(dir, 'pacman.conf'), conf);
-  const base = ['--config', join(dir, 'pacman.conf'), '--dbpath', join(dir, 'db'), '--cachedir', join(dir, 'cache'), '--root', join(dir, 'root'), '--gpgdir', gpgdir, '--noconfirm', '--noprogressbar'];
+  const base = ['--config', join(dir, 'pacman.conf'), '--dbpath', join(dir, 'db'), '--cachedir', join(dir, 'cache'), '--root', join(dir, 'root'), '--gpgdir', gpgdir, '--noconfirm'];
   const run = (args: string[]): { status: number | null; output: string } => {
     const r = spawnSync('pacman', [...base, ...args], { encoding: 'utf8', timeout: 120_000 });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };

@@ -14,6 +14,9 @@ import { WORKSPACE_ROOT, hasCommand } from './env';
 
 export const VERSITYGW_VERSION = 'v1.8.0';
 
+// the SDK warns on every load that its 2027 versions need Node 22; this suite pins a version that runs on 20
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 export interface S3TestServer {
   kind: 'versitygw' | 's3rver';
   endpoint: string;
