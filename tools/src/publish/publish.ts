@@ -72,6 +72,8 @@ interface Planned {
   signature?: Buffer;
   uploadPackage: boolean;
   uploadSignature: boolean;
+  /** an incomplete object of this name to overwrite (If-Match its ETag) */
+  replaceEtag?: string;
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -128,6 +130,14 @@ export async function publishPackages(session: Session, request: PublishRequest)
   // 2. what is already published
   await mapLimit(planned, 8, async (p) => {
     const head = await store.head(p.key);
+    if (head && head.metadata[META_SHA256] === p.pkg.sha256 && head.size !== p.pkg.csize) {
+      // cut short by a killed upload on a server that kept the part it received: replace it
+      log(`warning: ${store.locate(p.key)} is incomplete (${head.size} of ${p.pkg.csize} bytes), uploading it again`);
+      p.uploadPackage = true;
+      p.replaceEtag = head.etag;
+      p.uploadSignature = Boolean(p.pkg.signature || session.packageSigner);
+      return;
+    }
     if (head) {
       const published = head.metadata[META_SHA256] ?? (await publishedSha256(session, p.key));
       if (published !== p.pkg.sha256) {
@@ -234,15 +244,17 @@ async function publishedSha256(session: Session, key: string): Promise<string> {
 async function putPackageFile(session: Session, p: Planned, replace = false): Promise<void> {
   const { ctx, store } = session;
   try {
+    const condition = !ctx.conditional || replace ? {} : p.replaceEtag ? { ifMatch: p.replaceEtag } : { ifNoneMatch: '*' as const };
     await store.put(p.key, { file: p.pkg.path }, {
-      ...(ctx.conditional && !replace ? { ifNoneMatch: '*' as const } : {}),
+      ...condition,
+      md5: p.pkg.md5,
       metadata: { [META_SHA256]: p.pkg.sha256 },
       cacheControl: PACKAGE_CACHE_CONTROL,
     });
   } catch (e) {
     if (!isPrecondition(e)) throw e;
     const head = await store.head(p.key);
-    if (head?.metadata[META_SHA256] !== p.pkg.sha256) {
+    if (head?.metadata[META_SHA256] !== p.pkg.sha256 || head.size !== p.pkg.csize) {
       throw new PublishError(`${p.pkg.path}: another publisher uploaded a different ${p.pkg.filename} to ${store.locate(p.key)} at the same time; bump pkgrel`);
     }
   }

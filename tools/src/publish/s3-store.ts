@@ -18,6 +18,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -207,6 +208,9 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Body, options: PutOptions = {}): Promise<{ etag: string }> {
     const size = Buffer.isBuffer(body) ? body.length : (await stat(body.file)).size;
+    // Content-MD5 makes the server refuse a body cut short: without it an S3 gateway (versitygw 1.8)
+    // stores the part received before a killed client's connection dropped, with the full metadata
+    const md5 = options.md5 ?? (await md5Hex(body));
     const r = await this.send('PUT', key, () =>
       this.client.send(
         new PutObjectCommand({
@@ -215,6 +219,7 @@ export class S3Store implements ObjectStore {
           // a file is streamed from disk, re-opened for every attempt
           Body: Buffer.isBuffer(body) ? body : (createReadStream(body.file) as Readable),
           ContentLength: size,
+          ContentMD5: Buffer.from(md5, 'hex').toString('base64'),
           ContentType: options.contentType ?? 'application/octet-stream',
           ...(options.cacheControl ? { CacheControl: options.cacheControl } : {}),
           ...(options.metadata ? { Metadata: options.metadata } : {}),
@@ -263,6 +268,13 @@ export class S3Store implements ObjectStore {
     } while (token);
     return out;
   }
+}
+
+async function md5Hex(body: Body): Promise<string> {
+  const h = createHash('md5');
+  if (Buffer.isBuffer(body)) return h.update(body).digest('hex');
+  for await (const c of createReadStream(body.file)) h.update(c as Buffer);
+  return h.digest('hex');
 }
 
 /** Parse `s3://bucket/prefix`; the prefix has no leading or trailing `/`. */

@@ -57,6 +57,8 @@ export type Body = Buffer | { file: string };
 export interface PutOptions {
   ifMatch?: string;
   ifNoneMatch?: '*';
+  /** hex MD5 of the body when the caller has it (else the store computes it where it needs it) */
+  md5?: string;
   metadata?: Record<string, string>;
   contentType?: string;
   cacheControl?: string;
