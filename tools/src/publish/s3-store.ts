@@ -147,9 +147,16 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
     } catch (e) {
       const err = e as SdkErrorShape;
-      // HeadBucket has no body: a missing bucket is a bare 404 'NotFound'
-      if (err.$metadata?.httpStatusCode === 404) throw new StoreError('no-bucket', `${this.description}: bucket '${this.options.bucket}' does not exist`, { cause: e });
-      throw this.classify(e, 'HeadBucket');
+      const status = err.$metadata?.httpStatusCode;
+      if (status === undefined || status >= 500) throw this.classify(e, 'HeadBucket');
+      // HeadBucket answers without a body, so its 403/404 does not say what is wrong (versitygw answers
+      // 404 for an unknown access key too): ask again with a request whose error has a body
+      try {
+        await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, MaxKeys: 1 }));
+      } catch (e2) {
+        throw this.classify(e2, 'ListObjectsV2');
+      }
+      if (status === 404) throw new StoreError('no-bucket', `${this.description}: bucket '${this.options.bucket}' does not exist`, { cause: e });
     }
   }
 
