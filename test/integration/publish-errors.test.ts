@@ -156,7 +156,7 @@ test('configuration errors name the key (exit 2)', { skip }, async () => {
   writeConfig(s3config({}, { endpoint: 'ftp://x' }));
   await failsCleanly(() => publish(good), 2, [/pkgnx\.config\.json: publish\.s3\.endpoint: expected an http\(s\) URL, got 'ftp:\/\/x'/]);
   writeConfig({ ...s3config(), routes: { core: 'bad repo name' } });
-  await failsCleanly(() => publish(good), 2, [/publish\.routes\.core: invalid value 'bad repo name'/]);
+  await failsCleanly(() => publish(good), 2, [/publish\.routes\.core: invalid repository name 'bad repo name'/]);
   writeConfig({ ...s3config(), gracePeriod: 3 });
   await failsCleanly(() => publish(good), 2, [/publish\.gracePeriod: unknown key/]);
 });

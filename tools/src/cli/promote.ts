@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadPublishConfig, promotePackages, type PromoteReport } from '../publish';
-import { REPO_NAME } from '../publish/layout';
+import { repoNameProblem } from '../publish/layout';
 import { EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
 import { checkArch, configPath, sessionFor } from './publish-support';
 
@@ -51,7 +51,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!values.from) throw new UsageError('--from is required (e.g. --from extra-testing)');
   const from = values.from;
   const to = values.to ?? from.replace(/-(testing|staging)$/, '');
-  for (const [flag, r] of [['--from', from], ['--to', to]] as const) if (!REPO_NAME.test(r)) throw new UsageError(`${flag}: invalid repository name '${r}'`);
+  for (const [flag, r] of [['--from', from], ['--to', to]] as const) {
+    const problem = repoNameProblem(r);
+    if (problem) throw new UsageError(`${flag}: ${problem}`);
+  }
   if (to === from) throw new UsageError(`--to: give the target repository (--from ${from} has no -testing/-staging suffix)`);
   const config = loadPublishConfig(configPath(values.config), values.destination === undefined ? {} : { destination: values.destination });
   const session = await sessionFor(config, values['dry-run'] ?? false, values.quiet ?? false);

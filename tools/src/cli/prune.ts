@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadPublishConfig, pruneRepositories } from '../publish';
-import { REPO_NAME } from '../publish/layout';
+import { repoNameProblem } from '../publish/layout';
 import { EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
 import { checkArch, configPath, formatDeletions, sessionFor } from './publish-support';
 
@@ -36,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   const arch = checkArch(values.arch);
-  for (const r of values.repo ?? []) if (!REPO_NAME.test(r)) throw new UsageError(`--repo: invalid repository name '${r}'`);
+  for (const r of values.repo ?? []) {
+    const problem = repoNameProblem(r);
+    if (problem) throw new UsageError(`--repo: ${problem}`);
+  }
   const config = loadPublishConfig(configPath(values.config), values.destination === undefined ? {} : { destination: values.destination });
   const session = await sessionFor(config, values['dry-run'] ?? false, values.quiet ?? false);
   try {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadPublishConfig, publishPackages, routePackage, type PublishReport } from '../publish';
 import { EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
 import { checkArch, configPath, formatDeletions, projectPackages, sessionFor, upstreamLookup } from './publish-support';
-import { REPO_NAME } from '../publish/layout';
+import { repoNameProblem } from '../publish/layout';
 
 const HELP = `usage: publish --arch ARCH (--all | PROJECT... | --file PACKAGE...)
 Publish the packages in dist/<ARCH>/<PROJECT>/ (what \`nx run PROJECT:build -c ARCH\` made) into their
@@ -61,7 +61,8 @@ export async function main(argv: string[]): Promise<number> {
   if ([values.all ? 1 : 0, projects.length ? 1 : 0, files.length ? 1 : 0].reduce((a, b) => a + b, 0) !== 1) {
     throw new UsageError('give exactly one of --all, project names or --file');
   }
-  if (values.repo !== undefined && !REPO_NAME.test(values.repo)) throw new UsageError(`--repo: invalid repository name '${values.repo}'`);
+  const repoProblem = values.repo === undefined ? undefined : repoNameProblem(values.repo);
+  if (repoProblem) throw new UsageError(`--repo: ${repoProblem}`);
   const file = configPath(values.config);
   const config = loadPublishConfig(file, values.destination === undefined ? {} : { destination: values.destination });
   if (config.architectures && !config.architectures.includes(arch)) throw new UsageError(`--arch ${arch}: not in publish.architectures (${config.architectures.join(', ')}) of ${file}`);

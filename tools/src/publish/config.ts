@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, CONFIG_FILE_NAME } from '../upstream/config';
-import { ARCH_NAME, REPO_NAME } from './layout';
+import { ARCH_NAME, REPO_NAME, repoNameProblem } from './layout';
 import { parseS3Url } from './s3-store';
 
 export interface S3Destination {
@@ -73,6 +73,11 @@ export function validatePublishConfig(raw: Json, file: string): PublishConfig {
     if (pattern && !pattern.test(v)) return fail(key, `invalid value '${v}'`);
     return v;
   };
+  const repo = (key: string, v: Json): string => {
+    const name = str(key, v);
+    const problem = repoNameProblem(name);
+    return problem ? fail(key, problem) : name;
+  };
   const bool = (key: string, v: Json, dflt: boolean): boolean => {
     if (v === undefined) return dflt;
     if (typeof v !== 'boolean') return fail(key, 'expected true or false');
@@ -89,7 +94,7 @@ export function validatePublishConfig(raw: Json, file: string): PublishConfig {
     const out: Record<string, string> = {};
     for (const [k, r] of Object.entries(v)) {
       if (!keyPattern.test(k)) fail(`${key}.${k}`, 'invalid name');
-      out[k] = str(`${key}.${k}`, r, REPO_NAME);
+      out[k] = repo(`${key}.${k}`, r);
     }
     return out;
   };
@@ -139,7 +144,7 @@ export function validatePublishConfig(raw: Json, file: string): PublishConfig {
   const config: PublishConfig = {
     file,
     destination,
-    defaultRepo: str('publish.defaultRepo', raw.defaultRepo, REPO_NAME),
+    defaultRepo: repo('publish.defaultRepo', raw.defaultRepo),
     routes: repoMap('publish.routes', raw.routes, DEFAULT_ROUTES, REPO_NAME),
     projects: repoMap('publish.projects', raw.projects, {}, /^[A-Za-z0-9@._+-]+$/),
     gracePeriodSeconds: num('publish.gracePeriodSeconds', raw.gracePeriodSeconds, DEFAULT_GRACE_PERIOD_SECONDS, 0),

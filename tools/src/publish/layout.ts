@@ -53,4 +53,11 @@ export function isPackageObject(ref: RepoRef, key: string): boolean {
 }
 
 export const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/** Why `name` cannot be a repository name, or undefined. */
+export function repoNameProblem(name: string): string | undefined {
+  if (name === 'local') return "'local' is the name of pacman's local database";
+  if (!REPO_NAME.test(name)) return `invalid repository name '${name}' (letters, digits and . _ + -)`;
+  return undefined;
+}
 export const ARCH_NAME = /^[A-Za-z0-9_]+$/;
