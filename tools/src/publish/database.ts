@@ -14,12 +14,11 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack, type Header, type Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
-import { parseDescText } from '../syncdb';
 import type { PackageFile } from './package-file';
 
 export interface DbEntry {
@@ -92,9 +91,18 @@ export function nameOfDir(dir: string): string {
   return dir.replace(/-[^-]*-[^-]*$/, '');
 }
 
+/** The first value of `%KEY%` in a desc text ('' when absent); cheaper than parsing the whole text. */
+function firstValue(desc: string, key: string): string {
+  const marker = `%${key}%\n`;
+  const at = desc.startsWith(marker) ? 0 : desc.indexOf(`\n${marker}`) + 1;
+  if (at === 0 && !desc.startsWith(marker)) return '';
+  const start = at + marker.length;
+  const end = desc.indexOf('\n', start);
+  return desc.slice(start, end === -1 ? undefined : end);
+}
+
 export function summarize(dir: string, desc: string): EntrySummary {
-  const f = parseDescText(desc);
-  const one = (k: string): string => f[k]?.[0] ?? '';
+  const one = (k: string): string => firstValue(desc, k);
   const name = one('NAME') || nameOfDir(dir);
   return { dir, name, base: one('BASE') || name, version: one('VERSION'), filename: one('FILENAME'), sha256: one('SHA256SUM'), signed: Boolean(one('PGPSIG')) };
 }
@@ -149,11 +157,36 @@ function spawnFilter(cmd: string, args: string[], what: string): Filter {
   return { stdin: child.stdin, stdout: child.stdout, done };
 }
 
+/**
+ * tar-stream emits every 512-byte header and every small body as a chunk of its own; written to a pipe
+ * one by one, that is one system call each (half the time of a 10,000-package rewrite). Coalesce.
+ */
+function coalesce(size = 1 << 18): Transform {
+  let chunks: Buffer[] = [];
+  let length = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= size) {
+        this.push(Buffer.concat(chunks, length));
+        chunks = [];
+        length = 0;
+      }
+      done();
+    },
+    flush(done) {
+      if (length > 0) this.push(Buffer.concat(chunks, length));
+      done();
+    },
+  });
+}
+
 /** tar-stream pack -> zstd -> file; `finish()` resolves when the file is complete. */
 function compressedWriter(file: string, what: string): { tar: Pack; finish: () => Promise<void> } {
   const tar = pack();
   const z = spawnFilter('zstd', ['-c', '-z', '-q', '-'], what);
-  const piping = Promise.all([pipeline(tar, z.stdin), pipeline(z.stdout, createWriteStream(file)), z.done]);
+  const piping = Promise.all([pipeline(tar, coalesce(), z.stdin), pipeline(z.stdout, createWriteStream(file)), z.done]);
   piping.catch(() => undefined);
   return {
     tar,
@@ -198,13 +231,30 @@ export async function rewriteDatabase(oldFilesDb: string | undefined, change: Da
   let kept = 0;
   let next = 0;
 
+  // entries are queued in order and awaited in batches: one await per entry costs event-loop turns,
+  // and the last entry of a batch being written bounds the memory the packs hold
+  let inflight: Promise<void>[] = [];
+  const queue = (tar: Pack, header: Headers, body?: Buffer): void => {
+    const p = writeEntry(tar, header, body);
+    p.catch(() => undefined);
+    inflight.push(p);
+  };
+  const settle = async (all = false): Promise<void> => {
+    if (!all && inflight.length < 512) return;
+    const batch = inflight;
+    inflight = [];
+    await Promise.all(batch);
+  };
   const emitNew = async (e: DbEntry): Promise<void> => {
     const dirHeader: Headers = { name: `${e.dir}/`, type: 'directory', mode: 0o755, mtime: now, uname: 'root', gname: 'root' };
     const descHeader: Headers = { name: `${e.dir}/desc`, type: 'file', mode: 0o644, mtime: now, uname: 'root', gname: 'root' };
     const desc = Buffer.from(e.desc);
-    await Promise.all([writeEntry(db.tar, { ...dirHeader }), writeEntry(files.tar, { ...dirHeader })]);
-    await Promise.all([writeEntry(db.tar, { ...descHeader }, desc), writeEntry(files.tar, { ...descHeader }, desc)]);
-    await writeEntry(files.tar, { name: `${e.dir}/files`, type: 'file', mode: 0o644, mtime: now, uname: 'root', gname: 'root' }, Buffer.from(e.files));
+    queue(db.tar, { ...dirHeader });
+    queue(files.tar, { ...dirHeader });
+    queue(db.tar, { ...descHeader }, desc);
+    queue(files.tar, { ...descHeader }, desc);
+    queue(files.tar, { name: `${e.dir}/files`, type: 'file', mode: 0o644, mtime: now, uname: 'root', gname: 'root' }, Buffer.from(e.files));
+    await settle();
     entries.push(summarize(e.dir, e.desc));
     texts?.set(e.dir, { desc: e.desc, files: e.files });
   };
@@ -248,23 +298,27 @@ export async function rewriteDatabase(oldFilesDb: string | undefined, change: Da
             }
             const h: Headers = { ...header, name: header.name };
             if (member === '' || member === 'desc') {
-              await Promise.all([writeEntry(db.tar, { ...h }, header.type === 'file' ? body : undefined), writeEntry(files.tar, { ...h }, header.type === 'file' ? body : undefined)]);
+              queue(db.tar, { ...h }, header.type === 'file' ? body : undefined);
+              queue(files.tar, { ...h }, header.type === 'file' ? body : undefined);
               if (member === 'desc') {
                 const desc = body.toString('utf8');
                 entries.push(summarize(dir, desc));
                 if (texts) texts.set(dir, { ...texts.get(dir), desc });
               }
             } else {
-              await writeEntry(files.tar, h, header.type === 'file' ? body : undefined);
+              queue(files.tar, h, header.type === 'file' ? body : undefined);
               if (texts && member === 'files') texts.set(dir, { desc: texts.get(dir)?.desc ?? '', files: body.toString('utf8') });
             }
           };
-          handle().then(() => done(), done);
+          handle()
+            .then(() => settle())
+            .then(() => done(), done);
         });
       });
       await Promise.all([pipeline(unzstd.stdout, ex), unzstd.done]);
     }
     await flushBefore(undefined);
+    await settle(true);
     await Promise.all([db.finish(), files.finish()]);
   } catch (e) {
     db.tar.destroy();

@@ -112,21 +112,22 @@ export async function syncDerived(ctx: RepositoryContext, ref: RepoRef, generati
   };
   const file = (f: string): (() => Promise<Body>) => () => Promise.resolve({ file: f });
   const opts: PutOptions = { cacheControl: DB_CACHE_CONTROL };
-  // pacman reads <repo>.db then <repo>.db.sig: each signature right after its file
-  const items: [string, () => Promise<Body>, boolean][] = [
-    [`${keys.files}.sig`, sig(commitFile), true],
-    [keys.dbPlain, file(rewrite.dbFile), false],
-    [`${keys.dbPlain}.sig`, sig(rewrite.dbFile), true],
-    [keys.db, file(rewrite.dbFile), false],
-    [`${keys.db}.sig`, sig(rewrite.dbFile), true],
-    [keys.filesPlain, file(rewrite.filesFile), false],
-    [`${keys.filesPlain}.sig`, sig(rewrite.filesFile), true],
+  // pacman reads <repo>.db then <repo>.db.sig: each signature right after its file; the chains run in parallel
+  const chains: [string, () => Promise<Body>, boolean][][] = [
+    [[`${keys.files}.sig`, sig(commitFile), true]],
+    [[keys.dbPlain, file(rewrite.dbFile), false], [`${keys.dbPlain}.sig`, sig(rewrite.dbFile), true]],
+    [[keys.db, file(rewrite.dbFile), false], [`${keys.db}.sig`, sig(rewrite.dbFile), true]],
+    [[keys.filesPlain, file(rewrite.filesFile), false], [`${keys.filesPlain}.sig`, sig(rewrite.filesFile), true]],
   ];
   let written = 0;
-  for (const [key, body, isSig] of items) {
-    if (isSig && !signer) await deleteIfOlder(ctx, key, generation);
-    else if (await putIfNewer(ctx, key, body, generation, opts)) written++;
-  }
+  await Promise.all(
+    chains.map(async (chain) => {
+      for (const [key, body, isSig] of chain) {
+        if (isSig && !signer) await deleteIfOlder(ctx, key, generation);
+        else if (await putIfNewer(ctx, key, body, generation, opts)) written++;
+      }
+    }),
+  );
   return written;
 }
 
