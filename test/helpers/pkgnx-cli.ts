@@ -1,7 +1,8 @@
 /** The `pkgnx` CLI as a separate process (`npm run pkgnx -- ...` without npm), from any directory. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { WORKSPACE_ROOT } from './env';
+import { BUILD_USER, WORKSPACE_ROOT, hasCommand } from './env';
+import { versitygwBinary } from './s3-server';
 
 export interface CliResult {
   status: number | null;
@@ -34,4 +35,23 @@ export function collect(child: ChildProcess, onStderr?: (text: string) => void):
 
 export function runPkgnx(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
   return collect(spawnPkgnx(args, options));
+}
+
+/** Assert exit 0, showing the output when not. */
+export function succeeded(r: CliResult): CliResult {
+  if (r.status !== 0) throw new Error(`exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/**
+ * Why a publishing test cannot run here, or undefined: makepkg as the build user, the tools the
+ * publisher and the tests call, root for pacman -Sy, versitygw for S3 tests.
+ */
+export function publishTestPrerequisites(needs: { pacman?: boolean; versitygw?: boolean; tools?: string[] } = {}): string | undefined {
+  const tools = ['makepkg', 'bsdtar', 'zstd', 'gpg', ...(needs.pacman ? ['pacman', 'pacman-key'] : []), ...(needs.tools ?? [])];
+  for (const cmd of tools) if (!hasCommand(cmd)) return `${cmd} is not installed`;
+  if (needs.pacman && process.getuid?.() !== 0) return 'pacman -Sy needs root';
+  if (process.getuid?.() === 0 && spawnSync('id', [BUILD_USER]).status !== 0) return `no "${BUILD_USER}" user for makepkg`;
+  if (needs.versitygw && !versitygwBinary()) return 'versitygw is not installed (scripts/install-test-servers.sh)';
+  return undefined;
 }

@@ -7,26 +7,17 @@
  *   repository stays consistent (pacman syncs, every named file exists), a rerun completes it.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readDatabaseEntries, S3Store, summarize } from '../../tools/src/publish';
-import { hasCommand } from '../helpers/env';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
 import { generateTestKey, pacmanClient, type PacmanClient, type TestKey } from '../helpers/pacman-client';
-import { collect, runPkgnx, spawnPkgnx, type CliResult } from '../helpers/pkgnx-cli';
-import { startVersitygw, versitygwBinary, type S3TestServer } from '../helpers/s3-server';
+import { collect, runPkgnx, spawnPkgnx, type CliResult, publishTestPrerequisites, succeeded } from '../helpers/pkgnx-cli';
+import { startVersitygw, type S3TestServer } from '../helpers/s3-server';
 
-function prerequisites(): string | undefined {
-  for (const cmd of ['makepkg', 'pacman', 'pacman-key', 'bsdtar', 'zstd', 'gpg']) if (!hasCommand(cmd)) return `${cmd} is not installed`;
-  if (process.getuid?.() !== 0) return 'pacman -Sy needs root';
-  if (spawnSync('id', ['builder']).status !== 0) return 'no "builder" user for makepkg';
-  if (!versitygwBinary()) return 'versitygw is not installed (scripts/install-test-servers.sh)';
-  return undefined;
-}
-const skip = prerequisites();
+const skip = publishTestPrerequisites({ pacman: true, versitygw: true });
 const PUBLISHERS = 20;
 const ROUNDS = 3;
 
@@ -69,10 +60,7 @@ after(async () => {
 });
 
 const names = Array.from({ length: PUBLISHERS }, (_, i) => `race${String(i + 1).padStart(2, '0')}`);
-const ok = (r: CliResult): CliResult => {
-  assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
+const ok = succeeded;
 const client = (repo: string): PacmanClient => {
   const c = pacmanClient([{ name: repo, server: `${server.endpoint}/race/pkgs/$repo/os/$arch` }], key);
   clients.push(c);

@@ -4,22 +4,17 @@
  * (pkgrel bump) and removed by both; every desc and files entry must be the same text.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { entryFromPackage, readDatabaseEntries, readPackageFile, rewriteDatabase, type PackageFile } from '../../tools/src/publish';
-import { hasCommand } from '../helpers/env';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
+import { publishTestPrerequisites } from '../helpers/pkgnx-cli';
 import { generateTestKey, type TestKey } from '../helpers/pacman-client';
 
-function prerequisites(): string | undefined {
-  for (const cmd of ['makepkg', 'repo-add', 'repo-remove', 'bsdtar', 'zstd', 'gpg']) if (!hasCommand(cmd)) return `${cmd} is not installed`;
-  if (process.getuid?.() === 0 && spawnSync('id', ['builder']).status !== 0) return 'no "builder" user for makepkg';
-  return undefined;
-}
-const skip = prerequisites();
+const skip = publishTestPrerequisites({ tools: ['repo-add', 'repo-remove'] });
 
 const cleanup: string[] = [];
 after(() => {

@@ -4,26 +4,18 @@
  * bucket exactly as it was (nothing half-published).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { S3Store } from '../../tools/src/publish';
-import { hasCommand } from '../helpers/env';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
 import { generateTestKey, type TestKey } from '../helpers/pacman-client';
-import { runPkgnx, type CliResult } from '../helpers/pkgnx-cli';
-import { startS3rver, startVersitygw, versitygwBinary, type S3TestServer } from '../helpers/s3-server';
+import { runPkgnx, type CliResult, publishTestPrerequisites } from '../helpers/pkgnx-cli';
+import { startS3rver, startVersitygw, type S3TestServer } from '../helpers/s3-server';
 
-function prerequisites(): string | undefined {
-  for (const cmd of ['makepkg', 'bsdtar', 'zstd', 'gpg']) if (!hasCommand(cmd)) return `${cmd} is not installed`;
-  if (process.getuid?.() === 0 && spawnSync('id', ['builder']).status !== 0) return 'no "builder" user for makepkg';
-  if (!versitygwBinary()) return 'versitygw is not installed (scripts/install-test-servers.sh)';
-  return undefined;
-}
-const skip = prerequisites();
+const skip = publishTestPrerequisites({ versitygw: true });
 
 let server: S3TestServer;
 let key: TestKey;

@@ -4,24 +4,16 @@
  * processes; a pkgrel bump, the grace period and prune; promotion; temporary files of dead writers swept.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LocalStore, isPrecondition } from '../../tools/src/publish';
-import { hasCommand } from '../helpers/env';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
 import { generateTestKey, pacmanClient, type PacmanClient, type TestKey } from '../helpers/pacman-client';
-import { runPkgnx, type CliResult } from '../helpers/pkgnx-cli';
+import { runPkgnx, type CliResult, publishTestPrerequisites, succeeded } from '../helpers/pkgnx-cli';
 
-function prerequisites(): string | undefined {
-  for (const cmd of ['makepkg', 'pacman', 'pacman-key', 'bsdtar', 'zstd', 'gpg', 'flock']) if (!hasCommand(cmd)) return `${cmd} is not installed`;
-  if (process.getuid?.() !== 0) return 'pacman -Sy needs root';
-  if (spawnSync('id', ['builder']).status !== 0) return 'no "builder" user for makepkg';
-  return undefined;
-}
-const skip = prerequisites();
+const skip = publishTestPrerequisites({ pacman: true, tools: ['flock'] });
 const WRITERS = 8;
 const GRACE_SECONDS = 2;
 
@@ -50,10 +42,7 @@ after(() => {
 });
 
 const pkgnx = (...args: string[]): Promise<CliResult> => runPkgnx(args, { cwd: ws });
-const ok = (r: CliResult): CliResult => {
-  assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
+const ok = succeeded;
 const client = (repos: string[]): PacmanClient => {
   const c = pacmanClient(repos.map((name) => ({ name, server: `file://${dest}/$repo/os/$arch` })), key);
   clients.push(c);

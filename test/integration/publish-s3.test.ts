@@ -6,27 +6,18 @@
  * promotion to stable (with a dry run first that changes nothing).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { S3Store } from '../../tools/src/publish';
-import { hasCommand } from '../helpers/env';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
 import { generateTestKey, pacmanClient, type PacmanClient, type TestKey } from '../helpers/pacman-client';
-import { runPkgnx, type CliResult } from '../helpers/pkgnx-cli';
-import { startVersitygw, versitygwBinary, type S3TestServer } from '../helpers/s3-server';
+import { runPkgnx, type CliResult, publishTestPrerequisites, succeeded } from '../helpers/pkgnx-cli';
+import { startVersitygw, type S3TestServer } from '../helpers/s3-server';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
-function prerequisites(): string | undefined {
-  for (const cmd of ['makepkg', 'pacman', 'pacman-key', 'bsdtar', 'zstd', 'gpg']) if (!hasCommand(cmd)) return `${cmd} is not installed`;
-  if (process.getuid?.() !== 0) return 'pacman -Sy needs root';
-  if (spawnSync('id', ['builder']).status !== 0) return 'no "builder" user for makepkg';
-  if (!versitygwBinary()) return 'versitygw is not installed (scripts/install-test-servers.sh)';
-  return undefined;
-}
-const skip = prerequisites();
+const skip = publishTestPrerequisites({ pacman: true, versitygw: true });
 const GRACE_SECONDS = 3;
 
 let server: S3TestServer;
@@ -98,10 +89,7 @@ after(async () => {
 });
 
 const pkgnx = (...args: string[]): Promise<CliResult> => runPkgnx(args, { cwd: ws, env });
-const ok = (r: CliResult): CliResult => {
-  assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
+const ok = succeeded;
 const server_ = (): string => `${server.endpoint}/repo/arch/$repo/os/$arch`;
 const client = (repos: string[]): PacmanClient => {
   const c = pacmanClient(repos.map((name) => ({ name, server: server_() })), key);
