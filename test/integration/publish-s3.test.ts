@@ -102,6 +102,18 @@ async function snapshot(): Promise<Map<string, string>> {
 }
 const httpStatus = async (key: string): Promise<number> => (await fetch(`${server.endpoint}/repo/arch/${key.split('/').map(encodeURIComponent).join('/')}`)).status;
 
+test('publish --all --dry-run lists what it would upload and write, and writes nothing', { skip }, async () => {
+  const r = ok(await pkgnx('publish', '--arch', 'x86_64', '--all', '--dry-run'));
+  for (const f of [...packages.lib, ...packages.cli].map((p) => basename(p))) {
+    assert.ok(r.stderr.includes(`would upload s3://repo/arch/extra-testing/os/x86_64/${f}\n`), `${f}\n${r.stderr}`);
+    assert.ok(r.stderr.includes(`would upload s3://repo/arch/extra-testing/os/x86_64/${f}.sig\n`));
+  }
+  assert.match(r.stderr, /would write s3:\/\/repo\/arch\/extra-testing\/os\/x86_64\/extra-testing\.files\.tar\.zst \(generation 1: \+2 entries, -0\)/);
+  assert.match(r.stderr, /would write s3:\/\/repo\/arch\/forge\/os\/x86_64\/forge\.db\n/);
+  assert.match(r.stdout, /^would publish to s3:\/\/repo\/arch/);
+  assert.deepEqual([...(await snapshot()).keys()], [], 'the bucket is still empty');
+});
+
 test('publish --all: routed by upstream repository, signed, one database rewrite per repository; pacman (SigLevel = Required) installs the program with its library', { skip }, async () => {
   const r = ok(await pkgnx('publish', '--arch', 'x86_64', '--all', '--json'));
   const report = JSON.parse(r.stdout) as { repositories: { ref: { repo: string }; generation: number; added: string[]; routes: Record<string, string> }[] };
