@@ -7,7 +7,7 @@
  *   repository stays consistent (pacman syncs, every named file exists), a rerun completes it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -126,8 +126,10 @@ test('SIGKILL while uploading a large package, and while writing the databases: 
   const bigKey = `kill/os/x86_64/${basename(big)}`;
   const size = statSync(big).size;
 
+  const killed: number[] = [];
   const killWhen = async (pattern: RegExp, delayMs: number): Promise<CliResult> => {
     const child = spawnPkgnx(['publish', '--arch', 'x86_64', '--repo', 'kill', '--file', big], { cwd: ws, env });
+    killed.push(child.pid as number);
     let fired = false;
     const result = collect(child, (stderr) => {
       if (!fired && pattern.test(stderr)) {
@@ -169,4 +171,6 @@ test('SIGKILL while uploading a large package, and while writing the databases: 
   assert.deepEqual(c.list('kill').sort(), ['big 1.0-1', 'small 1.0-1']);
   const dl = c.run(['-Sw', 'big']);
   assert.equal(dl.status, 0, dl.output);
+  // the killed publishers' scratch directories were removed by the rerun
+  for (const pid of killed) assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith(`pkgnx-publish-${pid}-`)), [], `scratch of killed ${pid}`);
 });

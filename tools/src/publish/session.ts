@@ -3,9 +3,10 @@
  * fails before anything is uploaded: the signing key (local), then the store (credentials, bucket,
  * network), then whether the store honours conditional writes (unless the single-writer mode is chosen).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../process';
 import type { PublishConfig } from './config';
 import { PublishError } from './errors';
 import { LocalStore } from './local-store';
@@ -33,6 +34,16 @@ export interface Session {
   /** signs package files that have no `.sig` yet (makepkg --sign), if configured */
   packageSigner?: Signer;
   close(): Promise<void>;
+}
+
+const SCRATCH_PREFIX = 'pkgnx-publish-';
+
+/** Scratch directories of publishers that were killed (SIGKILL leaves them): removed by the next run. */
+async function sweepDeadSessions(): Promise<void> {
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = Number(new RegExp(`^${SCRATCH_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (pid && pid !== process.pid && !pidAlive(pid)) await rm(join(tmpdir(), name), { recursive: true, force: true });
+  }
 }
 
 export function openStore(config: PublishConfig, credentials?: S3StoreOptions['credentials']): ObjectStore {
@@ -83,7 +94,8 @@ export async function openSession(config: PublishConfig, options: SessionOptions
     store.close();
     throw e;
   }
-  const tmp = await mkdtemp(join(tmpdir(), 'pkgnx-publish-'));
+  await sweepDeadSessions();
+  const tmp = await mkdtemp(join(tmpdir(), `${SCRATCH_PREFIX}${process.pid}-`));
   const ctx: RepositoryContext = {
     store,
     conditional: !config.singleWriter,
