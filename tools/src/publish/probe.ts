@@ -5,9 +5,14 @@
  * concurrent publishers would silently drop each other's packages there.
  */
 import { randomUUID } from 'node:crypto';
-import { isPrecondition, StoreError, type ObjectStore } from './store';
+import { backoffMs, isPrecondition, sleep, StoreError, type ObjectStore } from './store';
 
-export const PROBE_PREFIX = '.pkgnx/probe';
+/**
+ * Sentinels sit directly under the prefix: on servers that map keys to directories (versitygw's posix
+ * backend) a directory of their own would be emptied by every probe, and 20 publishers probing at once
+ * raced on creating and removing it (409 ExistingObjectIsDirectory).
+ */
+export const PROBE_PREFIX = '.pkgnx-probe-';
 
 export interface ProbeResult {
   supported: boolean;
@@ -26,8 +31,18 @@ async function outcome(p: Promise<unknown>): Promise<string> {
   }
 }
 
-export async function probeConditionalWrites(store: ObjectStore): Promise<ProbeResult> {
-  const key = `${PROBE_PREFIX}/${randomUUID()}`;
+/** Probe; a step that fails with an error (not a yes or no) is tried again, up to `attempts` times. */
+export async function probeConditionalWrites(store: ObjectStore, attempts = 3): Promise<ProbeResult> {
+  let result = await probeOnce(store);
+  for (let i = 1; i < attempts && result.steps.some((s) => s.got.startsWith('error:')); i++) {
+    await sleep(backoffMs(i, 200, 2000));
+    result = await probeOnce(store);
+  }
+  return result;
+}
+
+async function probeOnce(store: ObjectStore): Promise<ProbeResult> {
+  const key = `${PROBE_PREFIX}${randomUUID()}`;
   const steps: ProbeResult['steps'] = [];
   try {
     // a server that refuses the header (Swift's s3api: 501) fails here already

@@ -123,6 +123,9 @@ export class S3Store implements ObjectStore {
   private static transient(e: unknown): boolean {
     const err = e as SdkErrorShape;
     const status = err.$metadata?.httpStatusCode;
+    // a gateway mapping keys to directories (versitygw posix) races when one request removes an emptied
+    // directory while another creates a key below it
+    if (err.name === 'ExistingObjectIsDirectory') return true;
     if (status !== undefined) return status >= 500 && status !== 501;
     return err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.name === 'TimeoutError';
   }
