@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
 
@@ -78,4 +79,36 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
   ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
   assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
   assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+});
+
+test('broken PKGBUILDs are cached like good ones: the next command sources nothing, and the CLI and Nx keep their own graph caches', { timeout: 300_000 }, () => {
+  const ws = makeTempWorkspace({
+    pluginOptions: { rebuildPolicy: 'abi', sandboxTimeoutSeconds: 2 },
+    pkgbuilds: {
+      'pkgbuilds/good/PKGBUILD': simplePkgbuild('good'),
+      // loops at top level: killed after sandboxTimeoutSeconds
+      'pkgbuilds/loops/PKGBUILD': 'pkgname=loops\npkgver=1\npkgrel=1\narch=(any)\nwhile :; do :; done\n',
+      'pkgbuilds/norel/PKGBUILD': 'pkgname=norel\npkgver=1\narch=(any)\n',
+    },
+  });
+  const data = join(ws.root, '.nx', 'workspace-data', 'pkgnx');
+  const mtime = (f: string): number => statSync(join(data, f)).mtimeMs;
+  const first = ws.nx(['show', 'projects']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual(first.stdout.trim().split('\n').sort(), ['good', 'loops', 'norel']);
+  const metadata = readdirSync(join(data, 'metadata'));
+  const cached = JSON.parse(readFileSync(join(data, 'metadata', metadata[0]), 'utf8')) as { entries: Record<string, { error?: string }> };
+  assert.equal(Object.values(cached.entries).filter((e) => e.error).length, 2, 'the timeout and the lint error are cached');
+  const graphAt = mtime('graph-nx.json');
+  const metaAt = mtime(join('metadata', metadata[0]));
+
+  // a CLI verb computes its own key: it writes its own file and leaves Nx's alone
+  const cli = spawnSync(process.execPath, ['--require', '@swc-node/register', join(ws.root, 'tools', 'bin', 'pkgnx.ts'), 'graph'], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, SWC_NODE_PROJECT: join(ws.root, 'tsconfig.json') } });
+  assert.match(cli.stdout + cli.stderr, /loops\/PKGBUILD: sourcing it took longer than 2 s/);
+  assert.ok(existsSync(join(data, 'graph-cli.json')));
+
+  const second = ws.nx(['show', 'projects']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(mtime('graph-nx.json'), graphAt, 'the warm command reused the cached graph although two projects are broken');
+  assert.equal(mtime(join('metadata', metadata[0])), metaAt, 'nothing was sourced again');
 });

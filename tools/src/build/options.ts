@@ -32,11 +32,16 @@ export interface BuildOptions {
   network: boolean;
   /** name of the workspace pacman repository */
   repoName: string;
+  /** a build running longer is stopped (default 360 minutes) */
+  timeLimitMinutes: number;
   /** every option as given, for backends with settings of their own */
   raw: Record<string, unknown>;
 }
 
 export class OptionsError extends Error {}
+
+/** six hours: big packages under qemu take that long; an endless build() does not block a run forever */
+export const DEFAULT_TIME_LIMIT_MINUTES = 360;
 
 const BACKENDS: readonly BackendChoice[] = ['auto', 'devtools', 'qemu', 'rootfs', 'host'];
 const COPY_METHODS: readonly CopyMethod[] = ['auto', 'overlay', 'copy'];
@@ -83,6 +88,10 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
   }
   const buildUser = str(raw, 'buildUser') ?? 'builder';
   if (!NAME.test(buildUser) || buildUser === 'root') throw new OptionsError(`build option "buildUser" must name an unprivileged user, got ${JSON.stringify(buildUser)}`);
+  const limitRaw = raw.timeLimitMinutes ?? DEFAULT_TIME_LIMIT_MINUTES;
+  const timeLimitMinutes = typeof limitRaw === 'string' ? Number(limitRaw) : limitRaw;
+  if (typeof timeLimitMinutes !== 'number' || !Number.isFinite(timeLimitMinutes) || timeLimitMinutes <= 0)
+    throw new OptionsError(`build option "timeLimitMinutes" must be a positive number of minutes, got ${JSON.stringify(limitRaw)}`);
   const repoName = str(raw, 'repoName') ?? 'pkgnx-workspace';
   if (!NAME.test(repoName)) throw new OptionsError(`build option "repoName" is not a repository name: ${JSON.stringify(repoName)}`);
 
@@ -100,6 +109,7 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
     copyMethod: oneOf(raw, 'copyMethod', COPY_METHODS, 'auto'),
     network: bool(raw, 'network', false),
     repoName,
+    timeLimitMinutes,
     raw: { ...raw },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { killBelow } from '../process';
 import type { PlannedCommand } from './backend';
 
 const KILL_GRACE_MS = 5000;
@@ -15,6 +16,8 @@ export interface LoggedRunOptions {
   /** the full environment of the child (not merged) */
   env?: NodeJS.ProcessEnv;
   echo?: boolean;
+  /** file descriptors the child inherits as 3, 4, ... */
+  fds?: number[];
 }
 
 export interface LoggedRunResult {
@@ -37,10 +40,10 @@ export async function runLogged(cmd: PlannedCommand, opts: LoggedRunOptions): Pr
       cwd: cmd.cwd,
       env: opts.env ?? { ...process.env, ...cmd.env },
       detached: true, // own process group: killed as a whole with kill(-pid)
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])],
     });
-    child.stdout.on('data', write);
-    child.stderr.on('data', write);
+    child.stdout!.on('data', write);
+    child.stderr!.on('data', write);
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (sig: NodeJS.Signals) => {
@@ -52,8 +55,14 @@ export async function runLogged(cmd: PlannedCommand, opts: LoggedRunOptions): Pr
     };
     const onAbort = () => {
       aborted = true;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      // first what is below the step's own process (a sandbox's sessions and pid namespaces are out of
+      // reach of the process group), so each is reaped by its parent; then the group
+      const below = child.pid ? killBelow(child.pid) : Promise.resolve(true);
+      void below.then((gone) => {
+        if (!gone) write('==> pkgnx: some processes of the step did not end within 5 s\n');
+        killGroup('SIGTERM');
+        killTimer = setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+      });
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const result = await new Promise<LoggedRunResult>((resolve) => {

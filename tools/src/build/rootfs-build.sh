@@ -6,6 +6,6 @@ args=(-f --noconfirm)
 cd /build/startdir
 printf '==> pkgnx: makepkg %s\n' "${args[*]} $*"
 if [ "$(id -u)" = 0 ]; then
-  exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups makepkg "${args[@]}" "$@"
+  exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups --inh-caps=-all --bounding-set=-all makepkg "${args[@]}" "$@"
 fi
 exec makepkg "${args[@]}" "$@"

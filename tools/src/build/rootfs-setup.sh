@@ -84,7 +84,7 @@ if [ "$PKGNX_FETCH" = 1 ]; then
   say "fetching sources (makepkg --verifysource)"
   cd /build/startdir
   if [ "$(id -u)" = 0 ]; then
-    setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups makepkg --verifysource --nodeps --noconfirm
+    setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups --inh-caps=-all --bounding-set=-all makepkg --verifysource --nodeps --noconfirm
   else
     say "not root: sources are fetched during the build step"
   fi

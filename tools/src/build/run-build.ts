@@ -23,7 +23,7 @@ import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from './process-group';
 import { rootfsBackend } from './rootfs';
 import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
-import { pidAlive } from '../process';
+import { pidAlive, watchParent } from '../process';
 
 export interface RunBuildInput {
   workspaceRoot: string;
@@ -193,12 +193,20 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     return { success: true, backend: backend.name };
   }
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    console.log(`==> pkgnx: ${sig}: stopping the build of ${pkgbase}`);
+  // why the build was stopped, when it was: a signal, the time limit, the nx process dying
+  let stopped: string | undefined;
+  const stop = (why: string): void => {
+    if (controller.signal.aborted) return;
+    stopped = why;
+    console.log(`==> pkgnx: stopping the build of ${pkgbase}: ${why}`);
     controller.abort();
   };
+  const onSignal = (sig: NodeJS.Signals) => stop(sig);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const unwatch = watchParent((why) => stop(`the nx process that ran it stopped (${why})`));
+  const limitMs = options.timeLimitMinutes * 60_000;
+  const limit = setTimeout(() => stop(`it ran longer than its time limit of ${options.timeLimitMinutes} min (build option "timeLimitMinutes")`), limitMs);
   const log = async (line: string) => {
     await appendFile(logFile, `${line}\n`);
     console.log(line);
@@ -232,8 +240,10 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     await mkdir(staging, { recursive: true });
 
     const outcome = await backend.build(req);
-    if (controller.signal.aborted) throw new Error('interrupted');
+    if (controller.signal.aborted) throw new Error(stopped ?? 'interrupted');
     if (!outcome.success) throw new Error(outcome.error ?? 'the build failed');
+    // the packages are the caller's, whoever the build ran as inside its sandbox
+    ownTree(staging);
     const packages = await listPackageFiles(staging);
     if (packages.length === 0) throw new Error(`the build produced no package in ${staging}`);
 
@@ -245,11 +255,13 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     await addPackages(req.workspaceRepo, await listPackageFiles(outDir));
     return { success: true, backend: backend.name, outDir, logFile };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = stopped && controller.signal.aborted ? `stopped: ${stopped}` : err instanceof Error ? err.message : String(err);
     await rm(staging, { recursive: true, force: true });
     await log(`==> pkgnx: build finished: ${pkgbase} ${new Date().toISOString()} [FAILED: ${message}]`).catch(() => undefined);
     return { success: false, backend: backend.name, logFile, error: message };
   } finally {
+    clearTimeout(limit);
+    unwatch();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     try {
@@ -258,6 +270,14 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
       /* rotation is best effort */
     }
   }
+}
+
+/** hands a directory tree to the user running pkgnx (sandboxed builds write as uids of their own) */
+function ownTree(dir: string): void {
+  const uid = process.getuid?.();
+  const gid = process.getgid?.();
+  if (uid === undefined || gid === undefined) return;
+  execFileSync('chown', ['-R', '--no-dereference', `${uid}:${gid}`, dir]);
 }
 
 /** staging → final by rename (same directory, so atomic); a previous output is moved aside first */

@@ -76,13 +76,20 @@ async function graphCacheKey(workspaceRoot: string, files: string[], options: Re
   for (const list of Object.values(options.targetRepositories)) {
     for (const db of list) hash.update(await readFile(isAbsolute(db) ? db : join(workspaceRoot, db)).catch(() => Buffer.from('\0missing')));
   }
+  // what sourced PKGBUILDs see of the build roots (pacman state, chroot-config) shapes their metadata too
+  if (options.metadataSource === 'pkgbuild') {
+    const { metadataView } = await import('../pkgbuild/metadata-view');
+    for (const arch of options.architectures) hash.update(`${arch}:${metadataView(workspaceRoot, arch).fingerprint}`);
+  }
   return hash.digest('hex');
 }
 
 async function loadGraphCached(workspaceRoot: string, files: string[], options: ResolvedPluginOptions, dirHashes?: readonly string[]): Promise<WorkspaceGraph> {
   if (process.env.NX_CACHE_PROJECT_GRAPH === 'false') return loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
   const key = await graphCacheKey(workspaceRoot, files, options, dirHashes);
-  const cacheFile = join(workspaceRoot, WORKSPACE_DATA, 'graph.json');
+  // Nx hands the plugin its own directory hashes, the CLI verbs hash the files themselves: the two keys
+  // differ for the same graph, so each keeps its own file instead of evicting the other's
+  const cacheFile = join(workspaceRoot, WORKSPACE_DATA, dirHashes ? 'graph-nx.json' : 'graph-cli.json');
   try {
     const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
     if (cached.key === key) return cached.graph;
@@ -90,13 +97,12 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
     // no cache yet, or unreadable: compute
   }
   const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
-  // broken PKGBUILDs may be fixed by things outside the key (a timeout on a busy machine): never cache those
-  if (!graph.projects.some((p) => p.error)) {
-    await mkdir(dirname(cacheFile), { recursive: true });
-    const tmp = `${cacheFile}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ key, graph }));
-    await rename(tmp, cacheFile);
-  }
+  // broken projects are cached too: their errors come from the content in the key (a PKGBUILD that ran
+  // out of time is retried when sandboxTimeoutSeconds, an option in the key, grows)
+  await mkdir(dirname(cacheFile), { recursive: true });
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ key, graph }));
+  await rename(tmp, cacheFile);
   return graph;
 }
 

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { killBelow } from '../process';
 import type { MetadataView } from './metadata-view';
 import { prepareSandbox, type SandboxFiles } from './sandbox';
 
@@ -73,12 +74,17 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
     let timer: NodeJS.Timeout | undefined;
     let timedOut: number | undefined;
     let stderr = '';
+    // the sandbox's own processes first, so bwrap reaps them (a zombie left to pid 1 may never be reaped)
     const kill = (): void => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      const pid = child.pid;
+      if (!pid) return;
+      void killBelow(pid).then(() => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      });
     };
     const arm = (ms: number, index: number | undefined): void => {
       clearTimeout(timer);
