@@ -52,7 +52,7 @@ const cases: [name: string, cause: RegExp][] = [
   ['network', /tried to open a network connection/],
   ['curl-network', /tried to open a network connection/],
   ['depends-invalid', /depends contains invalid characters: '  '.*pkgrel in depends must be of the form/],
-  ['not-an-array', /depends should be an array.*makedepends can not be set inside a package function/],
+  ['not-an-array', /makedepends can not be set inside a package function.*depends should be an array/],
   ['source-fails', /sourcing failed: its last command returned exit status 1/],
 ];
 
