@@ -38,7 +38,7 @@ test('nx graph lists the example packages with the expected edges, without the d
   assert.equal(project.targets.build.options.nocheck, true, 'the package whose checkdepends edge was cut builds with --nocheck');
 });
 
-test('bad input: duplicate pkgbase and duplicate pkgname name both files, the other projects load', () => {
+test('bad input: a duplicate pkgbase is a second project with a warning, a duplicate pkgname names both files, the other projects load', () => {
   const ws = makeTempWorkspace({
     pkgbuilds: {
       'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta')"),
@@ -53,8 +53,10 @@ test('bad input: duplicate pkgbase and duplicate pkgname name both files, the ot
   const g = JSON.parse(readFileSync(join(ws.root, 'graph.json'), 'utf8')) as GraphJson;
   assert.deepEqual(Object.keys(g.graph.nodes).sort(), ['alpha', 'beta', 'beta-copy', 'broken', 'gamma']);
   const err = (name: string): string => g.graph.nodes[name].data.metadata.pkgnx.error ?? '';
-  assert.match(err('beta-copy'), /pkgbuilds\/beta-copy\/PKGBUILD: pkgbase "beta" is already defined by pkgbuilds\/beta\/PKGBUILD/);
-  assert.match(err('gamma'), /pkgbuilds\/gamma\/PKGBUILD: package "alpha" is already built by pkgbuilds\/alpha\/PKGBUILD/);
+  // a second directory of pkgbase beta is its own project, with a warning; alpha's dependency goes to the primary
+  assert.equal(err('beta-copy'), '');
+  assert.match(r.stderr + r.stdout, /pkgbase "beta" is defined in 2 directories: pkgbuilds\/beta\/PKGBUILD \(project "beta"\), pkgbuilds\/beta-copy\/PKGBUILD \(project "beta-copy"\)/);
+  assert.match(err('gamma'), /pkgbuilds\/gamma\/PKGBUILD: package "alpha" \(also built by pkgbuilds\/alpha\/PKGBUILD \(pkgbase alpha, keeps it\)\)/);
   assert.match(err('broken'), /pkgbuilds\/broken\/PKGBUILD.*pkgrel/);
   assert.equal(err('alpha'), '');
   assert.deepEqual(edgesOf(g), ['alpha -> beta (static)']);
