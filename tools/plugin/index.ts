@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/options';
 import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/load';
 import { projectMetadata } from '../src/graph/workspace-graph';
+import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTargetConfiguration } from '../src/graph/targets';
 
 export type { PkgnxPluginOptions };
@@ -74,8 +75,11 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
     .map((p) => join(p.root, 'PKGBUILD'))
     .filter((f) => f.startsWith('pkgbuilds/') && existsSync(join(context.workspaceRoot, f)));
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
-  if (warnedFingerprint !== graph.fingerprint) {
-    warnedFingerprint = graph.fingerprint;
+  // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
+  const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
+  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
+    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+    if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
     if (broken.length) console.warn(`pkgnx: ${broken.length} PKGBUILD(s) could not be read:\n${broken.map((p) => `  - ${p.error}`).join('\n')}`);
