@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
 
@@ -80,4 +80,21 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
   ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
   assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
   assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+});
+
+test('chroot-config: an architecture without one, or a missing chroot-config/x86_64, is an error naming the key and the directory', () => {
+  const ws = makeTempWorkspace({ pkgbuilds: { 'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha') }, pluginOptions: { architectures: ['x86_64', 'riscv64'] } });
+  const r = ws.nx(['show', 'projects']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stdout + r.stderr, /pkgnx plugin option "architectures" \(nx\.json plugins\[\]\.options\): "riscv64" has no chroot-config\/riscv64\/makepkg\.conf \(found there: aarch64, x86_64\)/);
+
+  const ws2 = makeTempWorkspace({ pkgbuilds: { 'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha') } });
+  rmSync(join(ws2.root, 'chroot-config', 'x86_64'), { recursive: true });
+  const r2 = ws2.nx(['show', 'projects']);
+  assert.notEqual(r2.status, 0);
+  assert.match(r2.stdout + r2.stderr, /option "defaultArchitecture" .*not set, and chroot-config\/x86_64\/makepkg\.conf does not exist \(found there: aarch64\): the default configuration would silently become aarch64/);
+  ws2.write('nx.json', JSON.stringify({ plugins: [{ plugin: './tools/plugin/index.ts', options: { defaultArchitecture: 'aarch64' } }] }));
+  const r3 = ws2.nx(['show', 'project', 'alpha', '--json']);
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.equal((JSON.parse(r3.stdout) as { targets: { build: { defaultConfiguration: string } } }).targets.build.defaultConfiguration, 'aarch64');
 });
