@@ -8,8 +8,20 @@ import { parseArgs } from 'node:util';
 import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/load';
 import { formatCycleReport, formatSelfCycles } from '../graph/cycles';
 
+const HELP = `usage: cycles [--json] [--workspace DIR]
+  every dependency edge removed to give Nx an acyclic graph (checkdepends, binary available in the target
+  repository, declared in breakEdges, forced), with its reason and the cycle it closed; then every build
+  dependency only the package itself provides (a self-cycle that needs a bootstrap)
+  --json            the same as JSON (components, removed, forced, selfCycles)
+  --workspace DIR   the workspace (default: the current directory)
+exit codes: 0 ok, 1 failure, 2 usage error`;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const root = values.workspace ?? process.cwd();
   const graph = await workspaceGraph(root, await findPkgbuilds(root), readPluginOptionsFromNxJson(root));
   if (values.json) {

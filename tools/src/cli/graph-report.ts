@@ -9,8 +9,20 @@ import { dirname } from 'node:path';
 import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/load';
 import { scanPackageDirectories } from '../graph/package-dirs';
 
+const HELP = `usage: graph [--json] [--workspace DIR]
+  the resolved dependencies of every project, the PKGBUILDs that could not be read, the package directories
+  not loaded (symbolic links, unreadable), and the graph warnings (several providers, unsatisfied versions,
+  pkgbases in several directories, self-cycles, ...)
+  --json            the same as JSON (projects, edges, errors, notLoaded, warnings, removedEdges)
+  --workspace DIR   the workspace (default: the current directory)
+exit codes: 0 ok, 1 some PKGBUILD could not be read, 2 usage error`;
+
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const root = values.workspace ?? process.cwd();
   const files = await findPkgbuilds(root);
   const graph = await workspaceGraph(root, files, readPluginOptionsFromNxJson(root));
