@@ -143,14 +143,13 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
+  const { clearStaleMark, isDryRun, writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
-  if (Object.keys(results).length === 0 || context.argv.some((a) => /^--dry-?run(=true)?$/i.test(a))) {
-    const { clearStaleMark } = await import('../src/build/summary');
+  if (Object.keys(results).length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
     return;
   }
   const { registerOutputs } = await import('../src/build/workspace-repo');
-  const { writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
 
   const restoredByArch = new Map<string, string[]>();
   for (const r of Object.values(results)) {

@@ -291,8 +291,13 @@ export function clearStaleMark(workspaceRoot: string, pid: number): void {
  * Is this nx command line a real (not dry) run of `buildTarget`? `run-many`/`affected` with it among the
  * targets, `run <project>:<target>`, `<project>:<target>` and `<target> <project>`.
  */
+/** `--dry-run`/`--dryRun` among the arguments: a run that changes nothing, not even the summary */
+export function isDryRun(args: readonly string[]): boolean {
+  return args.some((a) => /^--dry-?run(=true)?$/i.test(a));
+}
+
 export function isBuildRun(args: readonly string[], buildTarget: string): boolean {
-  if (args.some((a) => /^--dry-?run(=true)?$/i.test(a))) return false;
+  if (isDryRun(args)) return false;
   const [command, ...rest] = args;
   const isTarget = (spec: string): boolean => spec.split(':')[1] === buildTarget;
   if (command === 'run-many' || command === 'affected') {
