@@ -50,7 +50,7 @@ const cases: [name: string, cause: RegExp][] = [
   ['endless-loop', /took longer than 1\.5 s/],
   ['writes-files', /tried to write files outside \/tmp while being sourced/],
   ['depends-invalid', /depends contains invalid characters: '  '.*pkgrel in depends must be of the form/],
-  ['not-an-array', /depends should be an array.*makedepends can not be set inside a package function/],
+  ['not-an-array', /makedepends can not be set inside a package function.*depends should be an array/],
   ['source-fails', /sourcing failed: its last command returned exit status 1/],
 ];
 

@@ -37,6 +37,18 @@ test('backend choice', () => {
   assert.equal(chooseBackend(parseBuildOptions({ arch: 'x86_64', backend: 'host' }), 'x86_64', 'x86_64', '/srv').name, 'host');
 });
 
+test('auto never falls back to the host backend for an architecture without chroot-config/<arch>/makepkg.conf', { skip: hasCommand('makechrootpkg') ? 'makechrootpkg present: auto picks devtools' : undefined }, () => {
+  const o = parseBuildOptions({ arch: 'riscv64' });
+  const conf = join(tmp, 'ws-noconf', 'chroot-config', 'riscv64', 'makepkg.conf');
+  assert.throws(() => chooseBackend(o, 'riscv64', 'x86_64', undefined, conf), new RegExp(`${conf} does not exist: riscv64 has no build configuration .*refusing to fall back to the unisolated host backend`));
+  // a root filesystem, or an explicit backend, is still a choice
+  assert.equal(chooseBackend(o, 'riscv64', 'x86_64', '/srv/riscv64', conf).name, 'rootfs');
+  assert.equal(chooseBackend(parseBuildOptions({ arch: 'riscv64', backend: 'host' }), 'riscv64', 'x86_64', undefined, conf).name, 'host');
+  mkdirSync(join(conf, '..'), { recursive: true });
+  writeFileSync(conf, 'CARCH=riscv64\n');
+  assert.equal(chooseBackend(o, 'riscv64', 'x86_64', undefined, conf).name, 'host');
+});
+
 test('SOURCE_DATE_EPOCH from the environment first', () => {
   assert.equal(sourceDateEpoch(tmp, { SOURCE_DATE_EPOCH: '1234' }), '1234');
   const now = Math.floor(Date.now() / 1000);

@@ -61,7 +61,7 @@ test('architecture-specific dependencies count for their architecture; edges are
   const only = await loadWorkspaceGraph({
     workspaceRoot: '/nonexistent',
     pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
-    options: resolvePluginOptions({ architectures: ['aarch64'] }, []),
+    options: resolvePluginOptions({ architectures: ['aarch64'] }, ['aarch64', 'x86_64']),
     loadMetadata: loaderFrom(metadata),
   });
   assert.deepEqual(only.edges.map((e) => `${e.source}->${e.target}`), ['app->neon-lib']);

@@ -17,8 +17,10 @@ async function run(): Promise<void> {
   const entry = verb ? VERBS[verb] : undefined;
   if (!entry) {
     const list = Object.entries(VERBS).map(([v, e]) => `  ${v.padEnd(14)} ${e.summary}`).join('\n');
-    process.stderr.write(`usage: npm run pkgnx -- <verb> [options]\n\nverbs:\n${list}\n`);
-    process.exitCode = verb === undefined || verb === '--help' || verb === '-h' ? 0 : 2;
+    const help = verb === undefined || verb === '--help' || verb === '-h' || verb === 'help';
+    const unknown = help ? '' : `pkgnx: unknown verb '${verb}'\n\n`;
+    process.stderr.write(`${unknown}usage: npm run pkgnx -- <verb> [options]   (npm run pkgnx -- <verb> --help)\n\nverbs:\n${list}\n`);
+    process.exitCode = help ? 0 : 2;
     return;
   }
   const { runVerb } = await import('../src/upstream/cli-support');

@@ -3,12 +3,13 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/options';
 import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/load';
 import { projectMetadata } from '../src/graph/workspace-graph';
+import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTargetConfiguration } from '../src/graph/targets';
 
 export type { PkgnxPluginOptions };
@@ -24,10 +25,40 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
   }
 }
 
+/**
+ * The nx command this plugin serves: this process (NX_ISOLATE_PLUGINS=false, as in .env) or, in an isolated
+ * plugin worker, its parent (whose command line only /proc knows).
+ */
+function nxCommand(): { pid: number; argv: string[] } {
+  if (!/plugin-worker\.js$/.test(process.argv[1] ?? '')) return { pid: process.pid, argv: process.argv };
+  try {
+    return { pid: process.ppid, argv: readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '') };
+  } catch {
+    return { pid: process.ppid, argv: [] };
+  }
+}
+
+/**
+ * A build run has started (graph loading comes first, then preTasksExecution): until it writes its own
+ * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
+ * never leaves an old summary that looks current.
+ */
+async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
+  const { isBuildRun, markSummaryStale } = await import('../src/build/summary');
+  const args = argv.slice(2);
+  if (!isBuildRun(args, buildTarget)) return;
+  try {
+    markSummaryStale(workspaceRoot, { pid: nxCommand().pid, startedAt: new Date().toISOString(), command: args.join(' ') });
+  } catch (e) {
+    console.warn(`pkgnx: could not mark dist/summary.txt as stale: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
+    await markRunStarted(context.workspaceRoot, nxCommand().argv, options.buildTargetName);
     const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
@@ -74,12 +105,18 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
     .map((p) => join(p.root, 'PKGBUILD'))
     .filter((f) => f.startsWith('pkgbuilds/') && existsSync(join(context.workspaceRoot, f)));
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
-  if (warnedFingerprint !== graph.fingerprint) {
-    warnedFingerprint = graph.fingerprint;
+  // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
+  const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
+  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
+    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+    if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
     if (broken.length) console.warn(`pkgnx: ${broken.length} PKGBUILD(s) could not be read:\n${broken.map((p) => `  - ${p.error}`).join('\n')}`);
     if (forced) console.warn(`pkgnx: ${forced} dependency edge(s) were removed by a FORCED cycle break; run \`npm run pkgnx -- cycles\` for the report`);
+    const { warnings } = graph;
+    if (warnings.length > 0 && warnings.length <= 10) console.warn(`pkgnx: ${warnings.length} graph warning(s):\n${warnings.map((w) => `  - ${w}`).join('\n')}`);
+    else if (warnings.length > 10) console.warn(`pkgnx: ${warnings.length} graph warnings (several providers, pkgbases in several directories, self-cycles, ...): \`npm run pkgnx -- graph\` lists them`);
   }
   const deps: RawProjectGraphDependency[] = graph.edges
     .map((e) => ({ source: e.source, target: e.target, sourceFile: e.sourceFile, type: 'static' as RawProjectGraphDependency['type'] }) as RawProjectGraphDependency);
@@ -95,6 +132,10 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
 
 const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-cache']);
 
+export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
+  await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+};
+
 /**
  * After every run: packages restored from the cache join the workspace repository (the executor does
  * not run on a cache hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped.
@@ -102,10 +143,13 @@ const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-ca
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
-  // a dry run changes nothing, not even the summary
-  if (Object.keys(results).length === 0 || context.argv.some((a) => /^--dry-?run(=true)?$/i.test(a))) return;
+  const { clearStaleMark, isDryRun, writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
+  // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
+  if (Object.keys(results).length === 0 || isDryRun(context.argv)) {
+    clearStaleMark(context.workspaceRoot, nxCommand().pid);
+    return;
+  }
   const { registerOutputs } = await import('../src/build/workspace-repo');
-  const { writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
 
   const restoredByArch = new Map<string, string[]>();
   for (const r of Object.values(results)) {

@@ -10,12 +10,6 @@ import { runBuild } from '../../src/build/run-build';
 import type { ProjectPkgnxMetadata } from '../../src/model';
 import { WORKSPACE_DATA } from '../../src/graph/load';
 
-function pkgbaseOf(context: ExecutorContext, project: string): string {
-  const node = context.projectGraph?.nodes[project];
-  const meta = (node?.data.metadata as { pkgnx?: ProjectPkgnxMetadata } | undefined)?.pkgnx;
-  return meta?.pkgbase ?? project;
-}
-
 /** every project the given one depends on, directly or not (npm and other external nodes excluded) */
 function transitiveDependencies(context: ExecutorContext, project: string): string[] {
   const graph = context.projectGraph;
@@ -83,9 +77,11 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
   const result = await runBuild({
     workspaceRoot: context.root,
     projectRoot: root,
-    pkgbase: pkgbaseOf(context, project),
+    // dist/<arch>/<name>/ and logs/<name>/ are named after the project, as the target's outputs and the run
+    // summary are: the pkgbase, except for a second directory of the same pkgbase (its own project name)
+    pkgbase: project,
     options,
-    dependencyPkgbases: transitiveDependencies(context, project).map((p) => pkgbaseOf(context, p)),
+    dependencyPkgbases: transitiveDependencies(context, project),
   });
   if (!result.success) console.error(`pkgnx build (${project}): ${result.error ?? 'failed'}${result.logFile ? `; log: ${result.logFile}` : ''}`);
   return { success: result.success };

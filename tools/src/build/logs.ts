@@ -73,8 +73,11 @@ export function rotateLogs(dir: string, keep: number): string[] {
   return removed;
 }
 
-/** newest log of a package, optionally for one architecture; undefined when there is none */
-export function newestLog(dir: string, arch?: string): string | undefined {
-  const logs = listLogs(dir);
-  return (arch ? logs.find((e) => e.arch === arch) : undefined)?.path ?? logs[0]?.path;
+/**
+ * newest log of a package, of one architecture when `arch` is given (never another architecture's), and
+ * written since `since` (ms) when given: a log of this run, never one left by an older run
+ */
+export function newestLog(dir: string, arch?: string, since?: number): string | undefined {
+  const fresh = (e: LogEntry): boolean => since === undefined || (e.mtimeMs >= since && e.stamp >= logStamp(new Date(since)));
+  return listLogs(dir).find((e) => (arch === undefined || e.arch === arch) && fresh(e))?.path;
 }

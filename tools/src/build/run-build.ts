@@ -79,13 +79,22 @@ function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** The backend the `auto` choice means here, and why (printed in the log). */
-export function chooseBackend(options: BuildOptions, arch: string, host: string, rootfs: string | undefined): { name: BackendName; reason: string } {
+/**
+ * The backend the `auto` choice means here, and why (printed in the log). Never the host backend for an
+ * architecture without `chroot-config/<arch>/makepkg.conf` (`makepkgConf` missing): that would be an
+ * unisolated build with the host's configuration passing for a build of `arch`.
+ */
+export function chooseBackend(options: BuildOptions, arch: string, host: string, rootfs: string | undefined, makepkgConf?: string): { name: BackendName; reason: string } {
   if (options.backend !== 'auto') return { name: options.backend, reason: 'build option "backend"' };
   if (onPath('makechrootpkg')) {
     return arch === host ? { name: 'devtools', reason: 'makechrootpkg is on PATH' } : { name: 'qemu', reason: `makechrootpkg is on PATH and ${arch} is not the host's ${host}` };
   }
   if (rootfs) return { name: 'rootfs', reason: `a root filesystem is configured (${rootfs})` };
+  if (makepkgConf !== undefined && !existsSync(makepkgConf))
+    throw new Error(
+      `${makepkgConf} does not exist: ${arch} has no build configuration (add chroot-config/${arch}/ with makepkg.conf and pacman.conf); ` +
+        'refusing to fall back to the unisolated host backend (set the build option "backend" to choose one explicitly)',
+    );
   return { name: 'host', reason: 'no makechrootpkg and no root filesystem configured: falling back to a NOT clean host build' };
 }
 
@@ -142,7 +151,12 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   const pkgdir = resolve(workspaceRoot, input.projectRoot);
   const info = await readPkgbuildBuildInfo(pkgdir, arch, workspaceRoot);
   const rootfs = resolveRootfs(workspaceRoot, arch, options.rootfs);
-  const choice = chooseBackend(options, arch, host, rootfs);
+  let choice: ReturnType<typeof chooseBackend>;
+  try {
+    choice = chooseBackend(options, arch, host, rootfs, join(workspaceRoot, 'chroot-config', arch, 'makepkg.conf'));
+  } catch (err) {
+    return { success: false, error: (err as Error).message };
+  }
   const backend = BACKENDS[choice.name];
 
   const distArch = join(workspaceRoot, 'dist', arch);

@@ -3,7 +3,7 @@
  * log to read) and skipped (with the failed dependency that caused it). Structural types only: no Nx imports
  * in tools/src; they mirror nx/src/native TaskResult / Task / TaskGraph (Nx 24).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { logDirFor, newestLog } from './logs';
 
@@ -58,8 +58,10 @@ export interface FailedEntry {
   target: string;
   configuration?: string;
   code?: number;
-  /** newest file in logs/<pkgbase>/ (relative to the workspace root), or null when there is none */
+  /** this run's newest log in logs/<project>/ (relative to the workspace root), or null when the task wrote none */
   log: string | null;
+  /** without a log: why the task failed before its build started (from the task's output) */
+  reason?: string;
 }
 export interface SkippedEntry {
   project: string;
@@ -69,7 +71,17 @@ export interface SkippedEntry {
   because: string[];
 }
 
+/** a build run that started and has not finished (yet, or ever: interrupted, killed) */
+export interface StaleMark {
+  pid: number;
+  startedAt: string;
+  /** the nx command line, e.g. `run-many -t build` */
+  command: string;
+}
+
 export interface RunSummary {
+  /** set while (or after) a later build run did not finish: this summary is not of the latest run */
+  stale?: StaleMark;
   startTime?: string;
   endTime?: string;
   durationMs?: number;
@@ -83,6 +95,20 @@ export interface RunSummary {
 
 /** how to find a failed package's log; the default reads logs/<pkgbase>/ */
 export type LogFinder = (project: string, configuration: string | undefined) => string | null;
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+/**
+ * Why a task failed, from its output: the executor's `pkgnx build (<project>): <reason>` line, else the last
+ * non-empty line. Undefined without output.
+ */
+export function failureReason(r: TaskResultLike): string | undefined {
+  const lines = (r.terminalOutput ?? '').replace(ANSI, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const marker = `pkgnx build (${r.task.target.project}): `;
+  const own = [...lines].reverse().find((l) => l.startsWith(marker));
+  return own ? own.slice(marker.length) : lines.at(-1);
+}
 
 function edgeId(e: string | { id: string }): string {
   return typeof e === 'string' ? e : e.id;
@@ -147,9 +173,12 @@ export function summarizeRun(input: RunSummaryInput, findLog: LogFinder = () => 
       case 'remote-cache':
         s.restored.push({ ...base, from: r.status });
         break;
-      case 'failure':
-        s.failed.push({ ...base, ...(r.code !== undefined ? { code: r.code } : {}), log: findLog(project, configuration) });
+      case 'failure': {
+        const log = findLog(project, configuration);
+        const reason = log === null ? failureReason(r) : undefined;
+        s.failed.push({ ...base, ...(r.code !== undefined ? { code: r.code } : {}), log, ...(reason !== undefined ? { reason } : {}) });
         break;
+      }
       case 'skipped':
         s.skipped.push({ ...base, because: rootCauses(id, input) });
         break;
@@ -181,13 +210,20 @@ function fmtMs(ms: number | undefined): string {
 export function renderSummaryTable(s: RunSummary): string {
   const rows: string[][] = [['RESULT', 'PROJECT', 'ARCH', 'DETAIL']];
   const arch = (c?: string): string => c ?? '-';
-  for (const f of s.failed) rows.push(['failed', f.project, arch(f.configuration), `${f.code !== undefined ? `exit ${f.code}, ` : ''}log: ${f.log ?? '(none)'}`]);
+  const logOf = (f: FailedEntry): string => (f.log !== null ? `log: ${f.log}` : `no log: failed before the build started${f.reason ? `: ${f.reason}` : ''}`);
+  for (const f of s.failed) rows.push(['failed', f.project, arch(f.configuration), `${f.code !== undefined ? `exit ${f.code}, ` : ''}${logOf(f)}`]);
   for (const k of s.skipped) rows.push(['skipped', k.project, arch(k.configuration), k.because.length ? `because ${k.because.join(', ')} failed` : 'a dependency did not build']);
   for (const t of s.stopped) rows.push(['stopped', t.project, arch(t.configuration), 'interrupted']);
   for (const b of s.built) rows.push(['built', b.project, arch(b.configuration), fmtMs(b.durationMs)]);
   for (const r of s.restored) rows.push(['restored', r.project, arch(r.configuration), `from ${r.from}`]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
+  if (s.stale)
+    lines.unshift(
+      `STALE: a later build run (nx ${s.stale.command}, started ${s.stale.startedAt}, pid ${s.stale.pid}) did not finish (interrupted or killed);`,
+      `this is the summary of the run before it${s.startTime ? `, started ${s.startTime}` : ''}.`,
+      '',
+    );
   const c = s.counts;
   lines.push(
     '',
@@ -211,6 +247,71 @@ export interface RunSummaryContext {
   dependencies?: TaskDependencies;
 }
 
+function summaryFiles(workspaceRoot: string): { dist: string; json: string; txt: string } {
+  const dist = join(workspaceRoot, 'dist');
+  return { dist, json: join(dist, 'summary.json'), txt: join(dist, 'summary.txt') };
+}
+
+function writeSummaryFiles(workspaceRoot: string, summary: RunSummary): { json: string; txt: string } {
+  const { dist, json, txt } = summaryFiles(workspaceRoot);
+  mkdirSync(dist, { recursive: true });
+  writeAtomic(json, `${JSON.stringify(summary, null, 2)}\n`);
+  writeAtomic(txt, renderSummaryTable(summary));
+  return { json, txt };
+}
+
+function readSummary(workspaceRoot: string): RunSummary | undefined {
+  try {
+    return JSON.parse(readFileSync(summaryFiles(workspaceRoot).json, 'utf8')) as RunSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A build run starts: the summary of an earlier run must not pass for this run's if this one never finishes
+ * (interrupted while loading the graph or building, killed). Marks dist/summary.{json,txt} stale; the run's
+ * own summary replaces them at the end (writeRunSummary), or clearStaleMark() undoes the mark.
+ */
+export function markSummaryStale(workspaceRoot: string, mark: StaleMark): void {
+  const summary = readSummary(workspaceRoot);
+  if (!summary || summary.stale?.pid === mark.pid) return;
+  writeSummaryFiles(workspaceRoot, { ...summary, stale: mark });
+}
+
+/** the run of process `pid` finished without writing a summary (no build task, dry run): undo its mark */
+export function clearStaleMark(workspaceRoot: string, pid: number): void {
+  const summary = readSummary(workspaceRoot);
+  if (summary?.stale?.pid !== pid) return;
+  const { stale: _cleared, ...rest } = summary;
+  writeSummaryFiles(workspaceRoot, rest);
+}
+
+/**
+ * Is this nx command line a real (not dry) run of `buildTarget`? `run-many`/`affected` with it among the
+ * targets, `run <project>:<target>`, `<project>:<target>` and `<target> <project>`.
+ */
+/** `--dry-run`/`--dryRun` among the arguments: a run that changes nothing, not even the summary */
+export function isDryRun(args: readonly string[]): boolean {
+  return args.some((a) => /^--dry-?run(=true)?$/i.test(a));
+}
+
+export function isBuildRun(args: readonly string[], buildTarget: string): boolean {
+  if (isDryRun(args)) return false;
+  const [command, ...rest] = args;
+  const isTarget = (spec: string): boolean => spec.split(':')[1] === buildTarget;
+  if (command === 'run-many' || command === 'affected') {
+    const targets: string[] = [];
+    rest.forEach((a, i) => {
+      const m = /^(?:-t|--targets?)(?:=(.*))?$/.exec(a);
+      if (m) targets.push(...(m[1] ?? rest[i + 1] ?? '').split(','));
+    });
+    return targets.includes(buildTarget);
+  }
+  if (command === 'run') return rest.length > 0 && isTarget(rest[0]);
+  return command === buildTarget || (command !== undefined && isTarget(command));
+}
+
 /** writes dist/summary.json and dist/summary.txt (each via rename, so readers never see half a file) */
 export function writeRunSummary(workspaceRoot: string, ctx: RunSummaryContext): { summary: RunSummary; json: string; txt: string } {
   const findLog: LogFinder = (project, configuration) => {
@@ -220,18 +321,13 @@ export function writeRunSummary(workspaceRoot: string, ctx: RunSummaryContext): 
     } catch {
       return null;
     }
-    const log = newestLog(dir, configuration);
+    // a log of this run only: an older run's log says nothing about this failure
+    const log = newestLog(dir, configuration, ctx.startTime);
     return log ? relative(workspaceRoot, log) : null;
   };
   const summary = summarizeRun(
     { taskResults: ctx.taskResults, dependencies: ctx.dependencies, startTime: ctx.startTime, endTime: ctx.endTime },
     findLog,
   );
-  const dist = join(workspaceRoot, 'dist');
-  mkdirSync(dist, { recursive: true });
-  const json = join(dist, 'summary.json');
-  const txt = join(dist, 'summary.txt');
-  writeAtomic(json, `${JSON.stringify(summary, null, 2)}\n`);
-  writeAtomic(txt, renderSummaryTable(summary));
-  return { summary, json, txt };
+  return { summary, ...writeSummaryFiles(workspaceRoot, summary) };
 }

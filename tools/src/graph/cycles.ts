@@ -400,3 +400,36 @@ export function formatCycleReport(result: CycleBreakResult): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * A build dependency (makedepends/checkdepends) that only the project itself provides, e.g. java24-openjdk's
+ * `makedepends=(java-environment>=23)` satisfied by its own `provides=(java-environment=24)`: no other
+ * project and no target repository provides it, so its first build needs a binary of it in the build root.
+ */
+export interface SelfCycle {
+  project: string;
+  kind: 'makedepends' | 'checkdepends';
+  dep: string;
+  /** which of its own packages satisfies it, e.g. `provides java-environment=24` */
+  satisfiedBy: string;
+  /** the architectures where nothing else provides it */
+  archs: string[];
+  /** those of `archs` whose target repositories were searched (plugin option targetRepositories) */
+  targetRepositories: string[];
+}
+
+export function describeSelfCycle(c: SelfCycle): string {
+  const unsearched = c.archs.filter((a) => !c.targetRepositories.includes(a));
+  return (
+    `${c.project} (${c.archs.join(', ')}) ${c.kind} '${c.dep}': a self-cycle, only ${c.project} itself ${c.satisfiedBy}; ` +
+    `no other project${c.targetRepositories.length ? ' and no target repository' : ''} provides it` +
+    (unsearched.length ? ` (no targetRepositories for ${unsearched.join(', ')})` : '') +
+    `: its first build needs a bootstrap (a binary of ${c.dep} in the build root${c.kind === 'checkdepends' ? ', or --nocheck' : ''})`
+  );
+}
+
+/** the self-cycles section of `pkgnx cycles` */
+export function formatSelfCycles(list: readonly SelfCycle[]): string {
+  if (list.length === 0) return '';
+  return `${[`${list.length} build dependenc${list.length === 1 ? 'y' : 'ies'} only the package itself provides (self-cycles, not edges; they need a bootstrap):`, ...list.map((c) => `  - ${describeSelfCycle(c)}`)].join('\n')}\n`;
+}

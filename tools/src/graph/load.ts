@@ -135,8 +135,13 @@ export function workspaceGraph(workspaceRoot: string, pkgbuildFiles: readonly st
   return lastGraph!.graph;
 }
 
-/** Every PKGBUILD under pkgbuilds/ (for the CLI; Nx hands the plugin its own list). */
+/**
+ * Every PKGBUILD under pkgbuilds/ (for the CLI; Nx hands the plugin its own list). Like Nx's walker it
+ * follows no symbolic link and skips unreadable directories; scanPackageDirectories names both.
+ */
 export async function findPkgbuilds(workspaceRoot: string): Promise<string[]> {
   const fg = (await import('fast-glob')).default;
-  return (await fg(PKGBUILD_GLOB, { cwd: workspaceRoot, ignore: ['pkgbuilds/*/src/**', 'pkgbuilds/*/pkg/**'] })).sort();
+  return (
+    await fg(PKGBUILD_GLOB, { cwd: workspaceRoot, ignore: ['pkgbuilds/*/src/**', 'pkgbuilds/*/pkg/**'], followSymbolicLinks: false, suppressErrors: true })
+  ).sort();
 }

@@ -6,9 +6,12 @@ export type RebuildPolicy = 'local' | 'abi' | 'transitive';
 export type MetadataSource = 'pkgbuild' | 'srcinfo';
 
 export interface PkgnxPluginOptions {
-  /** target architectures = configurations of the build target; default: the directories of chroot-config/ */
+  /** target architectures = configurations of the build target; default: the directories of chroot-config/ (each needs one) */
   architectures?: string[];
-  /** the build target's default configuration; default: x86_64 when listed, else the first architecture */
+  /**
+   * the build target's default configuration; default: x86_64 when listed, else the first of an explicit
+   * `architectures` (an error when chroot-config/ lacks x86_64 and neither option is set)
+   */
   defaultArchitecture?: string;
   /** `pkgbuild` (default): source PKGBUILDs in the sandbox; `srcinfo`: read committed .SRCINFO files only */
   metadataSource?: MetadataSource;
@@ -60,17 +63,32 @@ function stringArray(key: string, value: unknown): string[] {
 }
 
 /**
- * @param discoveredArchitectures architectures found in chroot-config/ (used when the option is absent)
+ * @param discoveredArchitectures the architectures with a `chroot-config/<arch>/makepkg.conf`: the default of
+ *   `architectures`, and the only ones it may name (a build needs the build root's configuration)
  */
 export function resolvePluginOptions(raw: unknown, discoveredArchitectures: string[]): ResolvedPluginOptions {
   const o = (raw ?? {}) as Record<string, unknown>;
   if (typeof o !== 'object' || Array.isArray(o)) throw new PluginOptionsError('options', 'must be an object');
   for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) throw new PluginOptionsError(key, `unknown option; known: ${[...KNOWN_KEYS].join(', ')}`);
 
-  const architectures = o.architectures === undefined ? (discoveredArchitectures.length ? discoveredArchitectures : ['x86_64']) : stringArray('architectures', o.architectures);
+  const found = discoveredArchitectures.length ? `found there: ${discoveredArchitectures.join(', ')}` : 'chroot-config/ has none';
+  const explicit = o.architectures !== undefined;
+  // nothing configured at all: the graph still loads (x86_64); a build refuses to run without chroot-config
+  const architectures = explicit ? stringArray('architectures', o.architectures) : discoveredArchitectures.length ? discoveredArchitectures : ['x86_64'];
   if (architectures.length === 0) throw new PluginOptionsError('architectures', 'must list at least one architecture');
-  for (const a of architectures) if (!ARCH_NAME.test(a) || a === 'any') throw new PluginOptionsError('architectures', `"${a}" is not a pacman architecture name`);
+  for (const a of architectures) {
+    if (!ARCH_NAME.test(a) || a === 'any') throw new PluginOptionsError('architectures', `"${a}" is not a pacman architecture name`);
+    if (explicit && !discoveredArchitectures.includes(a))
+      throw new PluginOptionsError('architectures', `"${a}" has no chroot-config/${a}/makepkg.conf (${found}); its builds would have no build root configuration`);
+  }
 
+  // the default never changes silently: without chroot-config/x86_64, a discovered set needs an explicit choice
+  if (o.defaultArchitecture === undefined && !explicit && discoveredArchitectures.length && !architectures.includes('x86_64'))
+    throw new PluginOptionsError(
+      'defaultArchitecture',
+      `not set, and chroot-config/x86_64/makepkg.conf does not exist (${found}): the default configuration would silently become ` +
+        `${architectures[0]}; set "defaultArchitecture": "${architectures[0]}" (or "architectures"), or add chroot-config/x86_64/`,
+    );
   const defaultArchitecture = o.defaultArchitecture === undefined ? (architectures.includes('x86_64') ? 'x86_64' : architectures[0]) : String(o.defaultArchitecture);
   if (!architectures.includes(defaultArchitecture)) throw new PluginOptionsError('defaultArchitecture', `"${defaultArchitecture}" is not one of architectures (${architectures.join(', ')})`);
 

@@ -6,13 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, basename, isAbsolute } from 'node:path';
+import { dirname, join, isAbsolute } from 'node:path';
 import type { DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
 import { metadataForArch, parseSrcinfo } from '../srcinfo';
 import { packageSatisfies, parseDependency } from '../depends';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
-import { breakCycles, type CycleBreakResult, type GraphEdge } from './cycles';
+import { assignOwnership } from './ownership';
+import { breakCycles, describeSelfCycle, type CycleBreakResult, type GraphEdge, type SelfCycle } from './cycles';
 import type { ResolvedPluginOptions } from './options';
 
 export interface GraphProject {
@@ -37,6 +38,8 @@ export interface WorkspaceGraph {
   projects: GraphProject[];
   edges: ResolvedEdge[];
   cycles: CycleBreakResult;
+  /** build dependencies only the project itself provides: its first build needs a bootstrap */
+  selfCycles: SelfCycle[];
   /** graph-level warnings: several providers, unsatisfied versions, dependencies nobody provides */
   warnings: string[];
   /** changes whenever anything that shapes the edges changes (Nx re-runs createDependencies then) */
@@ -125,30 +128,6 @@ function findInRepos(repos: TargetRepoIndex | undefined, depString: string): Syn
   return repos.byName.get(dep.name)?.find((pkg) => packageSatisfies(dep, pkg));
 }
 
-/** Stable unique project names: the pkgbase when free, else one derived from the directory. */
-function assignNames(entries: { root: string; pkgbase?: string }[]): string[] {
-  const taken = new Set<string>();
-  const names: string[] = new Array(entries.length);
-  // pkgbase names first, in directory order, so the first directory keeps the pkgbase
-  entries.forEach((e, i) => {
-    if (e.pkgbase && !taken.has(e.pkgbase)) {
-      taken.add(e.pkgbase);
-      names[i] = e.pkgbase;
-    }
-  });
-  entries.forEach((e, i) => {
-    if (names[i]) return;
-    let candidate = basename(e.root);
-    if (taken.has(candidate)) candidate = e.root.replace(/[^A-Za-z0-9._+-]+/g, '-');
-    let n = 2;
-    const stem = candidate;
-    while (taken.has(candidate)) candidate = `${stem}-${n++}`;
-    taken.add(candidate);
-    names[i] = candidate;
-  });
-  return names;
-}
-
 /**
  * The dependency strings of one kind. `depends` is the pkgbase-level array (what makepkg -s installs)
  * plus every split package's runtime depends: a package is only installable for its dependents once
@@ -187,39 +166,26 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     return { root, pkgbuild: files[i], metadata: error ? {} : metadata, error, warnings: [...warnings], pkgbase: error ? undefined : metadata[archs[0]].pkgbase };
   });
 
-  // the same pkgbase in two directories, or two projects building the same pkgname: the later directory
-  // (in sorted order) gets the error, the first one keeps working
-  const pkgbaseOwner = new Map<string, string>();
-  const pkgnameOwner = new Map<string, { file: string; pkgbase: string }>();
-  for (const d of drafts) {
-    if (!d.pkgbase) continue;
-    const other = pkgbaseOwner.get(d.pkgbase);
-    if (other) {
-      d.error = `${d.pkgbuild}: pkgbase "${d.pkgbase}" is already defined by ${other}; each pkgbase must live in exactly one directory`;
-      d.pkgbase = undefined;
-      continue;
-    }
-    const clash = Object.values(d.metadata)
-      .flatMap((m) => m.packages.map((p) => p.name))
-      .map((n) => [n, pkgnameOwner.get(n)] as const)
-      .find(([, owner]) => owner !== undefined);
-    if (clash) {
-      d.error = `${d.pkgbuild}: package "${clash[0]}" is already built by ${clash[1]!.file} (pkgbase ${clash[1]!.pkgbase}); a pkgname can come from only one project`;
-      d.pkgbase = undefined;
-      continue;
-    }
-    pkgbaseOwner.set(d.pkgbase, d.pkgbuild);
-    for (const m of Object.values(d.metadata)) for (const p of m.packages) pkgnameOwner.set(p.name, { file: d.pkgbuild, pkgbase: d.pkgbase });
-  }
-  const names = assignNames(drafts.map((d) => ({ root: d.root, pkgbase: d.pkgbase })));
-  const projects: GraphProject[] = drafts.map((d, i) => ({
-    name: names[i],
-    root: d.root,
-    pkgbuild: d.pkgbuild,
-    metadata: d.error ? {} : d.metadata,
-    ...(d.error ? { error: d.error } : {}),
-    warnings: d.warnings,
-  }));
+  // names, the same pkgbase in several directories, a pkgname built by several pkgbases (ownership.ts)
+  const owners = assignOwnership(
+    drafts.map((d) => ({ root: d.root, pkgbuild: d.pkgbuild, pkgbase: d.pkgbase, pkgnames: Object.values(d.metadata).flatMap((m) => m.packages.map((p) => p.name)) })),
+  );
+  const warnings = new Set<string>();
+  const primaryOf = new Map<string, string>();
+  const projects: GraphProject[] = drafts.map((d, i) => {
+    const own = owners[i];
+    const error = d.error ?? own.error;
+    if (own.warning) warnings.add(own.warning);
+    if (own.primary) primaryOf.set(own.name, own.primary);
+    return {
+      name: own.name,
+      root: d.root,
+      pkgbuild: d.pkgbuild,
+      metadata: error ? {} : d.metadata,
+      ...(error ? { error } : {}),
+      warnings: own.warning ? [...d.warnings, own.warning] : d.warnings,
+    };
+  });
   const good = projects.filter((p) => !p.error);
 
   const repos = new Map<string, TargetRepoIndex>();
@@ -229,29 +195,55 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
   }
 
   // resolve every dependency string, per architecture, and merge the edges
-  const warnings = new Set<string>();
   const merged = new Map<string, ResolvedEdge & { binaryPerArch: Map<string, string | undefined> }>();
   const kinds: DependencyKind[] = options.checkdepends ? ['depends', 'makedepends', 'checkdepends'] : ['depends', 'makedepends'];
   const breakable = new Set(options.breakEdges.map((e) => `${e.source}\0${e.target}`));
+  // the directories of one pkgbase are one provider for the question "who else could provide it"
+  const sameBase = new Map<string, Set<string>>();
+  for (const p of good) {
+    const base = p.metadata[archs[0]].pkgbase;
+    const group = sameBase.get(base) ?? new Set<string>();
+    sameBase.set(base, group.add(p.name));
+  }
+  const selfCycles = new Map<string, SelfCycle>();
   for (const arch of archs) {
     const index = buildProvisionIndex(
-      good.map((p): ProjectProvisions => ({ project: p.name, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
+      good.map((p): ProjectProvisions => ({ project: p.name, rank: primaryOf.has(p.name) ? 1 : 0, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
     );
     const repo = repos.get(arch);
     for (const p of good) {
       const m = p.metadata[arch];
       for (const kind of kinds) {
         for (const depString of dependencyStrings(m, kind)) {
-          const r = resolveDependency(depString, p.name, index);
-          if (r.kind === 'self') continue;
+          let r = resolveDependency(depString, p.name, index);
+          if (r.kind === 'self') {
+            // its own runtime dependency is no edge; but a build dependency must be installed BEFORE the
+            // package exists: another provider (a project, or the target repository) or a bootstrap
+            if (kind === 'depends') continue;
+            const other = resolveDependency(depString, p.name, index, sameBase.get(m.pkgbase));
+            if (other.kind !== 'workspace') {
+              if (!findInRepos(repo, depString)) {
+                const key = `${p.name}\0${kind}\0${depString}`;
+                const entry = selfCycles.get(key) ?? { project: p.name, kind, dep: depString, satisfiedBy: r.satisfiedBy, archs: [], targetRepositories: [] };
+                entry.archs.push(arch);
+                if (repo) entry.targetRepositories.push(arch);
+                selfCycles.set(key, entry);
+              }
+              continue;
+            }
+            r = other;
+          }
           if (r.kind === 'external') {
             if (r.unsatisfiedInWorkspace) warnings.add(`${p.name} (${arch}) ${kind} '${depString}': not satisfied by the workspace (${r.unsatisfiedInWorkspace}); treated as external`);
             if (options.validateExternal && repo && !findInRepos(repo, depString))
               warnings.add(`${p.name} needs ${depString} (${kind}, ${arch}): not provided by the workspace or the target repositories`);
             continue;
           }
-          if (r.candidates.length > 1)
-            warnings.add(`${p.name} (${arch}) ${kind} '${depString}': provided by several projects (${r.candidates.join(', ')}); using ${r.project}`);
+          // the other directories of the chosen project's pkgbase are named in the pkgbase warning already
+          const target = r.project;
+          const candidates = r.candidates.filter((c) => c === target || primaryOf.get(c) !== target);
+          if (candidates.length > 1)
+            warnings.add(`${p.name} (${arch}) ${kind} '${depString}': provided by several projects (${candidates.join(', ')}); using ${r.project}`);
           const key = `${p.name}\0${r.project}`;
           let edge = merged.get(key);
           if (!edge) {
@@ -290,5 +282,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     .update(JSON.stringify({ projects: projects.map((p) => [p.name, p.root, p.error ?? '']), edges: finalEdges.map((e) => [e.source, e.target]), repos: [...repos].map(([a, r]) => [a, r.digest]) }))
     .digest('hex');
 
-  return { projects, edges: finalEdges, cycles, warnings: [...warnings].sort(byName), fingerprint };
+  const selfCycleList = [...selfCycles.values()].sort((a, b) => byName(a.project, b.project) || byName(a.kind, b.kind) || byName(a.dep, b.dep));
+  for (const c of selfCycleList) warnings.add(describeSelfCycle(c));
+  return { projects, edges: finalEdges, cycles, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint };
 }
