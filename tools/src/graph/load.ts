@@ -55,7 +55,7 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */
-const GRAPH_CACHE_VERSION = 'pkgnx-graph-3';
+const GRAPH_CACHE_VERSION = 'pkgnx-graph-4';
 
 /**
  * Everything the graph depends on, hashed: each PKGBUILD directory's PKGBUILD (or .SRCINFO) bytes and

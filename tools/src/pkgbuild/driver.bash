@@ -17,6 +17,8 @@
 #   T <name> <attrs>                a schema variable that is declared, with ${var@a} (for the lint rules)
 #   F <pkgname> <attr> <a|s>        an attribute assigned inside package_<pkgname>() (array or string form)
 #   M <function name>               a package function that is missing
+#   P <function name>               a package function that is defined (package, package_<name>)
+#   Q                               the source array is sparse
 #   Z                               the record is complete
 #   X <status>                      the item process exited before completing (exit in the PKGBUILD)
 #   C                               the package directory could not be entered (a sandbox fault)
@@ -114,7 +116,8 @@ __pkgnx_section_details() {
 	__pkgnx_attr "$1" arch 1
 	__pkgnx_package_arch=("${__pkgnx_v[@]}")
 	for __pkgnx_a in "${__pkgnx_package_arch[@]}"; do
-		[[ $__pkgnx_a = any ]] && continue
+		# not a variable name part (arch=(x86-64)): the arch lint names it; no <attr>_<arch> can exist
+		[[ $__pkgnx_a = any || ! $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && continue
 		for __pkgnx_x in "${__pkgnx_arch_attrs[@]}"; do
 			__pkgnx_write "$1" "${__pkgnx_x}_$__pkgnx_a" 1
 		done
@@ -151,10 +154,17 @@ __pkgnx_item() {
 	for __pkgnx_x in "${__pkgnx_schema_arrays[@]}" "${__pkgnx_schema_strings[@]}"; do
 		[[ ${!__pkgnx_x@a} || ${!__pkgnx_x+set} ]] && __pkgnx_emit T "$__pkgnx_x" "${!__pkgnx_x@a}"
 		for __pkgnx_a in "${arch[@]}"; do
+			[[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] || continue
 			__pkgnx_name=${__pkgnx_x}_$__pkgnx_a
 			[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] && __pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"
 		done
 	done
+
+	# the package functions defined (lint_package_function) and a sparse source array (lint_source)
+	declare -F package >/dev/null && __pkgnx_emit P package
+	for __pkgnx_p in "${pkgname[@]}"; do declare -F "package_$__pkgnx_p" >/dev/null && __pkgnx_emit P "package_$__pkgnx_p"; done
+	__pkgnx_x=("${!source[@]}")
+	(( ${#source[*]} > 0 && ${__pkgnx_x[-1]} + 1 != ${#source[*]} )) && __pkgnx_emit Q
 
 	__pkgnx_single=("${__pkgnx_global_single[@]}")
 	__pkgnx_multi=("${__pkgnx_global_multi[@]}")

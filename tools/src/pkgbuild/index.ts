@@ -19,7 +19,7 @@ import { assertSandboxAvailable, sandboxFiles } from './sandbox';
 export { SandboxUnavailableError } from './sandbox';
 
 /** Bump when the extraction or its error texts change: part of every cache key. */
-export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-2';
+export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-3';
 
 export type ExtractResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
 
@@ -138,6 +138,12 @@ function decodePayload(fields: string[]): DecodedPayload {
       case 'M':
         raw.missingFunctions.push(fields[i++] ?? bad());
         break;
+      case 'P':
+        (raw.packageFunctions ??= []).push(fields[i++] ?? bad());
+        break;
+      case 'Q':
+        raw.sparseSource = true;
+        break;
       case 'E':
         sourceStatus = Number(fields[i++]);
         break;
@@ -252,7 +258,8 @@ function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: s
     // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
   }
   driverDigest ??= cacheKey([DRIVER_SCRIPT]);
-  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, pkgbuild, ...parts]);
+  // the directory too: an error names it, and $startdir is its path
+  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, pkgbuild, ...parts]);
 }
 
 function readlinkSafe(path: string): string {
