@@ -7,16 +7,17 @@
  * building (remote sources are fetched first, in a step that may use the network but writes only there).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chownSync, closeSync, existsSync, openSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isRoot } from '../sandbox/identity';
+import { seccompProgram } from '../sandbox/seccomp';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from './process-group';
 import { pkgbuildFetchesRemote } from './rootfs';
 
-function isRoot(): boolean {
-  return process.getuid?.() === 0;
-}
+/** the seccomp program reaches bwrap as this descriptor (setpriv keeps it open) */
+const SECCOMP_FD = 3;
 
 function userIds(user: string): { uid: number; gid: number } {
   const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
@@ -90,7 +91,8 @@ export const hostBackend: BuildBackend = {
       // the workspace may itself live under /tmp: bound again (read-only) after the private /tmp
       'bwrap', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--ro-bind', req.workspaceRoot, req.workspaceRoot,
       '--bind', dir, dir, '--bind', req.pkgdest, req.pkgdest,
-      '--unshare-all', ...(network ? ['--share-net'] : []), '--die-with-parent', '--new-session', '--chdir', req.pkgdir,
+      '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--seccomp', String(SECCOMP_FD),
+      ...(network ? ['--share-net'] : []), '--die-with-parent', '--new-session', '--chdir', req.pkgdir,
     ];
     const fetch = pkgbuildFetchesRemote(req.pkgdir) && !req.network;
     return [
@@ -111,6 +113,8 @@ export const hostBackend: BuildBackend = {
     if (missing.length) await logLine(req.logFile, `==> pkgnx: WARNING: not installed in pacman's view on the host, makepkg gets --nodeps: ${missing.join(' ')}`);
     try {
       for (const d of ['work', 'src', 'logs']) await mkdir(join(dir, d), { recursive: true });
+      const seccompFile = join(dir, 'seccomp.bpf');
+      await writeFile(seccompFile, seccompProgram('build'));
       if (req.pgpKeys.length) {
         await mkdir(join(dir, 'gnupg'), { recursive: true, mode: 0o700 });
         execFileSync('gpg', ['--batch', '--quiet', '--homedir', join(dir, 'gnupg'), '--import', ...req.pgpKeys], { stdio: 'ignore' });
@@ -123,7 +127,9 @@ export const hostBackend: BuildBackend = {
       }
       for (const step of steps) {
         await logLine(req.logFile, `==> pkgnx: ${step.argv.slice(step.argv.indexOf('makepkg')).join(' ')}`);
-        const r = await runLogged(step, { logFile: req.logFile, signal: req.signal, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } });
+        // bwrap reads the filter to its end: a descriptor per step
+        const seccomp = openSync(seccompFile, 'r');
+        const r = await runLogged(step, { logFile: req.logFile, signal: req.signal, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' }, fds: [seccomp] }).finally(() => closeSync(seccomp));
         if (r.aborted) return { success: false, error: 'interrupted' };
         if (r.code !== 0) return { success: false, error: `makepkg failed (exit ${r.code ?? r.signal})` };
       }
