@@ -16,7 +16,7 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { extractSrcinfo } from '../tools/src/pkgbuild';
+import { extractSrcinfo } from '../tools/src/metadata/extract';
 
 const ROOT = resolve(__dirname, '..');
 const SHARED = process.env.PKGNX_SHARED ?? resolve(ROOT, '..', 'shared');

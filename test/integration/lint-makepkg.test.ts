@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCommand, runAsBuildUser } from '../helpers/env';
-import { extractSrcinfo, type ExtractResult } from '../../tools/src/pkgbuild/index';
+import { extractSrcinfo, type ExtractResult } from '../../tools/src/metadata/extract';
 
 const H = 'pkgver=1\npkgrel=1\n';
 

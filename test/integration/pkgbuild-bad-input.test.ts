@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
-import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/pkgbuild/index';
-import { SandboxUnavailableError } from '../../tools/src/pkgbuild/sandbox';
+import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/metadata/extract';
+import { SandboxUnavailableError } from '../../tools/src/metadata/sandbox';
 
 const BAD = join(WORKSPACE_ROOT, 'test', 'fixtures', 'bad-pkgbuilds');
 const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
@@ -132,8 +132,8 @@ test('a missing PKGBUILD and a CRLF PKGBUILD are named without starting a sandbo
 test('the sandbox also works when pkgnx runs as an ordinary user (a user namespace)', { skip: skip || (process.getuid?.() !== 0 ? 'already unprivileged' : false), timeout: 60_000 }, async () => {
   const { spawnSync } = await import('node:child_process');
   const { cpSync, chmodSync, writeFileSync } = await import('node:fs');
-  const { prepareSandbox, sandboxFiles } = await import('../../tools/src/pkgbuild/sandbox');
-  const { EMPTY_VIEW } = await import('../../tools/src/pkgbuild/metadata-view');
+  const { prepareSandbox, sandboxFiles } = await import('../../tools/src/metadata/sandbox');
+  const { EMPTY_VIEW } = await import('../../tools/src/metadata/build-root-view');
   // a copy the build user can reach (the checkout itself may sit in a directory only root can enter)
   const dir = mkdtempSync(join(tmpdir(), 'pkgnx-unpriv-'));
   chmodSync(dir, 0o755);

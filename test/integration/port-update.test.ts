@@ -15,7 +15,7 @@ import { checkoutGit, git, tempDir } from '../helpers/git-fixtures';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
 import { writeSyncDatabase, type DescInput } from '../helpers/syncdb-writer';
 import { versionFromSrcinfoText } from '../../tools/src/fetch/checkout-version';
-import { versionToTag } from '../../tools/src/fetch/naming';
+import { versionToTag } from '../../tools/src/git/arch-repos';
 
 const EXAMPLES = ['libhello', 'hello-cli', 'hello-fr', 'greet-utils', 'tap-runner', 'tap-fixtures'];
 /** the one the packaging host has nothing newer for (a dependent of hello-cli: does Nx select it?) */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeTempWorkspace, NX_TEST_ENV, simplePkgbuild } from '../helpers/nx-workspace';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
-import { writeRunSummary } from '../../tools/src/build/summary';
+import { writeRunSummary } from '../../tools/src/packaging/run-summary';
 
 const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
 

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
-import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/pkgbuild/index';
+import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/metadata/extract';
 import { metadataIdentity } from '../../tools/src/sandbox/identity';
 
 const skip = !hasCommand('bwrap') ? 'bwrap not installed' : process.getuid?.() !== 0 ? 'the hostile suite runs as root (as CI does)' : false;

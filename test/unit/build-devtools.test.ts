@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildRequest, PlannedCommand } from '../../tools/src/build/backend';
-import { devtoolsBackend, formatPlan, renderChrootPacmanConf } from '../../tools/src/build/devtools';
+import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
+import { devtoolsBackend, formatPlan, renderChrootPacmanConf } from '../../tools/src/packaging/backends/devtools';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
 
 interface Recorded {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logPathFor, newestLog, rotateLogs } from '../../tools/src/build/logs';
+import { logPathFor, newestLog, rotateLogs } from '../../tools/src/packaging/logs';
 
 test('logPathFor: logs/<pkgbase>/<YYYYmmdd-HHMMSS>-<arch>.log in UTC', () => {
   assert.equal(

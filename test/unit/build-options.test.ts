@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OptionsError, parseBuildOptions } from '../../tools/src/build/options';
+import { OptionsError, parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { expandArch } from '../../tools/src/roots/locate';
 
 test('defaults', () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BuildRequest, PlannedCommand } from '../../tools/src/build/backend';
-import { checkBinfmt, planQemu, QEMU_ARCH_MAP, qemuBackend, qemuNameFor } from '../../tools/src/build/qemu';
+import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
+import { checkBinfmt, planQemu, QEMU_ARCH_MAP, qemuBackend, qemuNameFor } from '../../tools/src/packaging/backends/qemu';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
 
 /** a fake /proc/sys/fs/binfmt_misc with one qemu registration */

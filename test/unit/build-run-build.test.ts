@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { BuildRequest } from '../../tools/src/build/backend';
-import { hostBackend } from '../../tools/src/build/host';
-import { parseBuildOptions } from '../../tools/src/build/options';
-import { rootfsBackend, workspacePacmanConf } from '../../tools/src/build/rootfs';
-import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/build/run-build';
+import type { BuildRequest } from '../../tools/src/packaging/backends/backend';
+import { hostBackend } from '../../tools/src/packaging/backends/host';
+import { parseBuildOptions } from '../../tools/src/packaging/build-options';
+import { rootfsBackend, workspacePacmanConf } from '../../tools/src/packaging/backends/rootfs';
+import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/packaging/build-package';
 import { resolveRootfs } from '../../tools/src/roots/locate';
 import { hasCommand } from '../helpers/env';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearStaleMark, isBuildRun, markSummaryStale, renderSummaryTable, summarizeRun, writeRunSummary, type TaskResultLike, type TaskStatusLike } from '../../tools/src/build/summary';
+import { clearStaleMark, isBuildRun, markSummaryStale, renderSummaryTable, summarizeRun, writeRunSummary, type TaskResultLike, type TaskStatusLike } from '../../tools/src/packaging/run-summary';
 
 function result(project: string, status: TaskStatusLike, extra: Partial<TaskResultLike> = {}): [string, TaskResultLike] {
   const id = `${project}:build:aarch64`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { aurRepoUrl, gitlabProjectPath, isValidPkgbase, officialRepoUrl, versionToTag } from '../../tools/src/fetch/naming';
+import { aurRepoUrl, gitlabProjectPath, isValidPkgbase, officialRepoUrl, versionToTag } from '../../tools/src/git/arch-repos';
 import { readCheckoutVersion, versionFromSrcinfoText } from '../../tools/src/fetch/checkout-version';
 import { patchTargets } from '../../tools/src/fetch/overlay';
 import { mapPool } from '../../tools/src/fetch/pool';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolvePluginOptions } from '../../tools/src/graph/options';
-import { buildTargetConfiguration } from '../../tools/src/graph/targets';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
+import { buildTargetConfiguration } from '../../tools/plugin/targets';
 
 test('defaults: architectures from chroot-config, x86_64 first choice, abi policy', () => {
   const o = resolvePluginOptions(undefined, ['aarch64', 'x86_64']);

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from '../../tools/src/graph/workspace-graph';
-import { resolvePluginOptions } from '../../tools/src/graph/options';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { formatSelfCycles } from '../../tools/src/graph/cycles';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';

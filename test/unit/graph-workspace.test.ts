@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
-import { resolvePluginOptions } from '../../tools/src/graph/options';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 

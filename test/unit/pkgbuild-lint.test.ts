@@ -1,4 +1,4 @@
-// The makepkg lint port on driver facts (tools/src/pkgbuild/lint.ts). The comparison with the real makepkg is in
+// The makepkg lint port on driver facts (tools/src/metadata/lint.ts). The comparison with the real makepkg is in
 // test/integration/lint-makepkg.test.ts; here: the rule list and option list against the installed makepkg, and the
 // rules whose facts the driver does not report yet.
 import { test } from 'node:test';
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { LINT_RULES, MAKEPKG_BUILD_OPTIONS, MAKEPKG_PACKAGING_OPTIONS, lintExtraction, type RawExtraction } from '../../tools/src/pkgbuild/lint';
+import { LINT_RULES, MAKEPKG_BUILD_OPTIONS, MAKEPKG_PACKAGING_OPTIONS, lintExtraction, type RawExtraction } from '../../tools/src/metadata/lint';
 
 const LIBRARY = '/usr/share/makepkg';
 const noMakepkg = existsSync(join(LIBRARY, 'lint_pkgbuild.sh')) ? false : 'makepkg is not installed';

@@ -23,7 +23,7 @@ async function run(): Promise<void> {
     process.exitCode = help ? 0 : 2;
     return;
   }
-  const { runVerb } = await import('../src/upstream/cli-support');
+  const { runVerb } = await import('../src/cli/support');
   const mod = (await import(entry.module)) as { main: (argv: string[]) => Promise<number> };
   await runVerb(verb, mod.main, rest);
 }

@@ -6,11 +6,11 @@
 import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { PkgnxPluginOptions } from '../src/graph/options';
-import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/load';
+import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
+import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTargetConfiguration } from '../src/graph/targets';
+import { buildTargetConfiguration } from './targets';
 
 export type { PkgnxPluginOptions };
 
@@ -44,7 +44,7 @@ function nxCommand(): { pid: number; argv: string[] } {
  * never leaves an old summary that looks current.
  */
 async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
-  const { isBuildRun, markSummaryStale } = await import('../src/build/summary');
+  const { isBuildRun, markSummaryStale } = await import('../src/packaging/run-summary');
   const args = argv.slice(2);
   if (!isBuildRun(args, buildTarget)) return;
   try {
@@ -143,13 +143,13 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
-  const { clearStaleMark, isDryRun, writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
+  const { clearStaleMark, isDryRun, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
   if (Object.keys(results).length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
     return;
   }
-  const { registerOutputs } = await import('../src/build/workspace-repo');
+  const { registerOutputs } = await import('../src/packaging/workspace-repo');
 
   const restoredByArch = new Map<string, string[]>();
   for (const r of Object.values(results)) {

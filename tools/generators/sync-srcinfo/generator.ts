@@ -7,9 +7,9 @@
  */
 import type { Tree } from '@nx/devkit';
 import { dirname, join } from 'node:path';
-import { extractSrcinfo } from '../../src/pkgbuild';
+import { extractSrcinfo } from '../../src/metadata/extract';
 import { writeSrcinfo } from '../../src/srcinfo';
-import { findPkgbuilds, readPluginOptionsFromNxJson, resolveOptions, WORKSPACE_DATA } from '../../src/graph/load';
+import { findPkgbuilds, readPluginOptionsFromNxJson, resolveOptions, WORKSPACE_DATA } from '../../src/graph/cached-graph';
 
 export interface SyncSrcinfoResult {
   outOfSyncMessage?: string;

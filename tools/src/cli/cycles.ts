@@ -5,7 +5,7 @@
  *   npm run pkgnx -- cycles [--json] [--workspace DIR]
  */
 import { parseArgs } from 'node:util';
-import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/load';
+import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';
 import { formatCycleReport, formatSelfCycles } from '../graph/cycles';
 
 const HELP = `usage: cycles [--json] [--workspace DIR]

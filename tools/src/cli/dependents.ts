@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { findDependents, loadRepositories, type EdgeKind } from '../upstream';
-import { configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
+import { configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from './support';
 
 const HELP = `usage: dependents [options] NAME...
   -r, --rebuild-order     every (transitive) dependent in build order; cycles are reported

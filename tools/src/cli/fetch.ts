@@ -13,7 +13,7 @@ import {
 } from '../fetch';
 import { aurInfo, DEFAULT_AUR_BASE_URL } from '../aur/rpc';
 import { CONFIG_FILE_NAME, loadRepositories, loadUpstreamConfig, parseStateRepo, stateParseOptions, syncStateRepo, type UpstreamConfig } from '../upstream';
-import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
+import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from './support';
 
 const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json) [options]
   --packages NAMES     pkgbases (space/comma separated, repeatable; also positional); NAME=VERSION pins a version

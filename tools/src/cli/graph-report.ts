@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { dirname } from 'node:path';
-import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/load';
+import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';
 import { scanPackageDirectories } from '../graph/package-dirs';
 
 const HELP = `usage: graph [--json] [--workspace DIR]

@@ -20,8 +20,8 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { vercmp } from '../version';
-import { createGitRunner, GitError, type GitObserver, type GitRunner } from './git';
-import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from './naming';
+import { createGitRunner, GitError, type GitObserver, type GitRunner } from '../git/runner';
+import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from '../git/arch-repos';
 import { readCheckoutVersion, type SrcinfoTextExtractor } from './checkout-version';
 import {
   applyOverlay,
@@ -34,7 +34,7 @@ import {
   type OverlayOutcome,
 } from './overlay';
 import { mapPool } from './pool';
-import { pidAlive } from '../process';
+import { pidAlive } from '../process/tree';
 
 export type FetchSource = 'official' | 'aur' | 'local';
 

@@ -14,7 +14,7 @@ import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
 import { assignOwnership } from './ownership';
 import { breakCycles, describeSelfCycle, type CycleBreakResult, type GraphEdge, type SelfCycle } from './cycles';
-import type { ResolvedPluginOptions } from './options';
+import type { ResolvedPluginOptions } from './plugin-options';
 
 export interface GraphProject {
   /** project name: the pkgbase, or for a broken PKGBUILD a unique name derived from its directory */

@@ -7,5 +7,5 @@ export * from './order';
 export * from './compare';
 export * from './reports';
 export * from './state-repo';
-export * from './load';
+export * from './load-repositories';
 export * from './build-list';

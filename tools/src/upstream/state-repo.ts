@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createGitRunner, type GitRunner } from '../fetch/git';
+import { createGitRunner, type GitRunner } from '../git/runner';
 import { vercmp } from '../version';
 import type { UpstreamConfig } from './config';
 

@@ -10,10 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRoot } from '../sandbox/identity';
-import { seccompProgram } from '../sandbox/seccomp';
+import { isRoot } from '../../sandbox/identity';
+import { seccompProgram } from '../../sandbox/seccomp';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
-import { logLine, runLogged } from './process-group';
+import { logLine, runLogged } from '../../process/logged-run';
 import { pkgbuildFetchesRemote } from './rootfs';
 
 /** the seccomp program reaches bwrap as this descriptor (setpriv keeps it open) */

@@ -7,7 +7,7 @@
  *   transitive - also every output of every upstream build.
  * npm dependencies are never inputs: bumping nx must not rebuild every package.
  */
-import type { ResolvedPluginOptions } from './options';
+import type { ResolvedPluginOptions } from '../src/graph/plugin-options';
 
 export interface BuildTargetConfig {
   executor: string;

@@ -12,7 +12,7 @@ import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promis
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { readSyncDatabase } from '../syncdb';
-import type { WorkspaceRepository } from './backend';
+import type { WorkspaceRepository } from './backends/backend';
 
 const run = promisify(execFile);
 

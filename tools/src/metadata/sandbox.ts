@@ -21,7 +21,7 @@ import { chmodSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, op
 import { dirname, join } from 'node:path';
 import { metadataIdentity, type HostIdentity } from '../sandbox/identity';
 import { seccompProgram } from '../sandbox/seccomp';
-import { EMPTY_VIEW, type MetadataView } from './metadata-view';
+import { EMPTY_VIEW, type MetadataView } from './build-root-view';
 
 export class SandboxUnavailableError extends Error {
   constructor(detail: string) {

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
-import { resolvePluginOptions, type ResolvedPluginOptions } from './options';
+import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
 import { loadWorkspaceGraph, srcinfoFileLoader, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
@@ -42,7 +42,7 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
   if (options.metadataSource === 'srcinfo') return srcinfoFileLoader(workspaceRoot);
   return async (dirs, carch) => {
     // loaded lazily: the sandbox runner is only needed when metadata comes from PKGBUILDs
-    const { extractSrcinfo } = await import('../pkgbuild');
+    const { extractSrcinfo } = await import('../metadata/extract');
     return extractSrcinfo(dirs, {
       carch,
       // the graph loads every PKGBUILD: entries of deleted or changed ones can go
@@ -78,7 +78,7 @@ async function graphCacheKey(workspaceRoot: string, files: string[], options: Re
   }
   // what sourced PKGBUILDs see of the build roots (pacman state, chroot-config) shapes their metadata too
   if (options.metadataSource === 'pkgbuild') {
-    const { metadataView } = await import('../pkgbuild/metadata-view');
+    const { metadataView } = await import('../metadata/build-root-view');
     for (const arch of options.architectures) hash.update(`${arch}:${metadataView(workspaceRoot, arch).fingerprint}`);
   }
   return hash.digest('hex');

@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { killBelow } from '../process';
-import type { PlannedCommand } from './backend';
+import { killBelow } from './tree';
+import type { PlannedCommand } from '../packaging/backends/backend';
 
 const KILL_GRACE_MS = 5000;
 

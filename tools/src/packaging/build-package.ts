@@ -9,21 +9,21 @@ import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, statSyn
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join, resolve } from 'node:path';
-import { extractSrcinfo } from '../pkgbuild';
+import { extractSrcinfo } from '../metadata/extract';
 import { metadataForArch } from '../srcinfo';
-import { WORKSPACE_DATA } from '../graph/load';
+import { WORKSPACE_DATA } from '../graph/cached-graph';
 import { writeAbiManifest } from './abi';
-import type { BackendName, BuildBackend, BuildRequest } from './backend';
-import { hostBackend } from './host';
-import { devtoolsBackend } from './devtools';
-import { qemuBackend } from './qemu';
-import type { BuildOptions } from './options';
+import type { BackendName, BuildBackend, BuildRequest } from './backends/backend';
+import { hostBackend } from './backends/host';
+import { devtoolsBackend } from './backends/devtools';
+import { qemuBackend } from './backends/qemu';
+import type { BuildOptions } from './build-options';
 import { expandArch, resolveRootfs } from '../roots/locate';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
-import { formatCommand } from './process-group';
-import { rootfsBackend } from './rootfs';
+import { formatCommand } from '../process/logged-run';
+import { rootfsBackend } from './backends/rootfs';
 import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
-import { pidAlive, watchParent } from '../process';
+import { pidAlive, watchParent } from '../process/tree';
 
 export interface RunBuildInput {
   workspaceRoot: string;

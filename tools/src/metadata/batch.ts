@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killBelow } from '../process';
-import type { MetadataView } from './metadata-view';
+import { killBelow } from '../process/tree';
+import type { MetadataView } from './build-root-view';
 import { prepareSandbox, type SandboxFiles } from './sandbox';
 
 export const DRIVER_SCRIPT = readFileSync(join(__dirname, 'driver.bash'), 'utf8');

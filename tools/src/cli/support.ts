@@ -3,8 +3,8 @@
  * configuration and blacklist the same way in every verb.
  */
 import { resolve } from 'node:path';
-import { ConfigError, CONFIG_FILE_NAME, loadUpstreamConfig, type UpstreamConfig } from './config';
-import { BlacklistError, EMPTY_BLACKLIST, readBlacklist, type Blacklist } from './blacklist';
+import { ConfigError, CONFIG_FILE_NAME, loadUpstreamConfig, type UpstreamConfig } from '../upstream/config';
+import { BlacklistError, EMPTY_BLACKLIST, readBlacklist, type Blacklist } from '../upstream/blacklist';
 
 /** 0 success, 1 the work failed (download, unknown package, ...), 2 bad usage or configuration */
 export const EXIT_OK = 0;

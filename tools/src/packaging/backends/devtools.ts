@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
-import { defaultDevtoolsChrootDir } from '../roots/locate';
+import { defaultDevtoolsChrootDir } from '../../roots/locate';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand, WorkspaceRepository } from './backend';
 
 /** executor options the devtools and qemu backends read from req.backendOptions */

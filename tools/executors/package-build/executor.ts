@@ -5,10 +5,10 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OptionsError, parseBuildOptions } from '../../src/build/options';
-import { runBuild } from '../../src/build/run-build';
+import { OptionsError, parseBuildOptions } from '../../src/packaging/build-options';
+import { runBuild } from '../../src/packaging/build-package';
 import type { ProjectPkgnxMetadata } from '../../src/model';
-import { WORKSPACE_DATA } from '../../src/graph/load';
+import { WORKSPACE_DATA } from '../../src/graph/cached-graph';
 
 /** every project the given one depends on, directly or not (npm and other external nodes excluded) */
 function transitiveDependencies(context: ExecutorContext, project: string): string[] {

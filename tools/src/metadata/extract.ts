@@ -13,7 +13,7 @@ import { WORKSPACE_DATA } from '../workspace-paths';
 import { DRIVER_SCRIPT, runBatch, type BatchItem, type BatchOutcome } from './batch';
 import { SrcinfoCache, cacheKey, type CachedResult } from './cache';
 import { lintExtraction, type RawExtraction, type RawSection } from './lint';
-import { metadataView } from './metadata-view';
+import { metadataView } from './build-root-view';
 import { assertSandboxAvailable, sandboxFiles } from './sandbox';
 
 export { SandboxUnavailableError } from './sandbox';
