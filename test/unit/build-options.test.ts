@@ -36,7 +36,7 @@ test('errors name the key', () => {
 });
 
 test('unknown keys are kept for the backends', () => {
-  assert.equal(parseBuildOptions({ arch: 'x86_64', chrootDir: '/srv/chroot' }).raw.chrootDir, '/srv/chroot');
+  assert.equal(parseBuildOptions({ arch: 'x86_64', chrootDir: '/srv/chroot' }).devtools.chrootDir, '/srv/chroot');
 });
 
 test('{arch} placeholder', () => {

@@ -6,7 +6,8 @@ import { after, test } from 'node:test';
 import type { BuildRequest } from '../../tools/src/packaging/backends/backend';
 import { hostBackend } from '../../tools/src/packaging/backends/host';
 import { parseBuildOptions } from '../../tools/src/packaging/build-options';
-import { rootfsBackend, workspacePacmanConf } from '../../tools/src/packaging/backends/rootfs';
+import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
+import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
 import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/packaging/build-package';
 import { resolveRootfs } from '../../tools/src/roots/locate';
 import { hasCommand } from '../helpers/env';
@@ -65,10 +66,15 @@ test('PKGBUILD build metadata for an architecture, read in a sandbox', { skip: h
   await assert.rejects(readPkgbuildBuildInfo(dir, 'x86_64', tmp), /PKGBUILD.*exit/);
 });
 
-test('workspace repository section goes first in pacman.conf', () => {
-  const conf = workspacePacmanConf('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' });
-  assert.match(conf, /\[options\]\nArchitecture = auto\n\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
-  assert.match(workspacePacmanConf('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n\[r\]\nSigLevel/);
+// One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).
+test('workspace repository section goes first in pacman.conf, whatever the indentation; a second one is an error', () => {
+  const repo = { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' };
+  const conf = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.match(conf, /\[options\]\nArchitecture = auto\n\n# added by pkgnx[^\n]*\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
+  assert.match(pacmanConfWithWorkspaceRepo('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
+  const indented = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.ok(indented.indexOf('[pkgnx-workspace]') < indented.indexOf('[core]'), indented);
+  assert.throws(() => pacmanConfWithWorkspaceRepo('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
 });
 
 function request(over: Partial<BuildRequest> = {}): BuildRequest {
@@ -78,7 +84,8 @@ function request(over: Partial<BuildRequest> = {}): BuildRequest {
     pacmanConf: '/ws/chroot-config/aarch64/pacman.conf', makepkgConf: '/ws/chroot-config/aarch64/makepkg.conf',
     workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
     pacmanCacheDir: '/var/cache/pacman/pkg-aarch64', noCache: false, pgpKeys: [], makepkgArgs: ['--holdver'], env: { SOURCE_DATE_EPOCH: '1' },
-    backendOptions: {}, copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,
+    copyMethod: 'auto', binfmtDir: '/proc/sys/fs/binfmt_misc', devtools: parseBuildOptions({ arch: 'aarch64' }).devtools, qemu: parseBuildOptions({ arch: 'aarch64' }).qemu,
+    copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,
     copiesDir: '/ws/.pkgnx/chroots/aarch64', ...over,
   };
 }
@@ -123,4 +130,23 @@ test('host plan: makepkg as the build user with private directories', { skip: ha
   assert.ok(makepkg.argv.includes('PKGDEST=/ws/dist/aarch64/.staging-x'));
   if (process.getuid?.() === 0) assert.equal(makepkg.argv[0], 'setpriv');
   if (!hasCommand('makechrootpkg')) assert.ok(makepkg.argv.includes('--nodeps'), 'Debian host: dependencies unknown to pacman');
+});
+
+// The rootfs backend used to look for binfmt registrations under qemu-<pacman arch>: wrong for armv7h (qemu-arm)
+// and for x86_64_v3 on x86_64 (native). It now shares the qemu backend's architecture map.
+test('rootfs preflight: binfmt through the architecture map (armv7h -> qemu-arm; x86_64_v3 on x86_64 needs none)', { skip: process.getuid?.() === 0 ? undefined : 'the rootfs preflight needs root' }, async () => {
+  const fake = mkdtempSync(join(tmpdir(), 'pkgnx-preflight-'));
+  const root = join(fake, 'root');
+  for (const f of ['usr/bin/pacman', 'usr/bin/makepkg', 'bin/bash']) {
+    mkdirSync(join(root, f, '..'), { recursive: true });
+    writeFileSync(join(root, f), '');
+  }
+  const binfmt = join(fake, 'binfmt');
+  mkdirSync(binfmt);
+  writeFileSync(join(binfmt, 'status'), 'enabled\n');
+  writeFileSync(join(binfmt, 'qemu-arm'), 'enabled\ninterpreter /usr/libexec/qemu-binfmt/arm-binfmt-P\nflags: PF\noffset 0\n');
+  await rootfsBackend.preflight(request({ arch: 'armv7h', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt }));
+  await rootfsBackend.preflight(request({ arch: 'x86_64_v3', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt }));
+  await assert.rejects(rootfsBackend.preflight(request({ arch: 'riscv64', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt })), /no binfmt_misc registration \S+\/qemu-riscv64 for riscv64/);
+  rmSync(fake, { recursive: true, force: true });
 });

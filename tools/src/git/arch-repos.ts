@@ -1,12 +1,9 @@
 /**
  * Names and refs of the git repositories PKGBUILDs come from: Arch's GitLab project paths, the tag
- * a version is published under, and the URL templates.
+ * a version is published under, and the URL templates. Used by fetching and by the state repository alike.
  */
 
-import { DEFAULT_OFFICIAL_URL_TEMPLATE } from '../upstream/config';
-import { versionTag } from '../upstream/state-repo';
-
-export { DEFAULT_OFFICIAL_URL_TEMPLATE };
+export const DEFAULT_OFFICIAL_URL_TEMPLATE = 'https://gitlab.archlinux.org/archlinux/packaging/packages/{pkgbase}.git';
 export const DEFAULT_AUR_URL_TEMPLATE = 'https://aur.archlinux.org/{pkgbase}.git';
 
 /**
@@ -28,7 +25,9 @@ export function gitlabProjectPath(pkgbase: string): string {
 }
 
 /** The git tag Arch's packaging repositories use for a version: `:` -> `-` and `~` -> `.` (alpm-state-repo(7)). */
-export const versionToTag: (version: string) => string = versionTag;
+export function versionToTag(version: string): string {
+  return version.replaceAll(':', '-').replaceAll('~', '.');
+}
 
 /** Official packaging repository URL. Only `{pkgbase}` is substituted; the URL is used as given (never rewritten to SSH). */
 export function officialRepoUrl(pkgbase: string, template: string = DEFAULT_OFFICIAL_URL_TEMPLATE): string {

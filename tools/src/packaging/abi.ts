@@ -5,13 +5,11 @@
  * policy, so it holds no version, pkgrel or timestamp: a pkgrel-only rebuild leaves it byte-identical,
  * a soname bump changes it.
  */
-import { execFile } from 'node:child_process';
 import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runChecked } from '../process/run';
 
-const run = promisify(execFile);
 
 export interface AbiManifest {
   packages: string[];
@@ -98,9 +96,9 @@ export async function abiOfPackages(packageFiles: string[]): Promise<AbiManifest
     const tmp = await mkdtemp(join(tmpdir(), 'pkgnx-abi-'));
     try {
       // only what the manifest needs: metadata and shared objects
-      const { stdout: listing } = await run('bsdtar', ['-tf', file], { maxBuffer: 256 * 1024 * 1024 });
+      const { stdout: listing } = await runChecked('bsdtar', ['-tf', file]);
       const members = listing.split('\n').filter((m) => m === '.PKGINFO' || /\.so(\.[^/]*)?$/.test(m));
-      await run('bsdtar', ['-xf', file, '-C', tmp, ...members], { maxBuffer: 16 * 1024 * 1024 });
+      await runChecked('bsdtar', ['-xf', file, '-C', tmp, ...members]);
       const info = parsePkginfo(await readFile(join(tmp, '.PKGINFO'), 'utf8').catch(() => ''));
       for (const n of info.pkgname ?? []) packages.add(n);
       for (const p of info.provides ?? []) if (isSonameProvide(p)) provides.add(p);

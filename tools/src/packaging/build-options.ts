@@ -1,11 +1,45 @@
 /**
- * The build executor's options, validated. Every error names the offending key so a typo in
- * nx.json's targetDefaults is found at once. Unknown keys are kept (backendOptions): the devtools and
- * qemu backends read their own settings from there.
+ * The build executor's options, validated against the same keys as its schema.json (a unit test keeps the two
+ * in step). Every error names the offending key, so a typo in nx.json's targetDefaults is found at once; an
+ * unknown key is an error too. The devtools and qemu backends' settings are typed options like the others.
  */
+import { OptionsError, OptionsReader } from '../options';
+
+export { OptionsError };
 
 export type BackendChoice = 'auto' | 'devtools' | 'qemu' | 'rootfs' | 'host';
 export type CopyMethod = 'auto' | 'overlay' | 'copy';
+
+/** the devtools and qemu backends' settings as given (defaults that depend on the build are resolved there) */
+export interface DevtoolsSettings {
+  /** makechrootpkg -r: holds `root` (pristine) and the per-task copies */
+  chrootDir?: string;
+  /** size of the /tmp tmpfs in the container (`-t /tmp:size=...`) */
+  tmpfsSize: string;
+  /** bound read-write at /build/.ccache (builduser's HOME is /build) */
+  ccacheDir?: string;
+  /** extra `-d src[:dst]` / `-D src[:dst]` bind mounts */
+  bindRw: string[];
+  bindRo: string[];
+  srcdest?: string;
+  logdest?: string;
+  gnupgHome?: string;
+  /** remove the copy of a failed build too (kept for inspection by default) */
+  cleanupOnFailure: boolean;
+  /** run `pacman -Syuu` in the root (under the exclusive root.lock) before cloning */
+  updateRoot: boolean;
+  /** SIGTERM → SIGKILL grace when aborting */
+  killGraceMs: number;
+  /** prefix root-only steps with sudo; default: when not root */
+  sudo?: boolean;
+}
+
+export interface QemuSettings {
+  /** devtools reads `<dir>/<CARCH>` in arch-nspawn */
+  setarchAliasDir: string;
+  /** the host qemu binary copied into the root when binfmt lacks F; default /usr/bin/qemu-<name>-static */
+  qemuStatic?: string;
+}
 
 export interface BuildOptions {
   /** target CARCH */
@@ -19,6 +53,8 @@ export interface BuildOptions {
   noCache: boolean;
   /** pass --nocheck to makepkg (check() not run, checkdepends not installed) */
   nocheck: boolean;
+  /** why the graph asked for --nocheck (a checkdepends edge cut to break a cycle), for the log */
+  nocheckReason?: string;
   /** print the commands and change nothing */
   dryRun: boolean;
   makepkgArgs: string[];
@@ -34,11 +70,11 @@ export interface BuildOptions {
   repoName: string;
   /** a build running longer is stopped (default 360 minutes) */
   timeLimitMinutes: number;
-  /** every option as given, for backends with settings of their own */
-  raw: Record<string, unknown>;
+  /** where binfmt_misc registrations are read (rootfs and qemu backends) */
+  binfmtDir: string;
+  devtools: DevtoolsSettings;
+  qemu: QemuSettings;
 }
-
-export class OptionsError extends Error {}
 
 /** six hours: big packages under qemu take that long; an endless build() does not block a run forever */
 export const DEFAULT_TIME_LIMIT_MINUTES = 360;
@@ -47,69 +83,56 @@ const BACKENDS: readonly BackendChoice[] = ['auto', 'devtools', 'qemu', 'rootfs'
 const COPY_METHODS: readonly CopyMethod[] = ['auto', 'overlay', 'copy'];
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 
-function str(raw: Record<string, unknown>, key: string): string | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new OptionsError(`build option "${key}" must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function bool(raw: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true'; // from the command line
-  throw new OptionsError(`build option "${key}" must be true or false, got ${JSON.stringify(v)}`);
-}
-
-function oneOf<T extends string>(raw: Record<string, unknown>, key: string, allowed: readonly T[], fallback: T): T {
-  const v = str(raw, key) ?? fallback;
-  if (!(allowed as readonly string[]).includes(v)) {
-    throw new OptionsError(`build option "${key}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
-}
+/** every key parseBuildOptions reads: schema.json's properties are exactly these */
+export const BUILD_OPTION_KEYS = [
+  'arch', 'backend', 'rootfs', 'pacmanCacheDir', 'noCache', 'nocheck', 'nocheckReason', 'dryRun', 'makepkgArgs', 'keepLogs',
+  'buildUser', 'copyMethod', 'network', 'repoName', 'timeLimitMinutes', 'binfmtDir',
+  'chrootDir', 'tmpfsSize', 'ccacheDir', 'bindRw', 'bindRo', 'srcdest', 'logdest', 'gnupgHome', 'cleanupOnFailure', 'updateRoot', 'killGraceMs', 'sudo',
+  'setarchAliasDir', 'qemuStatic',
+] as const;
 
 export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
-  const arch = str(raw, 'arch');
+  const o = new OptionsReader(raw, { describe: (k) => `build option "${k}"`, fromCommandLine: true });
+  o.rejectUnknown(BUILD_OPTION_KEYS);
+  const arch = o.matching('arch', NAME, 'an architecture name');
   if (!arch) throw new OptionsError('build option "arch" is required (e.g. "x86_64"; use -c aarch64 for another architecture)');
-  if (!NAME.test(arch)) throw new OptionsError(`build option "arch" is not an architecture name: ${JSON.stringify(arch)}`);
-
-  let makepkgArgs: string[] = [];
-  const m = raw.makepkgArgs;
-  if (typeof m === 'string') makepkgArgs = m.split(/\s+/).filter(Boolean);
-  else if (Array.isArray(m) && m.every((x): x is string => typeof x === 'string')) makepkgArgs = m;
-  else if (m !== undefined && m !== null) throw new OptionsError('build option "makepkgArgs" must be an array of strings');
-
-  const keep = raw.keepLogs ?? 3;
-  const keepLogs = typeof keep === 'string' ? Number(keep) : keep;
-  if (typeof keepLogs !== 'number' || !Number.isInteger(keepLogs) || keepLogs < 1) {
-    throw new OptionsError(`build option "keepLogs" must be an integer >= 1, got ${JSON.stringify(keep)}`);
-  }
-  const buildUser = str(raw, 'buildUser') ?? 'builder';
-  if (!NAME.test(buildUser) || buildUser === 'root') throw new OptionsError(`build option "buildUser" must name an unprivileged user, got ${JSON.stringify(buildUser)}`);
-  const limitRaw = raw.timeLimitMinutes ?? DEFAULT_TIME_LIMIT_MINUTES;
-  const timeLimitMinutes = typeof limitRaw === 'string' ? Number(limitRaw) : limitRaw;
-  if (typeof timeLimitMinutes !== 'number' || !Number.isFinite(timeLimitMinutes) || timeLimitMinutes <= 0)
-    throw new OptionsError(`build option "timeLimitMinutes" must be a positive number of minutes, got ${JSON.stringify(limitRaw)}`);
-  const repoName = str(raw, 'repoName') ?? 'pkgnx-workspace';
-  if (!NAME.test(repoName)) throw new OptionsError(`build option "repoName" is not a repository name: ${JSON.stringify(repoName)}`);
-
+  const buildUser = o.matching('buildUser', NAME, 'a user name', 'builder') ?? 'builder';
+  if (buildUser === 'root') throw new OptionsError('build option "buildUser" must name an unprivileged user, got "root"');
+  const optionalBool = (key: string): boolean | undefined => (o.has(key) ? o.bool(key, false) : undefined);
   return {
     arch,
-    backend: oneOf(raw, 'backend', BACKENDS, 'auto'),
-    rootfs: str(raw, 'rootfs'),
-    pacmanCacheDir: str(raw, 'pacmanCacheDir'),
-    noCache: bool(raw, 'noCache', false),
-    nocheck: bool(raw, 'nocheck', false),
-    dryRun: bool(raw, 'dryRun', false),
-    makepkgArgs,
-    keepLogs,
+    backend: o.oneOf('backend', BACKENDS, 'auto'),
+    rootfs: o.string('rootfs'),
+    pacmanCacheDir: o.string('pacmanCacheDir'),
+    noCache: o.bool('noCache', false),
+    nocheck: o.bool('nocheck', false),
+    nocheckReason: o.string('nocheckReason'),
+    dryRun: o.bool('dryRun', false),
+    makepkgArgs: o.strings('makepkgArgs', { splitString: true }),
+    keepLogs: o.number('keepLogs', 3, { integer: true, min: 1 }),
     buildUser,
-    copyMethod: oneOf(raw, 'copyMethod', COPY_METHODS, 'auto'),
-    network: bool(raw, 'network', false),
-    repoName,
-    timeLimitMinutes,
-    raw: { ...raw },
+    copyMethod: o.oneOf('copyMethod', COPY_METHODS, 'auto'),
+    network: o.bool('network', false),
+    repoName: o.matching('repoName', NAME, 'a repository name', 'pkgnx-workspace') ?? 'pkgnx-workspace',
+    timeLimitMinutes: o.number('timeLimitMinutes', DEFAULT_TIME_LIMIT_MINUTES, { exclusiveMin: 0 }),
+    binfmtDir: o.string('binfmtDir', '/proc/sys/fs/binfmt_misc'),
+    devtools: {
+      chrootDir: o.string('chrootDir'),
+      tmpfsSize: o.string('tmpfsSize', '50%'),
+      ccacheDir: o.string('ccacheDir'),
+      bindRw: o.strings('bindRw'),
+      bindRo: o.strings('bindRo'),
+      srcdest: o.string('srcdest'),
+      logdest: o.string('logdest'),
+      gnupgHome: o.string('gnupgHome'),
+      cleanupOnFailure: o.bool('cleanupOnFailure', false),
+      updateRoot: o.bool('updateRoot', false),
+      killGraceMs: o.number('killGraceMs', 5000, { min: 0 }),
+      sudo: optionalBool('sudo'),
+    },
+    qemu: {
+      setarchAliasDir: o.string('setarchAliasDir', '/usr/share/devtools/setarch-aliases.d'),
+      qemuStatic: o.string('qemuStatic'),
+    },
   };
 }

@@ -5,16 +5,14 @@
  * Every change goes through repo-add under an exclusive flock(1) lock on `<repo>/.lock`, so parallel
  * tasks never lose each other's entries (repo-add's own `.lck` fails instead of waiting by default).
  */
-import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
+import { runChecked, start } from '../process/run';
 import { readSyncDatabase } from '../syncdb';
 import type { WorkspaceRepository } from './backends/backend';
 
-const run = promisify(execFile);
 
 export const DEFAULT_REPO_NAME = 'pkgnx-workspace';
 const LOCK_WAIT_SECONDS = 600;
@@ -71,12 +69,10 @@ export async function addPackages(repo: WorkspaceRepository, files: string[]): P
  * we close it, or automatically when this process dies (no stale lock files, unlike repo-add's .lck).
  */
 export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECONDS): Promise<() => void> {
-  const holder = spawn('flock', ['-w', String(waitSeconds), lockFile, 'sh', '-c', 'echo locked; read _'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const holder = start('flock', ['-w', String(waitSeconds), lockFile, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'inherit'], buffer: false });
   await new Promise<void>((resolve, reject) => {
     let seen = '';
-    holder.stdout.on('data', (d: Buffer) => {
+    holder.stdout?.on('data', (d: Buffer) => {
       seen += d.toString();
       if (seen.includes('locked')) resolve();
     });
@@ -84,7 +80,7 @@ export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECO
     holder.on('exit', (code) => reject(new Error(`could not lock ${lockFile} within ${waitSeconds}s (flock exit ${code})`)));
   });
   return () => {
-    holder.stdin.end('\n');
+    holder.stdin?.end('\n');
   };
 }
 
@@ -122,7 +118,7 @@ async function addLocked(repo: WorkspaceRepository, files: string[]): Promise<st
   }
   if (toAdd.length > 0) {
     // -R: drop the file of the version being replaced; the lock above makes repo-add's own .lck uncontended
-    await run('repo-add', ['-q', '-R', '--nocolor', repoDbPath(repo), ...toAdd], { maxBuffer: 16 * 1024 * 1024 });
+    await runChecked('repo-add', ['-q', '-R', '--nocolor', repoDbPath(repo), ...toAdd]);
   }
   return toAdd.map((f) => basename(f));
 }

@@ -3,6 +3,7 @@
  * Validated by hand so that every error names the file and the exact key; nothing here has a default
  * architecture, because the whole point is that the port's architecture is the user's choice.
  */
+import { DEFAULT_OFFICIAL_URL_TEMPLATE } from '../git/arch-repos';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
@@ -52,7 +53,7 @@ export interface UpstreamConfig {
 }
 
 export const DEFAULT_BOOTSTRAP_ONLY = ['linux-api-headers', 'glibc', 'binutils', 'gcc'];
-export const DEFAULT_OFFICIAL_URL_TEMPLATE = 'https://gitlab.archlinux.org/archlinux/packaging/packages/{pkgbase}.git';
+export { DEFAULT_OFFICIAL_URL_TEMPLATE };
 export const CONFIG_FILE_NAME = 'pkgnx.config.json';
 
 export class ConfigError extends Error {
@@ -205,7 +206,4 @@ export function stableRepoName(source: RepositorySource): string {
   return source.stable ?? source.name.replace(/-(testing|staging)$/, '');
 }
 
-export function officialGitUrl(config: Pick<UpstreamConfig, 'officialUrlTemplate' | 'overrides'>, pkgbase: string): { url: string; branch?: string } {
-  const o = config.overrides[pkgbase];
-  return o ? { url: o.url, branch: o.branch } : { url: config.officialUrlTemplate.replaceAll('{pkgbase}', pkgbase) };
-}
+

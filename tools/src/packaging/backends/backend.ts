@@ -6,14 +6,10 @@
 
 export type BackendName = 'devtools' | 'qemu' | 'rootfs' | 'host';
 
-/** One command as it would be run: argv plus the environment entries the backend sets on purpose. */
-export interface PlannedCommand {
-  argv: string[];
-  cwd?: string;
-  env?: Record<string, string>;
-  /** what this step is for, printed in dry runs */
-  purpose: string;
-}
+import type { PlannedCommand } from '../../process/logged-run';
+import type { CopyMethod, DevtoolsSettings, QemuSettings } from '../build-options';
+
+export type { PlannedCommand };
 
 export interface WorkspaceRepository {
   /** pacman repository name used in the generated pacman.conf, e.g. `pkgnx-workspace` */
@@ -59,8 +55,13 @@ export interface BuildRequest {
   makepkgArgs: string[];
   /** SOURCE_DATE_EPOCH and other variables every backend passes to makepkg */
   env: Record<string, string>;
-  /** backend-specific options straight from the executor options */
-  backendOptions: Record<string, unknown>;
+  /** rootfs backend: how the disposable copy is made (`auto`: overlay) */
+  copyMethod: CopyMethod;
+  /** where binfmt_misc registrations are read (rootfs, qemu) */
+  binfmtDir: string;
+  /** the devtools and qemu backends' settings (executor options) */
+  devtools: DevtoolsSettings;
+  qemu: QemuSettings;
   /** a unique id for this task's disposable chroot copy (distinct per concurrent task) */
   copyName: string;
   /** aborted on SIGINT/SIGTERM: the backend must end its whole process group and remove its copy */

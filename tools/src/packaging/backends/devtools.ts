@@ -8,126 +8,39 @@
  * bind-mounted read-only at the same path (`-D dir:dir`) so the file:// URL is valid inside and outside.
  * See docs/devtools-and-qemu.md.
  */
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, delimiter, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { formatCommand, logLine, runLogged, type PlannedCommand } from '../../process/logged-run';
+import { findOnPath } from '../../process/run';
 import { defaultDevtoolsChrootDir } from '../../roots/locate';
-import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand, WorkspaceRepository } from './backend';
+import { isRoot } from '../../sandbox/identity';
+import type { DevtoolsSettings } from '../build-options';
+import type { BuildBackend, BuildOutcome, BuildRequest } from './backend';
+import { pacmanConfWithWorkspaceRepo } from './shared';
 
-/** executor options the devtools and qemu backends read from req.backendOptions */
-export interface DevtoolsOptions {
-  /** makechrootpkg -r: holds `root` (pristine) and the per-task copies */
-  chrootDir: string;
-  /** size of the /tmp tmpfs in the container (`-t /tmp:size=...`) */
-  tmpfsSize: string;
-  /** bound read-write at /build/.ccache (builduser's HOME is /build) */
+/** the devtools settings with the defaults that depend on the build resolved */
+export interface DevtoolsOptions extends Required<Omit<DevtoolsSettings, 'ccacheDir'>> {
   ccacheDir?: string;
-  /** extra `-d src[:dst]` / `-D src[:dst]` bind mounts */
-  bindRw: string[];
-  bindRo: string[];
-  srcdest: string;
-  logdest: string;
-  gnupgHome: string;
-  /** keep the copy of a failed build for inspection (default) unless this is set */
-  cleanupOnFailure: boolean;
-  /** run `pacman -Syuu` in the root (under the exclusive root.lock) before cloning */
-  updateRoot: boolean;
-  /** SIGTERM → SIGKILL grace when aborting */
-  killGraceMs: number;
-  /** prefix root-only steps (mkarchroot, root refresh, copy removal) with sudo; makechrootpkg re-execs itself */
-  sudo: boolean;
-}
-
-function optString(o: Record<string, unknown>, key: string, fallback: string): string;
-function optString(o: Record<string, unknown>, key: string, fallback?: undefined): string | undefined;
-function optString(o: Record<string, unknown>, key: string, fallback?: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'string' || v === '') throw new Error(`backendOptions.${key} must be a non-empty string`);
-  return v;
-}
-function optBool(o: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const v = o[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new Error(`backendOptions.${key} must be true or false`);
-  return v;
-}
-function optStrings(o: Record<string, unknown>, key: string): string[] {
-  const v = o[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`backendOptions.${key} must be an array of strings`);
-  return v as string[];
-}
-function optNumber(o: Record<string, unknown>, key: string, fallback: number): number {
-  const v = o[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`backendOptions.${key} must be a non-negative number`);
-  return v;
 }
 
 export function devtoolsOptions(req: BuildRequest): DevtoolsOptions {
-  const o = req.backendOptions;
+  const o = req.devtools;
   const cacheRoot = join(req.workspaceRoot, '.pkgnx');
   return {
+    ...o,
     // one root per workspace by default: the root's pacman.conf names this workspace's repository path
-    chrootDir: optString(o, 'chrootDir', defaultDevtoolsChrootDir(req.workspaceRoot, req.arch)),
-    tmpfsSize: optString(o, 'tmpfsSize', '50%'),
-    ccacheDir: optString(o, 'ccacheDir'),
-    bindRw: optStrings(o, 'bindRw'),
-    bindRo: optStrings(o, 'bindRo'),
-    srcdest: optString(o, 'srcdest', req.env.SRCDEST ?? join(cacheRoot, 'sources')),
+    chrootDir: o.chrootDir ?? defaultDevtoolsChrootDir(req.workspaceRoot, req.arch),
+    srcdest: o.srcdest ?? req.env.SRCDEST ?? join(cacheRoot, 'sources'),
     // a subdirectory: logs/<pkgbase>/ itself holds only our rotated build logs
-    logdest: optString(o, 'logdest', req.env.LOGDEST ?? join(dirname(req.logFile), 'makepkg')),
-    gnupgHome: optString(o, 'gnupgHome', req.env.GNUPGHOME ?? join(cacheRoot, 'gnupg')),
-    cleanupOnFailure: optBool(o, 'cleanupOnFailure', false),
-    updateRoot: optBool(o, 'updateRoot', false),
-    killGraceMs: optNumber(o, 'killGraceMs', 5000),
-    sudo: optBool(o, 'sudo', typeof process.getuid === 'function' && process.getuid() !== 0),
+    logdest: o.logdest ?? req.env.LOGDEST ?? join(dirname(req.logFile), 'makepkg'),
+    gnupgHome: o.gnupgHome ?? req.env.GNUPGHOME ?? join(cacheRoot, 'gnupg'),
+    sudo: o.sudo ?? !isRoot(),
   };
 }
 
 /** `--ignorearch` only when the target is not in arch=() and the package is not `any` */
 export function needsIgnoreArch(arch: string, pkgArch: readonly string[]): boolean {
   return !pkgArch.includes('any') && !pkgArch.includes(arch);
-}
-
-/**
- * The root chroot's pacman.conf: the arch's pacman.conf with every CacheDir replaced by the per-arch cache
- * (makechrootpkg's inner arch-nspawn calls take no `-c`; they bind the first CacheDir of this file) and the
- * workspace repository inserted BEFORE the first repository, so packages built in this workspace win over
- * same-named official ones.
- */
-export function renderChrootPacmanConf(base: string, repo: WorkspaceRepository, cacheDir: string): string {
-  const lines = base.split('\n');
-  const out: string[] = [];
-  let section = '';
-  let inserted = false;
-  const repoSection = [
-    `# added by pkgnx: packages built in this workspace (bind-mounted read-only at the same path)`,
-    `[${repo.name}]`,
-    `SigLevel = Optional TrustAll`,
-    `Server = file://${repo.dir}`,
-    '',
-  ];
-  for (const line of lines) {
-    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
-    if (header) {
-      if (section === 'options') out.push(`CacheDir = ${cacheDir}`, '');
-      section = header[1];
-      if (section !== 'options' && !inserted) {
-        out.push(...repoSection);
-        inserted = true;
-      }
-      if (section === repo.name) throw new Error(`pacman.conf already has a [${repo.name}] section; remove it, pkgnx adds it`);
-      out.push(line);
-      continue;
-    }
-    if (section === 'options' && /^\s*#?\s*CacheDir\s*=/.test(line)) continue;
-    out.push(line);
-  }
-  if (section === 'options') out.push(`CacheDir = ${cacheDir}`, '');
-  if (!inserted) out.push('', ...repoSection);
-  return out.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
 /** where the generated pacman.conf is staged (host path; read by mkarchroot -C and installed into root) */
@@ -270,21 +183,6 @@ export function planCommands(req: BuildRequest, flavour: ChrootFlavour = NATIVE_
   return planSteps(req, flavour).map(({ kind: _kind, ...cmd }) => cmd);
 }
 
-/** `command -v` without a shell */
-export function findOnPath(cmd: string, pathVar: string = process.env.PATH ?? ''): string | undefined {
-  for (const dir of pathVar.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, cmd);
-    try {
-      const st = statSync(p);
-      if (st.isFile() && (st.mode & 0o111) !== 0) return p;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
 /** last `CARCH=` assignment of a makepkg.conf */
 export function readCarch(makepkgConfText: string): string | undefined {
   let carch: string | undefined;
@@ -334,75 +232,13 @@ export function checkDevtoolsPresent(): void {
 }
 
 function writeStagedConf(req: BuildRequest, opts: DevtoolsOptions): void {
-  const text = renderChrootPacmanConf(readFileSync(req.pacmanConf, 'utf8'), req.workspaceRepo, req.pacmanCacheDir);
+  const text = pacmanConfWithWorkspaceRepo(readFileSync(req.pacmanConf, 'utf8'), req.workspaceRepo, req.pacmanCacheDir);
   const dest = stagedPacmanConfPath(req, opts);
   mkdirSync(dirname(dest), { recursive: true });
   // tmp + rename: concurrent tasks write the same content, never a torn file
   const tmp = `${dest}.${process.pid}.${req.copyName.replace(/\W/g, '_')}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, dest);
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  aborted: boolean;
-}
-
-/** spawn in a new process group, tee output into the log, kill the whole group on abort */
-function runStep(cmd: PlannedCommand, log: NodeJS.WritableStream, signal: AbortSignal, graceMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    log.write(`\n==> pkgnx: ${cmd.purpose}\n==> ${cmd.argv.join(' ')}\n`);
-    const child = spawn(cmd.argv[0], cmd.argv.slice(1), {
-      cwd: cmd.cwd,
-      env: { ...process.env, ...cmd.env },
-      detached: true, // own process group, so an abort reaches makechrootpkg's children too
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.pipe(log, { end: false });
-    child.stderr.pipe(log, { end: false });
-    let aborted = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const killGroup = (sig: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, sig);
-      } catch {
-        // group already gone
-      }
-    };
-    const onAbort = (): void => {
-      aborted = true;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (err) => {
-      log.write(`pkgnx: cannot run ${cmd.argv[0]}: ${err.message}\n`);
-    });
-    child.on('close', (code, sig) => {
-      signal.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
-      // leftovers of the group (a daemonised grandchild) must not outlive the build: kill them and
-      // return only once the group is gone (or after 3 s), so the caller's cleanup races nothing
-      if (!aborted) return resolve({ code, signal: sig, aborted });
-      killGroup('SIGKILL');
-      const deadline = Date.now() + 3000;
-      const waitGone = (): void => {
-        let alive = false;
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 0);
-          alive = child.pid !== undefined;
-        } catch {
-          alive = false;
-        }
-        if (alive && Date.now() < deadline) setTimeout(waitGone, 20);
-        else resolve({ code, signal: sig, aborted });
-      };
-      waitGone();
-    });
-  });
 }
 
 function emptyDir(dir: string): void {
@@ -414,49 +250,46 @@ function emptyDir(dir: string): void {
 export async function runSteps(req: BuildRequest, steps: Step[]): Promise<BuildOutcome> {
   const opts = devtoolsOptions(req);
   mkdirSync(dirname(req.logFile), { recursive: true });
-  const log = createWriteStream(req.logFile, { flags: 'a' });
   const copyDir = copyDirOf(req, opts);
-  const finish = async (outcome: BuildOutcome): Promise<BuildOutcome> => {
-    await new Promise<void>((r) => log.end(r));
-    return outcome;
-  };
+  const note = (line: string): Promise<void> => logLine(req.logFile, `pkgnx: ${line}`, false);
+  const runStep = (step: Step, signal?: AbortSignal) =>
+    runLogged(step, { logFile: req.logFile, signal, killGraceMs: opts.killGraceMs, echo: false });
+  // our own copy only, with no signal: the cleanup itself is never aborted
   const cleanup = async (): Promise<void> => {
-    // our own copy only; a fresh signal so the cleanup itself is not aborted
-    const never = new AbortController().signal;
-    for (const s of steps.filter((x) => x.kind === 'cleanup')) await runStep(s, log, never, opts.killGraceMs);
+    for (const s of steps.filter((x) => x.kind === 'cleanup')) await runStep(s);
   };
   try {
     writeStagedConf(req, opts);
   } catch (e) {
-    log.write(`pkgnx: ${(e as Error).message}\n`);
-    return finish({ success: false, error: (e as Error).message });
+    await note((e as Error).message);
+    return { success: false, error: (e as Error).message };
   }
   for (const step of steps.filter((x) => x.kind !== 'cleanup')) {
     if (req.signal.aborted) break;
-    const r = await runStep(step, log, req.signal, opts.killGraceMs);
+    const r = await runStep(step, req.signal);
     if (r.aborted || req.signal.aborted) break;
     if (r.code !== 0) {
       const how = r.code === null ? `killed by ${r.signal}` : `exit code ${r.code}`;
       const error = `${step.argv[0]} failed (${how}): ${step.purpose}`;
       emptyDir(req.pkgdest);
       if (step.kind === 'build' && !opts.cleanupOnFailure) {
-        log.write(`pkgnx: build failed; the copy ${copyDir} is kept for inspection (cleanupOnFailure removes it)\n`);
+        await note(`build failed; the copy ${copyDir} is kept for inspection (cleanupOnFailure removes it)`);
       } else if (step.kind === 'build') {
         await cleanup();
       }
-      log.write(`pkgnx: ${error}\n`);
-      return finish({ success: false, error });
+      await note(error);
+      return { success: false, error };
     }
   }
   if (req.signal.aborted) {
     // no half-written output and no stray copy (design principle 8)
     emptyDir(req.pkgdest);
-    log.write('pkgnx: aborted; process group ended, removing our copy\n');
+    await note('aborted; process group ended, removing our copy');
     await cleanup();
-    return finish({ success: false, error: 'aborted (SIGINT/SIGTERM)' });
+    return { success: false, error: 'aborted (SIGINT/SIGTERM)' };
   }
   await cleanup();
-  return finish({ success: true });
+  return { success: true };
 }
 
 export const devtoolsBackend: BuildBackend = {
@@ -474,19 +307,7 @@ export const devtoolsBackend: BuildBackend = {
   },
 };
 
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** a dry run's text: every command as a copy-pasteable shell line, with its cwd and the env it sets */
 export function formatPlan(commands: readonly PlannedCommand[]): string {
-  return commands
-    .map((c, i) => {
-      const env = Object.entries(c.env ?? {})
-        .map(([k, v]) => `${k}=${shellQuote(v)} `)
-        .join('');
-      const cd = c.cwd ? `cd ${shellQuote(c.cwd)} && ` : '';
-      return `# ${i + 1}. ${c.purpose}\n${cd}${env}${c.argv.map(shellQuote).join(' ')}`;
-    })
-    .join('\n');
+  return commands.map((c, i) => `# ${i + 1}. ${c.purpose}\n${formatCommand(c)}`).join('\n');
 }

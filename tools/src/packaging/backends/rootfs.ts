@@ -19,7 +19,6 @@
  * - Step 2 (no network unless `network: true`): `makepkg -f`.
  * - Foreign architectures run through binfmt_misc (flag F): nothing to copy into the root.
  */
-import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +28,8 @@ import { seccompProgram } from '../../sandbox/seccomp';
 import { openBuildUserNamespace, type BuildUserNamespace } from '../../sandbox/userns';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from '../../process/logged-run';
+import { hasCommand, runCheckedSync } from '../../process/run';
+import { checkBinfmt, binfmtFix, importPgpKeys, pacmanConfWithWorkspaceRepo, runsNatively, taskWorkDir } from './shared';
 import { acquireLock, withPacmanCacheLock } from '../workspace-repo';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin';
@@ -40,7 +41,7 @@ export type ResolvedCopyMethod = 'overlay' | 'copy';
 
 /** overlay needs root (a mount in a private namespace); option `copyMethod` can force `copy` */
 export function copyMethodFor(req: BuildRequest): ResolvedCopyMethod {
-  const wanted = req.backendOptions.copyMethod;
+  const wanted = req.copyMethod;
   if (wanted === 'copy' || !isRoot()) return 'copy';
   return 'overlay';
 }
@@ -65,15 +66,6 @@ export function pkgbuildFetchesRemote(pkgdir: string): boolean {
 
 function makepkgFlags(req: BuildRequest): string[] {
   return [...(req.nocheck ? ['--nocheck'] : []), ...(req.ignoreArch ? ['--ignorearch'] : []), ...req.makepkgArgs];
-}
-
-/** pacman.conf for the copy: chroot-config's (or the root's own) plus the workspace repository first */
-export function workspacePacmanConf(base: string, repo: { name: string; dir: string }): string {
-  const section = `[${repo.name}]\nSigLevel = Optional TrustAll\nServer = file://${repo.dir}\n`;
-  // The workspace repository goes before the other repositories so its packages win over same-named ones.
-  const firstRepo = /^\[(?!options\])[^\]]+\]/m.exec(base);
-  if (!firstRepo) return `${base.replace(/\n*$/, '\n')}\n${section}`;
-  return `${base.slice(0, firstRepo.index)}${section}\n${base.slice(firstRepo.index)}`;
 }
 
 interface Layout {
@@ -216,17 +208,12 @@ export const rootfsBackend: BuildBackend = {
     }
     if (/[,:]/.test(root)) throw new Error(`build option "rootfs": ${root} contains ',' or ':', which overlayfs cannot take as lowerdir`);
     for (const cmd of ['bwrap', 'unshare', 'setpriv']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-      } catch {
-        throw new Error(`the rootfs backend needs ${cmd}: apt-get install bubblewrap util-linux (Debian) / pacman -S bubblewrap util-linux (Arch)`);
-      }
+      if (!hasCommand(cmd)) throw new Error(`the rootfs backend needs ${cmd}: apt-get install bubblewrap util-linux (Debian) / pacman -S bubblewrap util-linux (Arch)`);
     }
-    if (req.arch !== req.hostArch) {
-      const binfmt = `/proc/sys/fs/binfmt_misc/qemu-${req.arch}`;
-      if (!existsSync(binfmt)) throw new Error(`building ${req.arch} on ${req.hostArch} needs qemu-user registered in binfmt_misc (${binfmt} missing): apt-get install qemu-user-static binfmt-support`);
-      const flags = /flags:\s*(\S*)/.exec(readFileSync(binfmt, 'utf8'))?.[1] ?? '';
-      if (!flags.includes('F')) throw new Error(`${binfmt} lacks the F flag, so the interpreter is not reachable inside the root; re-register it with flags F (qemu-user-static does)`);
+    if (!runsNatively(req.arch, req.hostArch)) {
+      const binfmt = checkBinfmt(req.arch, { binfmtDir: req.binfmtDir });
+      // nothing is copied into the root: the interpreter must be opened at registration
+      if (!binfmt.fixBinary) throw new Error(`${binfmt.path} lacks the F flag, so the interpreter is not reachable inside the root. Fix: ${binfmtFix(binfmt.qemuName)}`);
     }
   },
 
@@ -268,10 +255,10 @@ export const rootfsBackend: BuildBackend = {
         if (cp.code !== 0) return { success: false, error: `copying ${req.rootfs} failed (exit ${cp.code})` };
       }
       const basePacmanConf = existsSync(req.pacmanConf) ? req.pacmanConf : join(req.rootfs ?? '/', 'etc/pacman.conf');
-      await writeFile(join(l.scriptsDir, 'pacman.conf'), workspacePacmanConf(await readFile(basePacmanConf, 'utf8'), req.workspaceRepo));
+      await writeFile(join(l.scriptsDir, 'pacman.conf'), pacmanConfWithWorkspaceRepo(await readFile(basePacmanConf, 'utf8'), req.workspaceRepo));
       if (existsSync(req.makepkgConf)) await writeFile(join(l.scriptsDir, 'makepkg.conf'), await readFile(req.makepkgConf));
       if (req.pgpKeys.length) {
-        await importKeys(req, l.gnupgDir);
+        importPgpKeys(req.pgpKeys, l.gnupgDir);
         await logLine(req.logFile, `==> pkgnx: imported ${req.pgpKeys.length} PGP key file(s) into the task's GNUPGHOME`);
       }
       // what the sandbox writes belongs to root of its user namespace (it hands them to the build user)
@@ -307,7 +294,7 @@ export const rootfsBackend: BuildBackend = {
 /** chown a directory and what is in it (the staging directory may hold files of an earlier attempt) */
 function chownTree(dir: string, id: number): void {
   mkdirSync(dir, { recursive: true });
-  execFileSync('chown', ['-R', `${id}:${id}`, dir]);
+  runCheckedSync('chown', ['-R', `${id}:${id}`, dir]);
 }
 
 /** one shift of a root at a time (parallel builds share it) */
@@ -318,10 +305,4 @@ async function withRootLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
   } finally {
     release();
   }
-}
-
-/** the task's private GNUPGHOME with the workspace's and the package's public keys */
-async function importKeys(req: BuildRequest, gnupgDir: string): Promise<void> {
-  await mkdir(gnupgDir, { recursive: true, mode: 0o700 });
-  execFileSync('gpg', ['--batch', '--quiet', '--homedir', gnupgDir, '--import', ...req.pgpKeys], { stdio: 'ignore' });
 }
