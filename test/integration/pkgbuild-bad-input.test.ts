@@ -103,12 +103,8 @@ test('a missing bubblewrap is a clear error, never an unsandboxed fallback', { t
 });
 
 test('metadataSource srcinfo never runs bash and names a missing .SRCINFO', async () => {
-  const r = await extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], {
-    carch: 'x86_64',
-    workspaceRoot: WORKSPACE_ROOT,
-    metadataSource: 'srcinfo',
-    bwrap: '/nonexistent/bwrap',
-  });
+  const { readMetadata } = await import('../../tools/src/metadata');
+  const r = await readMetadata(WORKSPACE_ROOT, ['test/fixtures/bad-pkgbuilds/good-one'], 'x86_64', { source: 'srcinfo', timeoutSeconds: 10 });
   assert.match(errorOf(r.get('test/fixtures/bad-pkgbuilds/good-one')), /^test\/fixtures\/bad-pkgbuilds\/good-one\/\.SRCINFO: not found/);
 });
 
@@ -152,7 +148,7 @@ test('the sandbox also works when pkgnx runs as an ordinary user (a user namespa
     driverArgs: ['-c', `echo "$CARCH"; id -u; grep CapEff /proc/self/status; touch /tmp/ok && echo tmp-writable; touch ${pkg}/x 2>/dev/null || echo ro; . ${pkg}/PKGBUILD; echo $pkgname`],
     unprivilegedCaller: true,
   });
-  const r = spawnSync('bwrap', launch.args, { stdio: launch.stdio, encoding: 'utf8', uid, gid });
+  const r = spawnSync('bwrap', launch.args, { stdio: ['ignore', 'pipe', 'pipe', ...launch.fds], encoding: 'utf8', uid, gid });
   launch.close();
   rmSync(dir, { recursive: true, force: true });
   assert.equal(r.stdout, `aarch64\n${uid}\nCapEff:\t0000000000000000\ntmp-writable\nro\ngood-one\n`, r.stderr);

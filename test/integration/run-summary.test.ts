@@ -36,8 +36,8 @@ test('an interrupt while Nx loads the graph leaves the previous summary marked S
     pluginOptions: { sandboxTimeoutSeconds: 30 },
   });
   try {
-    const previous = { 'old:build:x86_64': { task: { id: 'old:build:x86_64', target: { project: 'old', target: 'build', configuration: 'x86_64' } }, status: 'success' as const } };
-    writeRunSummary(ws.root, { taskResults: previous, startTime: Date.parse('2026-01-01T00:00:00Z'), endTime: Date.parse('2026-01-01T00:01:00Z') });
+    const previous = [{ id: 'old:build:x86_64', project: 'old', target: 'build', configuration: 'x86_64', outcome: 'built' as const }];
+    writeRunSummary(ws.root, { tasks: previous, startTime: Date.parse('2026-01-01T00:00:00Z'), endTime: Date.parse('2026-01-01T00:01:00Z') });
     const txt = join(ws.root, 'dist', 'summary.txt');
     const child = spawn(join(WORKSPACE_ROOT, 'node_modules', '.bin', 'nx'), ['run-many', '-t', 'build', '--outputStyle=static'], {
       cwd: ws.root,

@@ -8,7 +8,10 @@ import { hostBackend } from '../../tools/src/packaging/backends/host';
 import { parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
 import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
-import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/packaging/build-package';
+import { chooseBackend, sourceDateEpoch } from '../../tools/src/packaging/build-package';
+import { metadataLoader } from '../../tools/src/graph/cached-graph';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
+import { loadWorkspaceGraph, projectMetadata } from '../../tools/src/graph/workspace-graph';
 import { resolveRootfs } from '../../tools/src/roots/locate';
 import { hasCommand } from '../helpers/env';
 
@@ -56,14 +59,16 @@ test('SOURCE_DATE_EPOCH from the environment first', () => {
   assert.ok(Math.abs(Number(sourceDateEpoch(tmp, {})) - now) < 5, 'not in git: now');
 });
 
-test('PKGBUILD build metadata for an architecture, read in a sandbox', { skip: hasCommand('bwrap') ? undefined : 'bwrap missing' }, async () => {
-  const dir = join(tmp, 'pkg');
+test('the build inputs per architecture come from the graph (project metadata), never from a second sourcing', async () => {
+  const ws = join(tmp, 'ws-inputs');
+  const dir = join(ws, 'pkgbuilds', 'x');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=x\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a "b>=2")\ndepends_aarch64=(c)\nmakedepends=(m)\ncheckdepends_x86_64=(t)\n');
-  assert.deepEqual(await readPkgbuildBuildInfo(dir, 'aarch64', tmp), { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
-  assert.deepEqual((await readPkgbuildBuildInfo(dir, 'x86_64', tmp)).checkdepends, ['t']);
-  writeFileSync(join(dir, 'PKGBUILD'), 'exit 3\n');
-  await assert.rejects(readPkgbuildBuildInfo(dir, 'x86_64', tmp), /PKGBUILD.*exit/);
+  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=x\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a "b>=2")\ndepends_aarch64=(c)\nmakedepends=(m)\ncheckdepends_x86_64=(t)\npackage() { :; }\n');
+  const options = resolvePluginOptions({ architectures: ['x86_64', 'aarch64'] }, ['aarch64', 'x86_64']);
+  const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/x/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
+  const meta = projectMetadata(graph.projects[0], 'x86_64');
+  assert.deepEqual(meta.build.aarch64, { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
+  assert.deepEqual(meta.build.x86_64.checkdepends, ['t']);
 });
 
 // One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).

@@ -21,6 +21,7 @@ test('errors name the key', () => {
 
 test('the build target: one configuration per architecture, no npm inputs, policy-specific inputs', () => {
   const abi = buildTargetConfiguration('libhello', resolvePluginOptions({}, ['aarch64', 'x86_64']));
+  assert.ok(abi.configurations && abi.inputs);
   assert.deepEqual(Object.keys(abi.configurations), ['aarch64', 'x86_64']);
   assert.equal(abi.defaultConfiguration, 'x86_64');
   assert.deepEqual(abi.dependsOn, ['^build']);
@@ -28,11 +29,11 @@ test('the build target: one configuration per architecture, no npm inputs, polic
   assert.ok(abi.inputs.some((i) => typeof i === 'object' && Array.isArray((i as { externalDependencies?: unknown }).externalDependencies) && (i as { externalDependencies: unknown[] }).externalDependencies.length === 0));
   assert.ok(abi.inputs.some((i) => typeof i === 'object' && (i as { dependentTasksOutputFiles?: string }).dependentTasksOutputFiles === '**/abi.json'));
   const local = buildTargetConfiguration('x', resolvePluginOptions({ rebuildPolicy: 'local' }, []));
-  assert.ok(!local.inputs.some((i) => typeof i === 'object' && 'dependentTasksOutputFiles' in i));
+  assert.ok(!local.inputs?.some((i) => typeof i === 'object' && 'dependentTasksOutputFiles' in i));
   const transitive = buildTargetConfiguration('x', resolvePluginOptions({ rebuildPolicy: 'transitive' }, []));
-  assert.ok(transitive.inputs.some((i) => typeof i === 'object' && (i as { transitive?: boolean }).transitive === true));
+  assert.ok(transitive.inputs?.some((i) => typeof i === 'object' && (i as { transitive?: boolean }).transitive === true));
   const nocheck = buildTargetConfiguration('tap-runner', resolvePluginOptions({}, []), ['tap-fixtures']);
-  assert.equal(nocheck.options.nocheck, true);
+  assert.equal(nocheck.options?.nocheck, true);
 });
 
 test('architectures may only name architectures with a chroot-config/<arch>/makepkg.conf; the error names the key and the directory', () => {

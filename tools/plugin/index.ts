@@ -4,12 +4,13 @@
  * Thin adapter: every decision lives in tools/src/graph.
  */
 import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
-import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
+import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
 import { buildTargetConfiguration } from './targets';
 
 export type { PkgnxPluginOptions };
@@ -26,25 +27,12 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
 }
 
 /**
- * The nx command this plugin serves: this process (NX_ISOLATE_PLUGINS=false, as in .env) or, in an isolated
- * plugin worker, its parent (whose command line only /proc knows).
- */
-function nxCommand(): { pid: number; argv: string[] } {
-  if (!/plugin-worker\.js$/.test(process.argv[1] ?? '')) return { pid: process.pid, argv: process.argv };
-  try {
-    return { pid: process.ppid, argv: readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '') };
-  } catch {
-    return { pid: process.ppid, argv: [] };
-  }
-}
-
-/**
  * A build run has started (graph loading comes first, then preTasksExecution): until it writes its own
  * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
  * never leaves an old summary that looks current.
  */
 async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
-  const { isBuildRun, markSummaryStale } = await import('../src/packaging/run-summary');
+  const { markSummaryStale } = await import('../src/packaging/run-summary');
   const args = argv.slice(2);
   if (!isBuildRun(args, buildTarget)) return;
   try {
@@ -78,7 +66,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
         targets: {
-          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)) as TargetConfiguration,
+          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)),
         },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
@@ -130,10 +118,13 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
   return typeof name === 'string' ? name : undefined;
 }
 
-const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-cache']);
-
+/**
+ * Before a run: mark the previous summary as not current, and hand the run's id to its tasks (Nx applies the
+ * environment a plugin returns here), so the build executor's record of the task graph is this run's.
+ */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  return { [RUN_ID_ENV]: context.id } as unknown as void;
 };
 
 /**
@@ -142,20 +133,20 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
-  const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
-  const { clearStaleMark, isDryRun, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
+  const recorded = takeTaskGraph(context.workspaceRoot, context.id);
+  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
+  const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
-  if (Object.keys(results).length === 0 || isDryRun(context.argv)) {
+  if (tasks.length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
     return;
   }
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
-
   const restoredByArch = new Map<string, string[]>();
-  for (const r of Object.values(results)) {
-    if (!RESTORED.has(r.status)) continue;
-    const arch = r.task.target.configuration ?? options.defaultArchitecture;
-    restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), r.task.target.project]);
+  for (const t of tasks) {
+    if (t.outcome !== 'restored') continue;
+    const arch = t.configuration ?? options.defaultArchitecture;
+    restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), t.project]);
   }
   for (const [arch, projects] of restoredByArch) {
     try {
@@ -164,24 +155,6 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-
-  // the run's task graph as the build tasks recorded it: Nx reports only tasks that ran, so the ones it
-  // skipped after a failure, and what they waited for, come from there
-  let dependencies: Record<string, string[]> | undefined;
-  try {
-    const file = join(context.workspaceRoot, WORKSPACE_DATA, 'task-graph.json');
-    if (statSync(file).mtimeMs >= context.startTime - 1000) {
-      const recorded = JSON.parse(readFileSync(file, 'utf8')) as { tasks: Record<string, { project: string; target: string; configuration?: string }>; dependencies: Record<string, string[]> };
-      if (Object.keys(results).every((id) => id in recorded.tasks)) {
-        dependencies = recorded.dependencies;
-        for (const [id, target] of Object.entries(recorded.tasks)) {
-          if (target.target === options.buildTargetName && !(id in results)) results[id] = { task: { id, target }, status: 'skipped' } as (typeof results)[string];
-        }
-      }
-    }
-  } catch {
-    // no build task ran (all cache hits): nothing was skipped either
-  }
-  const { summary } = writeRunSummary(context.workspaceRoot, { taskResults: results, dependencies, startTime: context.startTime, endTime: context.endTime });
+  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
 };

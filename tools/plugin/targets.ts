@@ -7,18 +7,14 @@
  *   transitive - also every output of every upstream build.
  * npm dependencies are never inputs: bumping nx must not rebuild every package.
  */
+import type { TargetConfiguration } from '@nx/devkit';
 import type { ResolvedPluginOptions } from '../src/graph/plugin-options';
 
-export interface BuildTargetConfig {
-  executor: string;
-  options: { arch: string; nocheck?: boolean; nocheckReason?: string };
-  configurations: Record<string, { arch: string }>;
-  defaultConfiguration: string;
-  dependsOn: string[];
-  cache: boolean;
-  inputs: (string | Record<string, unknown>)[];
-  outputs: string[];
-  metadata: { description: string; technologies: string[] };
+/** the build executor's options the plugin sets (the rest come from targetDefaults) */
+export interface BuildTargetOptions {
+  arch: string;
+  nocheck?: boolean;
+  nocheckReason?: string;
 }
 
 export const BUILD_EXECUTOR = './tools:build';
@@ -27,8 +23,8 @@ export const BUILD_EXECUTOR = './tools:build';
  * @param nocheckBecause checkdepends this project cannot wait for (their edge was removed to break a
  *   cycle): the build then runs with --nocheck, as a bootstrap build does
  */
-export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): BuildTargetConfig {
-  const inputs: (string | Record<string, unknown>)[] = [
+export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): TargetConfiguration<BuildTargetOptions> {
+  const inputs: NonNullable<TargetConfiguration['inputs']> = [
     '{projectRoot}/**/*',
     '{workspaceRoot}/chroot-config/**/*',
     '{workspaceRoot}/keys/**/*',

@@ -3,12 +3,10 @@
  * project's pkgbase and its transitive dependency projects) and hands over to the core (run-build).
  */
 import type { ExecutorContext } from '@nx/devkit';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { OptionsError, parseBuildOptions } from '../../src/packaging/build-options';
 import { runBuild } from '../../src/packaging/build-package';
 import type { ProjectPkgnxMetadata } from '../../src/model';
-import { WORKSPACE_DATA } from '../../src/graph/cached-graph';
+import { recordTaskGraph } from '../../plugin/run';
 
 /** every project the given one depends on, directly or not (npm and other external nodes excluded) */
 function transitiveDependencies(context: ExecutorContext, project: string): string[] {
@@ -27,26 +25,6 @@ function transitiveDependencies(context: ExecutorContext, project: string): stri
   return [...seen].sort();
 }
 
-/**
- * The run's task graph, for the run summary: Nx hands plugins only the tasks that ran, so the tasks it
- * skipped after a failure are known from here (every build task of the run writes the same content).
- */
-function recordTaskGraph(context: ExecutorContext): void {
-  const graph = context.taskGraph;
-  if (!graph) return;
-  try {
-    const dir = join(context.root, WORKSPACE_DATA);
-    mkdirSync(dir, { recursive: true });
-    const tasks = Object.fromEntries(Object.entries(graph.tasks).map(([id, t]) => [id, t.target]));
-    const dependencies = Object.fromEntries(Object.entries(graph.dependencies).map(([id, deps]) => [id, (deps as (string | { id: string })[]).map((d) => (typeof d === 'string' ? d : d.id))]));
-    const tmp = join(dir, `task-graph.json.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify({ tasks, dependencies }));
-    renameSync(tmp, join(dir, 'task-graph.json'));
-  } catch {
-    // the summary then lacks skipped tasks; the build itself is unaffected
-  }
-}
-
 export default async function buildExecutor(rawOptions: Record<string, unknown>, context: ExecutorContext): Promise<{ success: boolean }> {
   const project = context.projectName;
   if (!project) {
@@ -54,9 +32,9 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
     return { success: false };
   }
   recordTaskGraph(context);
-  const metadataError = (context.projectGraph?.nodes[project]?.data.metadata as { pkgnx?: ProjectPkgnxMetadata } | undefined)?.pkgnx?.error;
-  if (metadataError) {
-    console.error(`pkgnx build (${project}): the PKGBUILD could not be read: ${metadataError}`);
+  const metadata = (context.projectGraph?.nodes[project]?.data.metadata as { pkgnx?: ProjectPkgnxMetadata } | undefined)?.pkgnx;
+  if (metadata?.error) {
+    console.error(`pkgnx build (${project}): the PKGBUILD could not be read: ${metadata.error}`);
     return { success: false };
   }
   let options;
@@ -74,6 +52,12 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
     console.error(`pkgnx build: project ${project} has no root`);
     return { success: false };
   }
+  // what the graph read of the PKGBUILD for this architecture: it is not sourced again here
+  const buildInputs = metadata?.build?.[options.arch];
+  if (!buildInputs) {
+    console.error(`pkgnx build (${project}): no metadata for architecture ${options.arch}: it is not one of the plugin's architectures (chroot-config/<arch>/ and the plugin option "architectures")`);
+    return { success: false };
+  }
   const result = await runBuild({
     workspaceRoot: context.root,
     projectRoot: root,
@@ -82,6 +66,7 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
     pkgbase: project,
     options,
     dependencyPkgbases: transitiveDependencies(context, project),
+    buildInputs,
   });
   if (!result.success) console.error(`pkgnx build (${project}): ${result.error ?? 'failed'}${result.logFile ? `; log: ${result.logFile}` : ''}`);
   return { success: result.success };

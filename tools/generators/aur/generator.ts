@@ -3,9 +3,10 @@
  * needs, leaving out whatever the workspace or the target repositories already provide.
  */
 import { logger, type GeneratorCallback, type Tree } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { firstSatisfier, resolveAurDependencies, satisfierFrom, workspacePackages, type ExternalSatisfier } from '../../src/aur';
+import { workspaceMetadataSettings } from '../../src/graph/cached-graph';
 import { readSyncDatabase } from '../../src/syncdb';
 import { CONFIG_FILE_NAME, loadUpstreamConfig, RepoSet } from '../../src/upstream';
 import { fetchIntoTree } from './import-checkouts';
@@ -47,7 +48,9 @@ export default async function aurGenerator(tree: Tree, schema: AurGeneratorSchem
   const carch = schema.carch ?? defaultCarch(tree.root);
   for (const n of names) if (tree.exists(`${directory}/${n}`)) throw new Error(`${directory}/${n} already exists in the workspace`);
 
-  const workspace = satisfierFrom(workspacePackages(join(tree.root, directory), carch));
+  const packagesDir = join(tree.root, directory);
+  const dirs = existsSync(packagesDir) ? readdirSync(packagesDir).map((n) => join(packagesDir, n)).filter((d) => existsSync(join(d, 'PKGBUILD'))) : [];
+  const workspace = satisfierFrom(await workspacePackages(tree.root, dirs, carch, workspaceMetadataSettings(tree.root)));
   const satisfiedBy = firstSatisfier(workspace, await repoSatisfier(tree.root, schema.repoDb ?? []));
   const resolved = await resolveAurDependencies(names, {
     baseUrl: schema.rpcUrl ?? 'https://aur.archlinux.org',

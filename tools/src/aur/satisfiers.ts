@@ -2,10 +2,10 @@
  * Where a dependency is already satisfied outside the AUR: a workspace package (its `.SRCINFO`
  * names and provides) or a target repository database. Used to leave those out of an AUR import.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename } from 'node:path';
 import { packageSatisfies, type Dependency } from '../depends';
-import { metadataForArch, parseSrcinfo } from '../srcinfo';
+import { readMetadata, type MetadataSettings } from '../metadata';
+import { metadataForArch } from '../srcinfo';
 import type { ExternalSatisfier } from './rpc';
 
 export interface ProvidingPackage {
@@ -16,24 +16,20 @@ export interface ProvidingPackage {
   origin: string;
 }
 
-/** Every split package of every `pkgbuilds/<pkgbase>/.SRCINFO` (unreadable ones are skipped). */
-export function workspacePackages(pkgbuildsDir: string, carch: string): ProvidingPackage[] {
-  if (!existsSync(pkgbuildsDir)) return [];
+/**
+ * Every split package the workspace builds, as its metadata says (read the one way the workspace reads it:
+ * the sandboxed PKGBUILD or the committed .SRCINFO). A package whose metadata cannot be read still provides
+ * its own directory name; the graph reports the error.
+ */
+export async function workspacePackages(workspaceRoot: string, dirs: readonly string[], carch: string, settings: MetadataSettings): Promise<ProvidingPackage[]> {
   const out: ProvidingPackage[] = [];
-  for (const entry of readdirSync(pkgbuildsDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const file = join(pkgbuildsDir, entry.name, '.SRCINFO');
-    if (!existsSync(file)) {
-      // a package without .SRCINFO still provides its own pkgbase name
-      if (existsSync(join(pkgbuildsDir, entry.name, 'PKGBUILD'))) out.push({ name: entry.name, version: '', provides: [], origin: `workspace: ${entry.name}` });
+  for (const [dir, r] of await readMetadata(workspaceRoot, dirs, carch, settings)) {
+    if ('error' in r) {
+      out.push({ name: basename(dir), version: '', provides: [], origin: `workspace: ${basename(dir)}` });
       continue;
     }
-    try {
-      const meta = metadataForArch(parseSrcinfo(readFileSync(file, 'utf8'), file), carch);
-      for (const p of meta.packages) out.push({ name: p.name, version: meta.version, provides: p.provides, origin: `workspace: ${meta.pkgbase}` });
-    } catch {
-      // a broken .SRCINFO is reported by the graph, not here
-    }
+    const meta = metadataForArch(r.srcinfo, carch);
+    for (const p of meta.packages) out.push({ name: p.name, version: meta.version, provides: p.provides, origin: `workspace: ${meta.pkgbase}` });
   }
   return out;
 }

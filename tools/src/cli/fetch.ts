@@ -14,6 +14,9 @@ import {
 import { aurInfo, DEFAULT_AUR_BASE_URL } from '../aur/rpc';
 import { CONFIG_FILE_NAME, loadRepositories, loadUpstreamConfig, parseStateRepo, stateParseOptions, syncStateRepo, type UpstreamConfig } from '../upstream';
 import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from './support';
+import { workspaceMetadataSettings } from '../graph/cached-graph';
+import { readMetadata } from '../metadata';
+import { metadataForArch } from '../srcinfo';
 
 const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json) [options]
   --packages NAMES     pkgbases (space/comma separated, repeatable; also positional); NAME=VERSION pins a version
@@ -128,6 +131,12 @@ export async function main(argv: string[]): Promise<number> {
   if (config?.overrides) options.overrides = config.overrides;
   const carch = values.carch ?? config?.targetArch;
   if (carch) options.carch = carch;
+  // a checkout without .SRCINFO: its version as the workspace reads metadata (sandboxed, or .SRCINFO only)
+  const settings = workspaceMetadataSettings(process.cwd());
+  options.readVersion = async (dir) => {
+    const r = (await readMetadata(process.cwd(), [dir], carch ?? 'x86_64', settings)).get(dir);
+    return r && 'srcinfo' in r ? metadataForArch(r.srcinfo, carch ?? 'x86_64').version : undefined;
+  };
 
   // an interrupted run removes its temp clones; pkgbuilds/<pkgbase> is only ever renamed into place
   const onSignal = (signal: NodeJS.Signals): void => {

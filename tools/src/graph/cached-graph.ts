@@ -9,7 +9,8 @@ import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
-import { loadWorkspaceGraph, srcinfoFileLoader, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
+import { readMetadata, type MetadataSettings } from '../metadata';
+import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
 export { WORKSPACE_DATA };
@@ -38,20 +39,25 @@ export function readPluginOptionsFromNxJson(workspaceRoot: string): unknown {
   throw new Error(`${join(workspaceRoot, 'nx.json')}: no plugins[] entry for ${PLUGIN_PATH}`);
 }
 
+/** how this workspace reads metadata, from its plugin options */
+export function metadataSettings(options: Pick<ResolvedPluginOptions, 'metadataSource' | 'sandboxTimeoutSeconds'>): MetadataSettings {
+  return { source: options.metadataSource, timeoutSeconds: options.sandboxTimeoutSeconds };
+}
+
+/** the metadata settings of the workspace at `workspaceRoot` (nx.json's plugin options), for callers outside the graph */
+export function workspaceMetadataSettings(workspaceRoot: string): MetadataSettings {
+  let raw: unknown = {};
+  try {
+    raw = readPluginOptionsFromNxJson(workspaceRoot);
+  } catch {
+    // no plugin entry (yet): the defaults
+  }
+  return metadataSettings(resolveOptions(raw, workspaceRoot));
+}
+
 export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOptions): MetadataLoader {
-  if (options.metadataSource === 'srcinfo') return srcinfoFileLoader(workspaceRoot);
-  return async (dirs, carch) => {
-    // loaded lazily: the sandbox runner is only needed when metadata comes from PKGBUILDs
-    const { extractSrcinfo } = await import('../metadata/extract');
-    return extractSrcinfo(dirs, {
-      carch,
-      // the graph loads every PKGBUILD: entries of deleted or changed ones can go
-      pruneCache: true,
-      timeoutMs: options.sandboxTimeoutSeconds * 1000,
-      cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
-      workspaceRoot,
-    });
-  };
+  // the graph loads every PKGBUILD: cache entries of deleted or changed ones can go
+  return (dirs, carch) => readMetadata(workspaceRoot, dirs, carch, metadataSettings(options), { pruneCache: true });
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, isAbsolute } from 'node:path';
-import type { DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
+import type { MetadataResult } from '../metadata';
+import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
 import { metadataForArch, parseSrcinfo } from '../srcinfo';
 import { packageSatisfies, parseDependency } from '../depends';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
@@ -47,10 +48,7 @@ export interface WorkspaceGraph {
 }
 
 /** Loads metadata for a list of PKGBUILD directories, one architecture at a time. */
-export type MetadataLoader = (
-  dirs: string[],
-  carch: string,
-) => Promise<Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>>;
+export type MetadataLoader = (dirs: string[], carch: string) => Promise<Map<string, MetadataResult>>;
 
 export interface LoadGraphOptions {
   workspaceRoot: string;
@@ -63,35 +61,22 @@ export interface LoadGraphOptions {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Reads committed `.SRCINFO` files: for users who never execute a PKGBUILD. */
-export const srcinfoFileLoader =
-  (workspaceRoot: string): MetadataLoader =>
-  async (dirs) => {
-    const out = new Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>();
-    await Promise.all(
-      dirs.map(async (dir) => {
-        const file = join(dir, '.SRCINFO');
-        const shown = file.startsWith(workspaceRoot) ? file.slice(workspaceRoot.length + 1) : file;
-        try {
-          out.set(dir, { srcinfo: parseSrcinfo(await readFile(file, 'utf8'), shown), warnings: [] });
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          out.set(dir, { error: err.code === 'ENOENT' ? `${shown}: missing (metadataSource is "srcinfo"; run \`npx nx sync\` or commit a .SRCINFO)` : err.message });
-        }
-      }),
-    );
-    return out;
-  };
-
+/**
+ * What a project node carries: its identity on the default architecture, and what a build of it needs per
+ * architecture (the executor reads that instead of sourcing the PKGBUILD again).
+ */
 function projectMetadata(p: GraphProject, arch: string): ProjectPkgnxMetadata {
   const m = p.metadata[arch];
-  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], ...(p.error ? { error: p.error } : {}) };
+  const build = Object.fromEntries(
+    Object.entries(p.metadata).map(([a, am]): [string, BuildInputs] => [a, { arch: am.arch, depends: am.depends, makedepends: am.makedepends, checkdepends: am.checkdepends }]),
+  );
+  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], build, ...(p.error ? { error: p.error } : {}) };
   const provides = new Set<string>();
   for (const pkg of m.packages) {
     provides.add(pkg.name);
     for (const pr of pkg.provides) provides.add(parseDependency(pr).name);
   }
-  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName) };
+  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName), build };
 }
 
 export { projectMetadata };

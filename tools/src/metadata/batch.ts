@@ -2,9 +2,9 @@
  * Runs the driver over many PKGBUILDs in one sandbox, watches a per-PKGBUILD time limit, and restarts the
  * batch with the remaining PKGBUILDs when one had to be killed.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { start } from '../process/run';
 import { killBelow } from '../process/tree';
 import type { MetadataView } from './build-root-view';
 import { prepareSandbox, type SandboxFiles } from './sandbox';
@@ -62,9 +62,9 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
     });
     options.onSpawn?.();
     // detached: its own process group, so a timeout kills bwrap and everything under it
-    let child: ReturnType<typeof spawn>;
+    let child: ReturnType<typeof start>;
     try {
-      child = spawn(options.bwrap ?? 'bwrap', launch.args, { stdio: launch.stdio, detached: true });
+      child = start(options.bwrap ?? 'bwrap', launch.args, { stdio: launch.stdio, detached: true, buffer: false });
     } finally {
       launch.close();
     }

@@ -1,14 +1,14 @@
 /**
  * PKGBUILD metadata without trusting the PKGBUILD: what `makepkg --printsrcinfo` prints, extracted by a bash driver
  * that runs only inside bubblewrap (sandbox.ts), many PKGBUILDs per sandbox, cached on disk by content hash —
- * errors included, so a broken PKGBUILD costs nothing on the next command either.
- * Or, with metadataSource 'srcinfo', read from committed `.SRCINFO` files without executing anything.
+ * errors included, so a broken PKGBUILD costs nothing on the next command either. Callers go through
+ * readMetadata (index.ts), which also reads committed `.SRCINFO` files instead when the workspace says so.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Srcinfo, SrcinfoSection } from '../model';
-import { normalizeSrcinfoValue, parseSrcinfo } from '../srcinfo';
+import { normalizeSrcinfoValue } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { DRIVER_SCRIPT, runBatch, type BatchItem, type BatchOutcome } from './batch';
 import { SrcinfoCache, cacheKey, type CachedResult } from './cache';
@@ -34,8 +34,6 @@ export interface ExtractStats {
 
 export interface ExtractOptions {
   carch: string;
-  /** 'pkgbuild' (default): source in the sandbox; 'srcinfo': read `<dir>/.SRCINFO`, never run bash */
-  metadataSource?: 'pkgbuild' | 'srcinfo';
   /** time limit per PKGBUILD, default 10 s */
   timeoutMs?: number;
   /** directory for the result cache; no cache when undefined */
@@ -310,31 +308,12 @@ function readPkgbuild(dir: string, display: string): Buffer | { error: string } 
   return bytes;
 }
 
-function readSrcinfoFiles(dirs: string[], root: string): Map<string, ExtractResult> {
-  const results = new Map<string, ExtractResult>();
-  for (const dir of dirs) {
-    const file = join(resolve(root, dir), '.SRCINFO');
-    const display = relative(root, file) || file;
-    if (!existsSync(file)) {
-      results.set(dir, { error: `${display}: not found (metadataSource "srcinfo" reads committed .SRCINFO files; create it with makepkg --printsrcinfo > .SRCINFO)` });
-      continue;
-    }
-    try {
-      results.set(dir, { srcinfo: parseSrcinfo(readFileSync(file, 'utf8'), display), warnings: [] });
-    } catch (err) {
-      results.set(dir, { error: (err as Error).message });
-    }
-  }
-  return results;
-}
-
 /**
  * Metadata of each PKGBUILD directory, keyed by the dir as passed in. Never throws for a bad PKGBUILD (the result
  * holds the error); throws SandboxUnavailableError when PKGBUILDs must be sourced and bubblewrap cannot run.
  */
 export async function extractSrcinfo(dirs: string[], options: ExtractOptions): Promise<Map<string, ExtractResult>> {
   const root = resolve(options.workspaceRoot ?? process.cwd());
-  if (options.metadataSource === 'srcinfo') return readSrcinfoFiles(dirs, root);
 
   const timeoutMs = options.timeoutMs ?? 10_000;
   const stats = options.stats ?? createStats();

@@ -16,9 +16,10 @@
  *   being sourced gets the error and the others are sourced again in a new sandbox.) bwrap's own init is
  *   pid 1 and dies with bwrap, which takes every process of the sandbox with it.
  */
-import { spawnSync, type StdioOptions } from 'node:child_process';
+import type { Options } from 'execa';
 import { chmodSync, closeSync, constants, copyFileSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CommandNotFoundError, runSync } from '../process/run';
 import { metadataIdentity, type HostIdentity } from '../sandbox/identity';
 import { seccompProgram } from '../sandbox/seccomp';
 import { EMPTY_VIEW, type MetadataView } from './build-root-view';
@@ -98,7 +99,9 @@ export function sandboxFiles(dataDir: string, bash = '/bin/bash'): SandboxFiles 
 /** One sandbox start: bwrap's arguments and the host file descriptors they name (stdio[3] onwards). */
 export interface SandboxLaunch {
   args: string[];
-  stdio: StdioOptions;
+  /** the host descriptors the arguments name, in order (they become 3, 4, ... in bwrap) */
+  fds: number[];
+  stdio: Options['stdio'];
   /** close the host fds (call after spawn) */
   close(): void;
 }
@@ -162,7 +165,8 @@ export function prepareSandbox(spec: SandboxSpec): SandboxLaunch {
       DRIVER_BASH,
       ...spec.driverArgs,
     );
-    return { args, stdio: ['ignore', 'pipe', 'pipe', ...fds], close };
+    // execa passes extra descriptors through as Node does; its types only admit them for 0-2
+    return { args, fds, stdio: ['ignore', 'pipe', 'pipe', ...fds] as unknown as Options['stdio'], close };
   } catch (err) {
     close();
     throw err;
@@ -210,10 +214,10 @@ export function assertSandboxAvailable(bwrap: string, files: SandboxFiles): void
   if (result === undefined) {
     const launch = prepareSandbox({ carch: 'x86_64', packageDirs: [], files, view: EMPTY_VIEW, driverArgs: ['-c', 'exit 0'] });
     try {
-      const r = spawnSync(bwrap, launch.args, { encoding: 'utf8', timeout: 20_000, stdio: launch.stdio });
-      if (r.error) result = `${bwrap}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : r.error.message}`;
-      else if (r.status !== 0) result = `${bwrap} exited with status ${r.status}: ${r.stderr || '(no message)'}`;
-      else result = true;
+      const r = runSync(bwrap, launch.args, { timeoutMs: 20_000, fds: launch.fds });
+      result = r.ok ? true : `${bwrap} exited with status ${r.exitCode ?? r.signal}: ${r.stderr || '(no message)'}`;
+    } catch (err) {
+      result = err instanceof CommandNotFoundError ? `${bwrap}: not installed` : (err as Error).message;
     } finally {
       launch.close();
     }

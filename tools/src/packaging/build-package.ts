@@ -4,14 +4,11 @@
  * rename the staging directory to `dist/<arch>/<pkgbase>/`. Nothing is ever left under that name
  * unless the build succeeded: interrupted or failed builds remove their staging directory and copy.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, symlinkSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join, resolve } from 'node:path';
-import { extractSrcinfo } from '../metadata/extract';
-import { metadataForArch } from '../srcinfo';
-import { WORKSPACE_DATA } from '../graph/cached-graph';
+import type { BuildInputs } from '../model';
 import { writeAbiManifest } from './abi';
 import type { BackendName, BuildBackend, BuildRequest } from './backends/backend';
 import { hostBackend } from './backends/host';
@@ -19,10 +16,12 @@ import { devtoolsBackend } from './backends/devtools';
 import { qemuBackend } from './backends/qemu';
 import type { BuildOptions } from './build-options';
 import { expandArch, resolveRootfs } from '../roots/locate';
+import { isRoot } from '../sandbox/identity';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from '../process/logged-run';
 import { rootfsBackend } from './backends/rootfs';
 import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { hasCommand, runCheckedSync, runSync } from '../process/run';
 import { pidAlive, watchParent } from '../process/tree';
 
 export interface RunBuildInput {
@@ -33,6 +32,8 @@ export interface RunBuildInput {
   options: BuildOptions;
   /** pkgbases of every (transitive) dependency project: their dist/ outputs are registered first */
   dependencyPkgbases: string[];
+  /** the PKGBUILD's arch and build dependencies on options.arch, as the graph read them (never sourced again) */
+  buildInputs: BuildInputs;
 }
 
 export interface RunBuildResult {
@@ -43,25 +44,6 @@ export interface RunBuildResult {
   error?: string;
 }
 
-/** pkgbase-level metadata makepkg will use on `arch`, read by bash in a sandbox (no network, read-only) */
-export interface PkgbuildBuildInfo {
-  arch: string[];
-  depends: string[];
-  makedepends: string[];
-  checkdepends: string[];
-}
-
-/**
- * The pkgbase-level arch and build dependencies makepkg will use on `carch`, from the same sandboxed,
- * cached extractor the graph uses (a PKGBUILD already read for the graph is not sourced again).
- */
-export async function readPkgbuildBuildInfo(pkgdir: string, carch: string, workspaceRoot: string): Promise<PkgbuildBuildInfo> {
-  const r = (await extractSrcinfo([pkgdir], { carch, workspaceRoot, cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata') })).get(pkgdir);
-  if (!r || 'error' in r) throw new Error(r ? r.error : `${pkgdir}/PKGBUILD: no metadata`);
-  const m = metadataForArch(r.srcinfo, carch);
-  return { arch: m.arch, depends: m.depends, makedepends: m.makedepends, checkdepends: m.checkdepends };
-}
-
 /** pacman's name for this machine's architecture */
 export function hostArch(): string {
   return machine();
@@ -70,13 +52,14 @@ export function hostArch(): string {
 /** SOURCE_DATE_EPOCH: the environment's, else the PKGBUILD's last commit time, else now */
 export function sourceDateEpoch(pkgdir: string, env: NodeJS.ProcessEnv = process.env): string {
   if (env.SOURCE_DATE_EPOCH && /^\d+$/.test(env.SOURCE_DATE_EPOCH)) return env.SOURCE_DATE_EPOCH;
-  const r = spawnSync('git', ['log', '-1', '--format=%ct', '--', 'PKGBUILD'], { cwd: pkgdir, encoding: 'utf8' });
-  const t = r.status === 0 ? r.stdout.trim() : '';
+  let t = '';
+  try {
+    const r = runSync('git', ['log', '-1', '--format=%ct', '--', 'PKGBUILD'], { cwd: pkgdir });
+    t = r.ok ? r.stdout.trim() : '';
+  } catch {
+    // no git on this machine: the clock
+  }
   return /^\d+$/.test(t) ? t : String(Math.floor(Date.now() / 1000));
-}
-
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
 /**
@@ -86,7 +69,7 @@ function onPath(cmd: string): boolean {
  */
 export function chooseBackend(options: BuildOptions, arch: string, host: string, rootfs: string | undefined, makepkgConf?: string): { name: BackendName; reason: string } {
   if (options.backend !== 'auto') return { name: options.backend, reason: 'build option "backend"' };
-  if (onPath('makechrootpkg')) {
+  if (hasCommand('makechrootpkg')) {
     return arch === host ? { name: 'devtools', reason: 'makechrootpkg is on PATH' } : { name: 'qemu', reason: `makechrootpkg is on PATH and ${arch} is not the host's ${host}` };
   }
   if (rootfs) return { name: 'rootfs', reason: `a root filesystem is configured (${rootfs})` };
@@ -102,7 +85,7 @@ const BACKENDS: Record<BackendName, BuildBackend> = { rootfs: rootfsBackend, hos
 
 function defaultPacmanCacheDir(workspaceRoot: string, arch: string): string {
   // shared between workspaces like devtools' cache when root; inside the workspace otherwise
-  return process.getuid?.() === 0 ? `/var/cache/pacman/pkg-${arch}` : join(workspaceRoot, '.pkgnx', 'cache', 'pacman', arch);
+  return isRoot() ? `/var/cache/pacman/pkg-${arch}` : join(workspaceRoot, '.pkgnx', 'cache', 'pacman', arch);
 }
 
 function listAsc(dir: string): string[] {
@@ -135,9 +118,9 @@ async function ensureRepoDatabase(workspaceRoot: string, arch: string, name: str
     if (existsSync(join(repo.dir, `${name}.db`))) return;
     for (const kind of ['db', 'files']) {
       const file = join(repo.dir, `${name}.${kind}.tar.zst`);
-      if (!existsSync(file)) execFileSync('bsdtar', ['--zstd', '-cf', file, '--files-from', '/dev/null']);
+      if (!existsSync(file)) runCheckedSync('bsdtar', ['--zstd', '-cf', file, '--files-from', '/dev/null']);
       const link = join(repo.dir, `${name}.${kind}`);
-      if (!existsSync(link)) execFileSync('ln', ['-sfn', `${name}.${kind}.tar.zst`, link]);
+      if (!existsSync(link)) symlinkSync(`${name}.${kind}.tar.zst`, link);
     }
   } finally {
     release();
@@ -149,7 +132,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   const arch = options.arch;
   const host = hostArch();
   const pkgdir = resolve(workspaceRoot, input.projectRoot);
-  const info = await readPkgbuildBuildInfo(pkgdir, arch, workspaceRoot);
+  const info = input.buildInputs;
   const rootfs = resolveRootfs(workspaceRoot, arch, options.rootfs);
   let choice: ReturnType<typeof chooseBackend>;
   try {
@@ -233,7 +216,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     await log(`==> pkgnx: build started: ${pkgbase} for ${arch} (host ${host}) ${started.toISOString()}`);
     await log(`==> pkgnx: backend ${backend.name}: ${choice.reason}`);
     if (backend.name === 'host') await log('==> pkgnx: WARNING: the host backend is not a clean build; configure "rootfs" or install devtools');
-    await log(`==> pkgnx: copy ${copyName}, SOURCE_DATE_EPOCH=${req.env.SOURCE_DATE_EPOCH}${nocheck ? ', --nocheck' : ''}`);
+    await log(`==> pkgnx: copy ${copyName}, SOURCE_DATE_EPOCH=${req.env.SOURCE_DATE_EPOCH}${nocheck ? `, --nocheck${options.nocheckReason ? ` (${options.nocheckReason})` : ''}` : ''}`);
 
     await sweepStale([distArch], '.staging-');
     await sweepStale([distArch], '.old-');
@@ -294,7 +277,7 @@ function ownTree(dir: string): void {
   const uid = process.getuid?.();
   const gid = process.getgid?.();
   if (uid === undefined || gid === undefined) return;
-  execFileSync('chown', ['-R', '--no-dereference', `${uid}:${gid}`, dir]);
+  runCheckedSync('chown', ['-R', '--no-dereference', `${uid}:${gid}`, dir]);
 }
 
 /** staging → final by rename (same directory, so atomic); a previous output is moved aside first */

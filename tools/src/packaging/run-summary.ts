@@ -1,42 +1,36 @@
 /**
- * Run summary from Nx's postTasksExecution context: what was built, restored from cache, failed (with the
- * log to read) and skipped (with the failed dependency that caused it). Structural types only: no Nx imports
- * in tools/src; they mirror nx/src/native TaskResult / Task / TaskGraph (Nx 24).
+ * The run summary: what was built, restored from a cache, failed (with the log to read) and skipped (with the
+ * failed dependency that caused it), as dist/summary.{json,txt}. The vocabulary is pkgnx's own; the Nx plugin
+ * translates Nx's task results into it (tools/plugin/run-summary.ts).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { logDirFor, newestLog } from './logs';
 
-export type TaskStatusLike =
-  | 'success'
-  | 'failure'
-  | 'skipped'
-  | 'stopped'
-  | 'local-cache-kept-existing'
-  | 'local-cache'
-  | 'remote-cache';
+export type TaskOutcome = 'built' | 'restored' | 'failed' | 'skipped' | 'stopped';
 
-export interface TaskLike {
+/** one task of a run (a build of one project for one architecture) and how it ended */
+export interface TaskRun {
+  /** unique in the run, e.g. `libhello:build:aarch64` */
   id: string;
-  target: { project: string; target: string; configuration?: string };
+  project: string;
+  target: string;
+  configuration?: string;
+  outcome: TaskOutcome;
+  /** restored: from this machine's cache or a remote one */
+  restoredFrom?: 'local-cache' | 'remote-cache';
   startTime?: number;
   endTime?: number;
-}
-
-export interface TaskResultLike {
-  task: TaskLike;
-  status: TaskStatusLike;
+  /** failed: the exit code */
   code?: number;
-  terminalOutput?: string;
+  /** failed: what the task printed (the reason is taken from it when there is no log) */
+  output?: string;
 }
-
-/** Nx 24 task graph edges are `{ id }` objects; older ones were plain ids. Keys: task ids (or project names). */
-export type TaskDependencies = Record<string, ReadonlyArray<string | { id: string }>>;
 
 export interface RunSummaryInput {
-  taskResults: Record<string, TaskResultLike>;
-  /** taskGraph.dependencies when the caller has it; without it `because` of skipped tasks is empty */
-  dependencies?: TaskDependencies;
+  tasks: TaskRun[];
+  /** task id -> ids of the tasks it waited for; without it `because` of skipped tasks is empty */
+  dependsOn?: Record<string, string[]>;
   startTime?: number;
   endTime?: number;
 }
@@ -51,7 +45,7 @@ export interface RestoredEntry {
   project: string;
   target: string;
   configuration?: string;
-  from: 'local-cache' | 'local-cache-kept-existing' | 'remote-cache';
+  from: 'local-cache' | 'remote-cache';
 }
 export interface FailedEntry {
   project: string;
@@ -103,41 +97,26 @@ const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
  * Why a task failed, from its output: the executor's `pkgnx build (<project>): <reason>` line, else the last
  * non-empty line. Undefined without output.
  */
-export function failureReason(r: TaskResultLike): string | undefined {
-  const lines = (r.terminalOutput ?? '').replace(ANSI, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const marker = `pkgnx build (${r.task.target.project}): `;
+export function failureReason(t: Pick<TaskRun, 'project' | 'output'>): string | undefined {
+  const lines = (t.output ?? '').replace(ANSI, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const marker = `pkgnx build (${t.project}): `;
   const own = [...lines].reverse().find((l) => l.startsWith(marker));
   return own ? own.slice(marker.length) : lines.at(-1);
 }
 
-function edgeId(e: string | { id: string }): string {
-  return typeof e === 'string' ? e : e.id;
-}
-
-function depsOf(taskId: string, input: RunSummaryInput): string[] {
-  const deps = input.dependencies;
-  if (!deps) return [];
-  if (deps[taskId]) return deps[taskId].map(edgeId);
-  // project-level map: translate dependency projects to tasks of the same target/configuration
-  const t = input.taskResults[taskId]?.task;
-  if (!t || !deps[t.target.project]) return [];
-  const suffix = `:${t.target.target}${t.target.configuration ? `:${t.target.configuration}` : ''}`;
-  return deps[t.target.project].map(edgeId).map((p) => (p.includes(':') ? p : `${p}${suffix}`));
-}
-
 /** the failed/stopped tasks a skipped task is skipped for, looking through skipped intermediates */
-function rootCauses(taskId: string, input: RunSummaryInput): string[] {
+function rootCauses(taskId: string, input: RunSummaryInput, byId: Map<string, TaskRun>): string[] {
   const found = new Set<string>();
   const seen = new Set<string>([taskId]);
-  const stack = depsOf(taskId, input);
+  const stack = [...(input.dependsOn?.[taskId] ?? [])];
   while (stack.length > 0) {
     const id = stack.pop() as string;
     if (seen.has(id)) continue;
     seen.add(id);
-    const r = input.taskResults[id];
-    if (!r) continue;
-    if (r.status === 'failure' || r.status === 'stopped') found.add(r.task.target.project);
-    else if (r.status === 'skipped') stack.push(...depsOf(id, input));
+    const t = byId.get(id);
+    if (!t) continue;
+    if (t.outcome === 'failed' || t.outcome === 'stopped') found.add(t.project);
+    else if (t.outcome === 'skipped') stack.push(...(input.dependsOn?.[id] ?? []));
   }
   return [...found].sort();
 }
@@ -158,29 +137,27 @@ export function summarizeRun(input: RunSummaryInput, findLog: LogFinder = () => 
   if (input.startTime !== undefined) s.startTime = new Date(input.startTime).toISOString();
   if (input.endTime !== undefined) s.endTime = new Date(input.endTime).toISOString();
   if (input.startTime !== undefined && input.endTime !== undefined) s.durationMs = input.endTime - input.startTime;
-  for (const [id, r] of Object.entries(input.taskResults)) {
-    const { project, target, configuration } = r.task.target;
+  const byId = new Map(input.tasks.map((t) => [t.id, t]));
+  for (const t of input.tasks) {
+    const { project, target, configuration } = t;
     const base = { project, target, ...(configuration ? { configuration } : {}) };
-    const durationMs =
-      r.task.startTime !== undefined && r.task.endTime !== undefined ? r.task.endTime - r.task.startTime : undefined;
+    const durationMs = t.startTime !== undefined && t.endTime !== undefined ? t.endTime - t.startTime : undefined;
     s.counts.total++;
-    switch (r.status) {
-      case 'success':
+    switch (t.outcome) {
+      case 'built':
         s.built.push({ ...base, ...(durationMs !== undefined ? { durationMs } : {}) });
         break;
-      case 'local-cache':
-      case 'local-cache-kept-existing':
-      case 'remote-cache':
-        s.restored.push({ ...base, from: r.status });
+      case 'restored':
+        s.restored.push({ ...base, from: t.restoredFrom ?? 'local-cache' });
         break;
-      case 'failure': {
+      case 'failed': {
         const log = findLog(project, configuration);
-        const reason = log === null ? failureReason(r) : undefined;
-        s.failed.push({ ...base, ...(r.code !== undefined ? { code: r.code } : {}), log, ...(reason !== undefined ? { reason } : {}) });
+        const reason = log === null ? failureReason(t) : undefined;
+        s.failed.push({ ...base, ...(t.code !== undefined ? { code: t.code } : {}), log, ...(reason !== undefined ? { reason } : {}) });
         break;
       }
       case 'skipped':
-        s.skipped.push({ ...base, because: rootCauses(id, input) });
+        s.skipped.push({ ...base, because: rootCauses(t.id, input, byId) });
         break;
       case 'stopped':
         s.stopped.push({ ...base, ...(durationMs !== undefined ? { durationMs } : {}) });
@@ -239,14 +216,6 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** the shape writeRunSummary needs from Nx's PostTasksExecutionContext (plus the task graph's dependencies if known) */
-export interface RunSummaryContext {
-  taskResults: Record<string, TaskResultLike>;
-  startTime?: number;
-  endTime?: number;
-  dependencies?: TaskDependencies;
-}
-
 function summaryFiles(workspaceRoot: string): { dist: string; json: string; txt: string } {
   const dist = join(workspaceRoot, 'dist');
   return { dist, json: join(dist, 'summary.json'), txt: join(dist, 'summary.txt') };
@@ -287,33 +256,8 @@ export function clearStaleMark(workspaceRoot: string, pid: number): void {
   writeSummaryFiles(workspaceRoot, rest);
 }
 
-/**
- * Is this nx command line a real (not dry) run of `buildTarget`? `run-many`/`affected` with it among the
- * targets, `run <project>:<target>`, `<project>:<target>` and `<target> <project>`.
- */
-/** `--dry-run`/`--dryRun` among the arguments: a run that changes nothing, not even the summary */
-export function isDryRun(args: readonly string[]): boolean {
-  return args.some((a) => /^--dry-?run(=true)?$/i.test(a));
-}
-
-export function isBuildRun(args: readonly string[], buildTarget: string): boolean {
-  if (isDryRun(args)) return false;
-  const [command, ...rest] = args;
-  const isTarget = (spec: string): boolean => spec.split(':')[1] === buildTarget;
-  if (command === 'run-many' || command === 'affected') {
-    const targets: string[] = [];
-    rest.forEach((a, i) => {
-      const m = /^(?:-t|--targets?)(?:=(.*))?$/.exec(a);
-      if (m) targets.push(...(m[1] ?? rest[i + 1] ?? '').split(','));
-    });
-    return targets.includes(buildTarget);
-  }
-  if (command === 'run') return rest.length > 0 && isTarget(rest[0]);
-  return command === buildTarget || (command !== undefined && isTarget(command));
-}
-
 /** writes dist/summary.json and dist/summary.txt (each via rename, so readers never see half a file) */
-export function writeRunSummary(workspaceRoot: string, ctx: RunSummaryContext): { summary: RunSummary; json: string; txt: string } {
+export function writeRunSummary(workspaceRoot: string, input: RunSummaryInput): { summary: RunSummary; json: string; txt: string } {
   const findLog: LogFinder = (project, configuration) => {
     let dir: string;
     try {
@@ -322,12 +266,9 @@ export function writeRunSummary(workspaceRoot: string, ctx: RunSummaryContext): 
       return null;
     }
     // a log of this run only: an older run's log says nothing about this failure
-    const log = newestLog(dir, configuration, ctx.startTime);
+    const log = newestLog(dir, configuration, input.startTime);
     return log ? relative(workspaceRoot, log) : null;
   };
-  const summary = summarizeRun(
-    { taskResults: ctx.taskResults, dependencies: ctx.dependencies, startTime: ctx.startTime, endTime: ctx.endTime },
-    findLog,
-  );
+  const summary = summarizeRun(input, findLog);
   return { summary, ...writeSummaryFiles(workspaceRoot, summary) };
 }

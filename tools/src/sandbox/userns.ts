@@ -8,8 +8,8 @@
  * which bubblewrap later runs as, owns the namespace and may enter it), whose maps pkgnx writes as root;
  * the namespace stays alive through the file descriptor returned, after the placeholder is gone.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
+import { start } from '../process/run';
 import { MAPPED_IDS } from './identity';
 
 export interface BuildUserNamespace {
@@ -24,7 +24,7 @@ const WAIT_MS = 5000;
 
 export async function openBuildUserNamespace(base: number): Promise<BuildUserNamespace> {
   if (process.getuid?.() !== 0) throw new Error('a build user namespace with a uid range needs root');
-  const holder = spawn('unshare', ['--user', '--', 'sleep', '600'], { uid: base, gid: base, stdio: 'ignore' });
+  const holder = start('unshare', ['--user', '--', 'sleep', '600'], { uid: base, gid: base, stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => {
     holder.once('error', (err) => reject(new Error(`cannot start unshare for the build's user namespace: ${err.message}`)));
     holder.once('exit', (code) => reject(new Error(`unshare --user exited (${code}) before its user namespace was set up (are user namespaces allowed? sysctl user.max_user_namespaces)`)));

@@ -6,34 +6,30 @@
  * the task's build directory and package destination writable, a private /tmp, and no network while
  * building (remote sources are fetched first, in a step that may use the network but writes only there).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRoot } from '../../sandbox/identity';
+import { hasCommand, runCheckedSync, runSync } from '../../process/run';
 import { seccompProgram } from '../../sandbox/seccomp';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from '../../process/logged-run';
 import { pkgbuildFetchesRemote } from './rootfs';
+import { importPgpKeys, taskWorkDir } from './shared';
 
 /** the seccomp program reaches bwrap as this descriptor (setpriv keeps it open) */
 const SECCOMP_FD = 3;
 
 function userIds(user: string): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  const uid = Number(runCheckedSync('id', ['-u', user]).stdout.trim());
+  const gid = Number(runCheckedSync('id', ['-g', user]).stdout.trim());
   return { uid, gid };
-}
-
-function buildDirOf(req: BuildRequest): string {
-  return join(req.copiesDir ?? join(req.workspaceRoot, '.pkgnx', 'chroots', req.arch), req.copyName);
 }
 
 /** dependencies pacman on the host does not consider installed (`pacman -T`) */
 export function unsatisfiedOnHost(deps: string[]): string[] {
   if (deps.length === 0) return [];
-  const r = spawnSync('pacman', ['-T', ...deps], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n').filter(Boolean);
+  return runSync('pacman', ['-T', ...deps]).stdout.split('\n').filter(Boolean);
 }
 
 function allDeps(req: BuildRequest): string[] {
@@ -45,11 +41,7 @@ export const hostBackend: BuildBackend = {
 
   async preflight(req: BuildRequest): Promise<void> {
     for (const cmd of ['makepkg', 'pacman']) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-      } catch {
-        throw new Error(`the host backend needs ${cmd} on PATH (Debian: apt-get install makepkg pacman-package-manager)`);
-      }
+      if (!hasCommand(cmd)) throw new Error(`the host backend needs ${cmd} on PATH (Debian: apt-get install makepkg pacman-package-manager)`);
     }
     if (isRoot()) {
       try {
@@ -64,7 +56,7 @@ export const hostBackend: BuildBackend = {
   },
 
   plan(req: BuildRequest): PlannedCommand[] {
-    const dir = buildDirOf(req);
+    const dir = taskWorkDir(req);
     const user = req.buildUser ?? 'builder';
     const nodeps = unsatisfiedOnHost(allDeps(req)).length > 0;
     const env: Record<string, string> = {
@@ -106,7 +98,7 @@ export const hostBackend: BuildBackend = {
   },
 
   async build(req: BuildRequest): Promise<BuildOutcome> {
-    const dir = buildDirOf(req);
+    const dir = taskWorkDir(req);
     const steps = this.plan(req).filter((c) => c.argv.includes('makepkg'));
     const missing = unsatisfiedOnHost(allDeps(req));
     await logLine(req.logFile, "==> pkgnx: WARNING: host backend: makepkg runs with this machine's installed tools (in bubblewrap); the build is not clean");
@@ -116,13 +108,12 @@ export const hostBackend: BuildBackend = {
       const seccompFile = join(dir, 'seccomp.bpf');
       await writeFile(seccompFile, seccompProgram('build'));
       if (req.pgpKeys.length) {
-        await mkdir(join(dir, 'gnupg'), { recursive: true, mode: 0o700 });
-        execFileSync('gpg', ['--batch', '--quiet', '--homedir', join(dir, 'gnupg'), '--import', ...req.pgpKeys], { stdio: 'ignore' });
+        importPgpKeys(req.pgpKeys, join(dir, 'gnupg'));
         await logLine(req.logFile, `==> pkgnx: imported ${req.pgpKeys.length} PGP key file(s) into the task's GNUPGHOME`);
       }
       if (isRoot()) {
         const { uid, gid } = userIds(req.buildUser ?? 'builder');
-        execFileSync('chown', ['-R', `${uid}:${gid}`, dir, req.pkgdest]);
+        runCheckedSync('chown', ['-R', `${uid}:${gid}`, dir, req.pkgdest]);
         chownSync(req.pkgdest, uid, gid);
       }
       for (const step of steps) {

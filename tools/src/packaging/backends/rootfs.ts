@@ -46,10 +46,6 @@ export function copyMethodFor(req: BuildRequest): ResolvedCopyMethod {
   return 'overlay';
 }
 
-export function copyDirOf(req: BuildRequest): string {
-  return join(req.copiesDir ?? join(req.workspaceRoot, '.pkgnx', 'chroots', req.arch), req.copyName);
-}
-
 /** runs as root inside the copy, with network: configure pacman, build user, install dependencies, fetch sources */
 export const SETUP_SCRIPT = readFileSync(join(__dirname, 'rootfs-setup.sh'), 'utf8');
 
@@ -78,7 +74,7 @@ interface Layout {
 }
 
 function layoutOf(req: BuildRequest): Layout {
-  const copyDir = copyDirOf(req);
+  const copyDir = taskWorkDir(req);
   const method = copyMethodFor(req);
   return {
     copyDir,
