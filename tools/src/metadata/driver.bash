@@ -20,9 +20,8 @@
 #   P <function name>               a package function that is defined (package, package_<name>)
 #   Q                               the source array is sparse
 #   Z                               the record is complete
-#   X <status>                      the item process exited before completing (exit in the PKGBUILD)
 #   C                               the package directory could not be entered (a sandbox fault)
-#   2 <text>                        what the item wrote to stderr (first 4000 characters), always last
+# and, added by the driver after them: X <exit status of the item process>, 2 <its stderr, first 4000 characters>
 
 __pkgnx_hash_algos=(ck md5 sha1 sha224 sha256 sha384 sha512 b2)
 __pkgnx_schema_arrays=(arch backup checkdepends conflicts depends groups license makedepends
@@ -208,23 +207,15 @@ if [[ -r /etc/makepkg.conf ]]; then
 	CARCH=$__pkgnx_carch
 fi
 
-# Collects an item's stderr and appends it, framed, to the item's own record once the item has exited.
-__pkgnx_capture() {
-	local __pkgnx_text=() __pkgnx_joined
-	mapfile -d '' __pkgnx_text
-	printf -v __pkgnx_joined '%s' "${__pkgnx_text[@]}"
-	printf '2\0%s\0' "${__pkgnx_joined:0:4000}"
-}
-
-# One item: a fresh process whose stdout is the item's own pipe, read here. Nothing of the driver's output
-# channel is open in it. It reports its own exit status (X) when the PKGBUILD ends it early.
+# One item, in a fresh process (a subshell) whose stdout and stderr are files of the scratch /tmp. The driver
+# does not wait for what the PKGBUILD left running (a background process holding a pipe would otherwise
+# stall it): once the subshell has exited, everything else is killed, and only then are the files read —
+# through descriptors the driver opened before the item ran, so a PKGBUILD that replaces them (a FIFO, a
+# link to /dev/zero) changes nothing; their size is bounded by the scratch tmpfs.
 __pkgnx_run_item() {
-	exec 2> >(__pkgnx_capture) 3>&1
-	trap 'printf "X\0%s\0" "$?" >&3' EXIT
 	# not the PKGBUILD's doing: the sandbox is broken, and the result must not be cached (C)
-	cd -- "$1" || { printf 'C\0' >&3; trap - EXIT; exit 1; }
+	cd -- "$1" || { printf 'C\0'; exit 1; }
 	__pkgnx_item
-	trap - EXIT
 }
 
 # /tmp is the sandbox's scratch tmpfs, emptied after every item. What is there before the first item are the
@@ -234,20 +225,32 @@ shopt -s nullglob dotglob
 __pkgnx_mountpoints=(/tmp/*)
 shopt -u nullglob dotglob
 
-__pkgnx_rec=()
+__pkgnx_rec=() __pkgnx_err=()
 while (( $# >= 2 )); do
 	__pkgnx_index=$1 __pkgnx_dir=$2
 	shift 2
+	: >/tmp/.pkgnx-rec
+	: >/tmp/.pkgnx-err
+	exec {__pkgnx_recfd}</tmp/.pkgnx-rec {__pkgnx_errfd}</tmp/.pkgnx-err
 	__pkgnx_emit B "$__pkgnx_index"
-	mapfile -d '' __pkgnx_rec < <(__pkgnx_run_item "$__pkgnx_dir")
+	( exec {__pkgnx_recfd}<&- {__pkgnx_errfd}<&-; __pkgnx_run_item "$__pkgnx_dir" ) >/tmp/.pkgnx-rec 2>/tmp/.pkgnx-err 3>&1
+	__pkgnx_status=$?
 	# nothing an item started may outlive it: kill every process of ours in the pid namespace but us (bwrap's
 	# init, pid 1, is out of reach), and wait until they are gone (killed processes count until reaped)
 	while kill -KILL -1 2>/dev/null; do wait; done
+	mapfile -d '' -u "$__pkgnx_recfd" __pkgnx_rec
+	mapfile -d '' -u "$__pkgnx_errfd" __pkgnx_err
+	exec {__pkgnx_recfd}<&- {__pkgnx_errfd}<&-
+	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
+	__pkgnx_err=()
 	shopt -s nullglob dotglob
 	__pkgnx_left=(/tmp/*)
 	shopt -u nullglob dotglob
 	if (( ${#__pkgnx_left[@]} > ${#__pkgnx_mountpoints[@]} || ${#__pkgnx_mountpoints[@]} )); then
 		rm -rf --one-file-system -- "${__pkgnx_left[@]}" 2>/dev/null
+	else
+		rm -f /tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn
 	fi
-	__pkgnx_emit R "$__pkgnx_index" "${#__pkgnx_rec[@]}" "${__pkgnx_rec[@]}"
+	# the item's own fields, then its exit status and its stderr (first 4000 characters), always last
+	__pkgnx_emit R "$__pkgnx_index" "$(( ${#__pkgnx_rec[@]} + 4 ))" "${__pkgnx_rec[@]}" X "$__pkgnx_status" 2 "${__pkgnx_errtext:0:4000}"
 done
