@@ -12,7 +12,7 @@ import { BUILD_USER, WORKSPACE_ROOT, hasCommand } from '../helpers/env';
 
 const PKGNX = join(WORKSPACE_ROOT, 'tools', 'bin', 'pkgnx.ts');
 
-/** `npm run pkgnx -- <args>` in `root`, optionally as the build user */
+/** `npx pkgnx <args>` in `root`, optionally as the build user */
 function pkgnx(root: string, args: string[], asUser?: string): { status: number; out: string } {
   const argv = ['--require', '@swc-node/register', PKGNX, ...args];
   const env = { ...process.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'tsconfig.json') };

@@ -1,16 +1,13 @@
-// `npm run pkgnx -- <verb>`: every verb answers --help; an unknown verb is named.
+// `npx pkgnx <verb>`: every verb answers --help; an unknown verb is named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from '../helpers/env';
 
+/** the real command: package.json's bin, linked by npm ci into node_modules/.bin (what `npx pkgnx` runs) */
 function pkgnx(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ['--require', '@swc-node/register', join(WORKSPACE_ROOT, 'tools', 'bin', 'pkgnx.ts'), ...args], {
-    cwd: WORKSPACE_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'tsconfig.json') },
-  });
+  return spawnSync(join(WORKSPACE_ROOT, 'node_modules', '.bin', 'pkgnx'), args, { cwd: WORKSPACE_ROOT, encoding: 'utf8' });
 }
 
 test('graph --help and cycles -h print their usage and exit 0 without loading the graph', () => {
@@ -32,7 +29,7 @@ test('every verb knows --help', () => {
 test('an unknown verb is named, with the list of verbs, exit 2', () => {
   const r = pkgnx(['frobnicate']);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /^pkgnx: unknown verb 'frobnicate'\n\nusage: npm run pkgnx -- <verb> \[options\]/);
+  assert.match(r.stderr, /^pkgnx: unknown verb 'frobnicate'\n\nusage: npx pkgnx <verb> \[options\]/);
   assert.match(r.stderr, /^ {2}cycles /m);
   const help = pkgnx(['--help']);
   assert.equal(help.status, 0);

@@ -101,10 +101,10 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
     if (broken.length) console.warn(`pkgnx: ${broken.length} PKGBUILD(s) could not be read:\n${broken.map((p) => `  - ${p.error}`).join('\n')}`);
-    if (forced) console.warn(`pkgnx: ${forced} dependency edge(s) were removed by a FORCED cycle break; run \`npm run pkgnx -- cycles\` for the report`);
+    if (forced) console.warn(`pkgnx: ${forced} dependency edge(s) were removed by a FORCED cycle break; run \`npx pkgnx cycles\` for the report`);
     const { warnings } = graph;
     if (warnings.length > 0 && warnings.length <= 10) console.warn(`pkgnx: ${warnings.length} graph warning(s):\n${warnings.map((w) => `  - ${w}`).join('\n')}`);
-    else if (warnings.length > 10) console.warn(`pkgnx: ${warnings.length} graph warnings (several providers, pkgbases in several directories, self-cycles, ...): \`npm run pkgnx -- graph\` lists them`);
+    else if (warnings.length > 10) console.warn(`pkgnx: ${warnings.length} graph warnings (several providers, pkgbases in several directories, self-cycles, ...): \`npx pkgnx graph\` lists them`);
   }
   const deps: RawProjectGraphDependency[] = graph.edges
     .map((e) => ({ source: e.source, target: e.target, sourceFile: e.sourceFile, type: 'static' as RawProjectGraphDependency['type'] }) as RawProjectGraphDependency);

@@ -37,7 +37,7 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
     options: {
       arch: options.defaultArchitecture,
       ...(nocheckBecause.length
-        ? { nocheck: true, nocheckReason: `checkdepends ${nocheckBecause.join(', ')} would close a dependency cycle (npm run pkgnx -- cycles)` }
+        ? { nocheck: true, nocheckReason: `checkdepends ${nocheckBecause.join(', ')} would close a dependency cycle (npx pkgnx cycles)` }
         : {}),
     },
     configurations: Object.fromEntries(options.architectures.map((a) => [a, { arch: a }])),

@@ -2,7 +2,7 @@
  * `pkgnx cycles`: every dependency edge removed to hand Nx an acyclic graph, with its kind and
  * reason, every cycle that needed a forced break, and every build dependency only the package itself
  * provides (a self-cycle that needs a bootstrap), in plain words.
- *   npm run pkgnx -- cycles [--json] [--workspace DIR]
+ *   npx pkgnx cycles [--json] [--workspace DIR]
  */
 import { parseArgs } from 'node:util';
 import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';

@@ -2,7 +2,7 @@
  * `pkgnx graph`: the resolved dependencies of every project, the PKGBUILDs that could not be read, the
  * package directories not loaded (symbolic links, unreadable), and the graph warnings (several providers,
  * unsatisfied versions, unprovided dependencies, pkgbases in several directories, self-cycles).
- *   npm run pkgnx -- graph [--json] [--workspace DIR]
+ *   npx pkgnx graph [--json] [--workspace DIR]
  */
 import { parseArgs } from 'node:util';
 import { dirname } from 'node:path';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   if (errors.length) out.push('', `PKGBUILDs that could not be read (${errors.length}):`, ...errors.map((e) => `  - ${e.error}`));
   if (notLoaded.length) out.push('', `package directories not loaded (${notLoaded.length}):`, ...notLoaded.map((w) => `  - ${w}`));
   if (graph.warnings.length) out.push('', `warnings (${graph.warnings.length}):`, ...graph.warnings.map((w) => `  - ${w}`));
-  if (graph.cycles.removed.length) out.push('', `${graph.cycles.removed.length} edge(s) removed to break cycles: npm run pkgnx -- cycles`);
+  if (graph.cycles.removed.length) out.push('', `${graph.cycles.removed.length} edge(s) removed to break cycles: npx pkgnx cycles`);
   process.stdout.write(`${out.join('\n')}\n`);
   return errors.length ? 1 : 0;
 }
