@@ -116,7 +116,7 @@ describe('hostile packages against the rootfs backend', { skip }, () => {
     const ws: Workspace = createWorkspace({ x86_64: root }, {}, ROOTFS_OPTIONS);
     workspaces.push(ws.dir);
     const repo = join(ws.dir, 'dist', 'x86_64', 'repo');
-    const targets = (dir: string) => `${repo} ${join(ws.dir, 'pkgbuilds', 'consumer')} ${ws.dir} /`;
+    const targets = `${repo} ${join(ws.dir, 'pkgbuilds', 'consumer')} ${ws.dir} /`;
     // evil-dep carries the attack program and a post_install that uses it when a dependent is prepared
     ws.write('pkgbuilds/evil-dep/PKGBUILD', `pkgname=evil-dep
 pkgver=1
@@ -130,7 +130,7 @@ package() { install -Dm755 attack "$pkgdir/usr/bin/pkgnx-attack"; }
 `);
     ws.write('pkgbuilds/evil-dep/evil.install', `post_install() {
   pkgnx-attack caps
-  pkgnx-attack remount ${targets('')}
+  pkgnx-attack remount ${targets}
   pkgnx-attack write ${repo}/pwned ${join(ws.dir, 'pwned')} ${join(ws.dir, 'pkgbuilds', 'consumer', 'pwned')} /pkgnx-scriptlet-pwned
   pkgnx-attack unlink ${repo}/pkgnx-workspace.db.tar.zst
   pkgnx-attack userns
@@ -146,7 +146,7 @@ depends=(evil-dep)
 options=(!strip !debug)
 build() {
   pkgnx-attack caps
-  pkgnx-attack remount ${targets('')} "$startdir"
+  pkgnx-attack remount ${targets} "$startdir"
   pkgnx-attack write ${repo}/pwned-by-build ${join(ws.dir, 'pwned-by-build')} /pkgnx-build-pwned
   pkgnx-attack net 127.0.0.1 ${port}
   pkgnx-attack procs

@@ -3,7 +3,7 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';

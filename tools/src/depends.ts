@@ -36,10 +36,6 @@ export function parseDependency(text: string): Dependency {
   return dep;
 }
 
-export function formatDependency(dep: Dependency): string {
-  return `${dep.name}${dep.op}${dep.op ? dep.version : ''}`;
-}
-
 /** dep_vercmp: does `version` fulfil `<op> wanted`? */
 export function versionSatisfies(version: string, op: DepOperator, wanted: string): boolean {
   if (op === '') return true;

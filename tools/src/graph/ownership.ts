@@ -111,7 +111,7 @@ export function assignOwnership(entries: readonly OwnershipInput[]): Ownership[]
     taken.add(base);
   }
   // everything else, in directory order, gets a derived name
-  const byRoot = entries.map((e, i) => i).sort((a, b) => byName(entries[a].root, entries[b].root));
+  const byRoot = entries.map((_e, i) => i).sort((a, b) => byName(entries[a].root, entries[b].root));
   for (const i of byRoot) {
     if (out[i].name) continue;
     out[i].name = derivedName(entries[i].root, taken);

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, isAbsolute } from 'node:path';
 import type { MetadataResult } from '../metadata';
 import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
-import { metadataForArch, parseSrcinfo } from '../srcinfo';
+import { metadataForArch } from '../srcinfo';
 import { packageSatisfies, parseDependency } from '../depends';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';

@@ -6,7 +6,7 @@
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Srcinfo, SrcinfoSection } from '../model';
 import { normalizeSrcinfoValue } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';

@@ -4,7 +4,7 @@
  * rename the staging directory to `dist/<arch>/<pkgbase>/`. Nothing is ever left under that name
  * unless the build succeeded: interrupted or failed builds remove their staging directory and copy.
  */
-import { copyFileSync, existsSync, symlinkSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readdirSync, symlinkSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import { start } from '../process/run';
-import { MAPPED_IDS } from './identity';
+import { isRoot, MAPPED_IDS } from './identity';
 
 export interface BuildUserNamespace {
   /** an open descriptor of /proc/<pid>/ns/user (for `bwrap --userns`) */
@@ -23,7 +23,7 @@ export interface BuildUserNamespace {
 const WAIT_MS = 5000;
 
 export async function openBuildUserNamespace(base: number): Promise<BuildUserNamespace> {
-  if (process.getuid?.() !== 0) throw new Error('a build user namespace with a uid range needs root');
+  if (!isRoot()) throw new Error('a build user namespace with a uid range needs root');
   const holder = start('unshare', ['--user', '--', 'sleep', '600'], { uid: base, gid: base, stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => {
     holder.once('error', (err) => reject(new Error(`cannot start unshare for the build's user namespace: ${err.message}`)));

@@ -84,7 +84,7 @@ export function buildOrder(names: string[], edges: Map<string, OrderEdge[]>): Bu
     for (const m of c) for (const s of succ(m)) if (compOf.get(s) !== i) l = Math.max(l, level[compOf.get(s) as number] + 1);
     level[i] = l;
   });
-  const compOrder = comps.map((c, i) => i).sort((a, b) => level[a] - level[b] || (comps[a][0] < comps[b][0] ? -1 : 1));
+  const compOrder = comps.map((_c, i) => i).sort((a, b) => level[a] - level[b] || (comps[a][0] < comps[b][0] ? -1 : 1));
   const nodes: OrderedNode[] = [];
   const cycles: CycleGroup[] = [];
   for (const ci of compOrder) {

@@ -7,7 +7,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createGitRunner, type GitRunner } from '../git/runner';
-import { versionToTag } from '../git/arch-repos';
 import { vercmp } from '../version';
 import type { UpstreamConfig } from './config';
 

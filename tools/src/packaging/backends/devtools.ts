@@ -44,7 +44,7 @@ export function needsIgnoreArch(arch: string, pkgArch: readonly string[]): boole
 }
 
 /** where the generated pacman.conf is staged (host path; read by mkarchroot -C and installed into root) */
-export function stagedPacmanConfPath(req: BuildRequest, opts: DevtoolsOptions): string {
+export function stagedPacmanConfPath(opts: DevtoolsOptions): string {
   return join(opts.chrootDir, 'pkgnx-pacman.conf');
 }
 
@@ -92,7 +92,7 @@ export function planSteps(req: BuildRequest, flavour: ChrootFlavour = NATIVE_FLA
   const opts = devtoolsOptions(req);
   const root = join(opts.chrootDir, 'root');
   const rootLock = join(opts.chrootDir, 'root.lock');
-  const stagedConf = stagedPacmanConfPath(req, opts);
+  const stagedConf = stagedPacmanConfPath(opts);
   const copyDir = copyDirOf(req, opts);
   const asRoot = (argv: string[]): string[] => (opts.sudo ? ['sudo', ...argv] : argv);
   const steps: Step[] = [];
@@ -233,7 +233,7 @@ export function checkDevtoolsPresent(): void {
 
 function writeStagedConf(req: BuildRequest, opts: DevtoolsOptions): void {
   const text = pacmanConfWithWorkspaceRepo(readFileSync(req.pacmanConf, 'utf8'), req.workspaceRepo, req.pacmanCacheDir);
-  const dest = stagedPacmanConfPath(req, opts);
+  const dest = stagedPacmanConfPath(opts);
   mkdirSync(dirname(dest), { recursive: true });
   // tmp + rename: concurrent tasks write the same content, never a torn file
   const tmp = `${dest}.${process.pid}.${req.copyName.replace(/\W/g, '_')}.tmp`;
