@@ -34,16 +34,16 @@ test('config: every error names the file and the key', () => {
   const bad = (patch: Record<string, unknown>, key: RegExp): void => {
     assert.throws(() => validateUpstreamConfig({ ...minimal, ...patch }, 'cfg.json'), (e: Error) => e instanceof ConfigError && key.test(e.message));
   };
-  bad({ targetArch: '' }, /^cfg\.json: upstream\.targetArch: expected a non-empty string/);
-  bad({ targetArch: 'aarch 64' }, /upstream\.targetArch: invalid value/);
+  bad({ targetArch: '' }, /^cfg\.json: upstream\.targetArch: is required \(a non-empty string\)/);
+  bad({ targetArch: 'aarch 64' }, /upstream\.targetArch: is not an architecture name, got "aarch 64"/);
   bad({ targetRepos: [] }, /upstream\.targetRepos: expected at least one repository/);
   bad({ targetRepos: [{ name: 'x' }] }, /upstream\.targetRepos\[0\]: expected exactly one of url or path/);
   bad({ upstreamRepos: [{ name: 'core', url: 'ftp://x/core.db' }] }, /upstream\.upstreamRepos\[0\]\.url: expected an http\(s\) URL/);
   bad({ upstreamRepos: [{ name: 'core', path: 'a' }, { name: 'core', path: 'b' }] }, /upstream\.upstreamRepos\[1\]\.name: repository 'core' listed twice/);
   bad({ overrides: { gcc: { branch: 'x' } } }, /upstream\.overrides\.gcc\.url/);
   bad({ officialUrlTemplate: 'https://x/y.git' }, /upstream\.officialUrlTemplate: must contain '\{pkgbase\}'/);
-  bad({ bootstrapOnly: 'gcc' }, /upstream\.bootstrapOnly: expected an array/);
-  bad({ colour: true }, /upstream\.colour: unknown key/);
+  bad({ bootstrapOnly: 'gcc' }, /upstream\.bootstrapOnly: must be an array of strings/);
+  bad({ colour: true }, /upstream\.colour: is not a known key/);
   const dir = mkdtempSync(join(tmpdir(), 'pkgnx-cfg-'));
   assert.throws(() => loadUpstreamConfig(join(dir, 'pkgnx.config.json')), /pkgnx\.config\.json: upstream: configuration file not found/);
   writeFileSync(join(dir, 'pkgnx.config.json'), '{"other": 1}');

@@ -66,12 +66,3 @@ export function provisionSatisfies(dep: Dependency, provision: Dependency): bool
   // only a versioned provision (`=`) can satisfy a versioned dependency
   return provision.op === '=' && versionSatisfies(provision.version, dep.op, dep.version);
 }
-
-/** Whole-package check: literal name, then every provision. */
-export function packageSatisfies(
-  dep: Dependency,
-  pkg: { name: string; version: string; provides: readonly (string | Dependency)[] },
-): boolean {
-  if (satisfiesLiterally(dep, pkg.name, pkg.version)) return true;
-  return pkg.provides.some((p) => provisionSatisfies(dep, typeof p === 'string' ? parseDependency(p) : p));
-}

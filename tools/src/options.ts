@@ -11,20 +11,56 @@ export class OptionsError extends Error {
 }
 
 export interface OptionsReaderConfig {
-  /** how a key is named in messages, e.g. (k) => `build option "${k}"` */
+  /** how a key is named in messages, e.g. (k) => `build option "${k}"`; nested keys come as `a.b`, `a[0].b` */
   describe: (key: string) => string;
   /** values given on the command line are strings: accept "true", "3" ... */
   fromCommandLine?: boolean;
+  /** the error to throw (default: OptionsError `<describe(key)> <problem>`); `key` is the full path */
+  error?: (key: string, problem: string) => Error;
 }
 
 export class OptionsReader {
   constructor(
     private readonly raw: Record<string, unknown>,
     private readonly config: OptionsReaderConfig,
+    /** the path of this object inside the whole options (`upstreamRepos[0].`), for nested readers */
+    private readonly prefix = '',
   ) {}
 
-  private fail(key: string, problem: string, got?: unknown): never {
-    throw new OptionsError(`${this.config.describe(key)} ${problem}${arguments.length > 2 ? `, got ${JSON.stringify(got)}` : ''}`);
+  /** Throw the configured error for `key` (relative to this reader); `got` is appended when given. */
+  fail(key: string, problem: string, ...got: [unknown?]): never {
+    const full = `${this.prefix}${key}`;
+    const text = `${problem}${got.length ? `, got ${JSON.stringify(got[0])}` : ''}`;
+    throw this.config.error ? this.config.error(full, text) : new OptionsError(`${this.config.describe(full)} ${text}`);
+  }
+
+  /** the keys present, in the order written */
+  keys(): string[] {
+    return Object.keys(this.raw);
+  }
+
+  /** the value as written, for shapes the typed reads do not cover */
+  rawValue(key: string): unknown {
+    return this.value(key);
+  }
+
+  /** a nested object as a reader of its own (errors name `key.inner`); undefined when absent */
+  object(key: string, what = 'an object'): OptionsReader | undefined {
+    const v = this.value(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, `must be ${what}`, v);
+    return new OptionsReader(v as Record<string, unknown>, this.config, `${this.prefix}${key}.`);
+  }
+
+  /** an array of objects, each as a reader (errors name `key[i].inner`); [] when absent */
+  objects(key: string, what = 'an array of objects'): OptionsReader[] {
+    const v = this.value(key);
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) this.fail(key, `must be ${what}`, v);
+    return (v as unknown[]).map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) this.fail(`${key}[${i}]`, 'must be an object', item);
+      return new OptionsReader(item as Record<string, unknown>, this.config, `${this.prefix}${key}[${i}].`);
+    });
   }
 
   private value(key: string): unknown {
@@ -45,6 +81,14 @@ export class OptionsReader {
     return v;
   }
 
+  /** a string that must be there (and match `pattern`, described as `what`) */
+  required(key: string, pattern?: RegExp, what = 'valid'): string {
+    const v = this.string(key);
+    if (v === undefined) return this.fail(key, 'is required (a non-empty string)');
+    if (pattern && !pattern.test(v)) this.fail(key, `is not ${what}`, v);
+    return v;
+  }
+
   /** a string matching `pattern`, described as `what` in the error */
   matching(key: string, pattern: RegExp, what: string, fallback?: string): string | undefined {
     const v = this.string(key) ?? fallback;
@@ -54,7 +98,7 @@ export class OptionsReader {
 
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
     const v = this.string(key) ?? fallback;
-    if (!(allowed as readonly string[]).includes(v)) this.fail(key, `must be one of ${allowed.join(', ')}`, v);
+    if (!(allowed as readonly string[]).includes(v)) this.fail(key, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`, v);
     return v as T;
   }
 
@@ -98,8 +142,8 @@ export class OptionsReader {
     return Object.keys(this.raw).filter((k) => !set.has(k) && !k.startsWith('__'));
   }
 
-  rejectUnknown(known: Iterable<string>): void {
+  rejectUnknown(known: Iterable<string>, what = 'option'): void {
     const unknown = this.unknownKeys(known);
-    if (unknown.length) this.fail(unknown[0], `is not a known option (known: ${[...known].sort().join(', ')})`);
+    if (unknown.length) this.fail(unknown[0], `is not a known ${what} (known: ${[...known].sort().join(', ')})`);
   }
 }

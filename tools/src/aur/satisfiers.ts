@@ -1,45 +1,53 @@
 /**
- * Where a dependency is already satisfied outside the AUR: a workspace package (its `.SRCINFO`
- * names and provides) or a target repository database. Used to leave those out of an AUR import.
+ * Where a dependency is already satisfied outside the AUR: a workspace project or a target repository.
+ * Used to leave those out of an AUR import. Both answers come from the resolvers the rest of pkgnx uses:
+ * the graph's provision index for the workspace, RepoSet for repository databases (libalpm's rules in both).
  */
 import { basename } from 'node:path';
-import { packageSatisfies, type Dependency } from '../depends';
+import type { Dependency } from '../depends';
+import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from '../graph/resolve';
 import { readMetadata, type MetadataSettings } from '../metadata';
+import type { RepoSet } from '../repo-set';
 import { metadataForArch } from '../srcinfo';
 import type { ExternalSatisfier } from './rpc';
 
-export interface ProvidingPackage {
-  name: string;
-  version: string;
-  provides: string[];
-  /** label used in reports: `workspace: foo`, `repo extra: bar` */
-  origin: string;
+export interface WorkspaceProvisions {
+  projects: ProjectProvisions[];
+  /** directories whose metadata cannot be read: they still provide their own directory name */
+  unreadable: string[];
 }
 
-/**
- * Every split package the workspace builds, as its metadata says (read the one way the workspace reads it:
- * the sandboxed PKGBUILD or the committed .SRCINFO). A package whose metadata cannot be read still provides
- * its own directory name; the graph reports the error.
- */
-export async function workspacePackages(workspaceRoot: string, dirs: readonly string[], carch: string, settings: MetadataSettings): Promise<ProvidingPackage[]> {
-  const out: ProvidingPackage[] = [];
+/** What the workspace builds for `carch`, read the one way the workspace reads metadata. */
+export async function readWorkspaceProvisions(workspaceRoot: string, dirs: readonly string[], carch: string, settings: MetadataSettings): Promise<WorkspaceProvisions> {
+  const out: WorkspaceProvisions = { projects: [], unreadable: [] };
   for (const [dir, r] of await readMetadata(workspaceRoot, dirs, carch, settings)) {
     if ('error' in r) {
-      out.push({ name: basename(dir), version: '', provides: [], origin: `workspace: ${basename(dir)}` });
+      out.unreadable.push(basename(dir));
       continue;
     }
     const meta = metadataForArch(r.srcinfo, carch);
-    for (const p of meta.packages) out.push({ name: p.name, version: meta.version, provides: p.provides, origin: `workspace: ${meta.pkgbase}` });
+    out.projects.push({ project: meta.pkgbase, version: meta.version, packages: meta.packages });
   }
   return out;
 }
 
-export function satisfierFrom(packages: readonly ProvidingPackage[]): ExternalSatisfier {
+/** `workspace: <project>` when a workspace project satisfies the dependency (or an unreadable one carries its name). */
+export function workspaceSatisfier(ws: WorkspaceProvisions): ExternalSatisfier {
+  const index = buildProvisionIndex(ws.projects);
+  const unreadable = new Set(ws.unreadable);
   return (dep: Dependency) => {
-    for (const p of packages) {
-      if (p.version === '' ? p.name === dep.name : packageSatisfies(dep, p)) return p.origin;
-    }
-    return undefined;
+    const text = `${dep.name}${dep.op}${dep.version}`;
+    const r = resolveDependency(text, '', index);
+    if (r.kind === 'workspace') return `workspace: ${r.project}`;
+    return unreadable.has(dep.name) ? `workspace: ${dep.name}` : undefined;
+  };
+}
+
+/** `repo <repo>: <pkgname>` for the package pacman would install from the given databases. */
+export function repositorySatisfier(repos: RepoSet): ExternalSatisfier {
+  return (dep: Dependency) => {
+    const p = repos.bestSatisfier(dep);
+    return p ? `repo ${p.pkg.repo}: ${p.pkg.name}` : undefined;
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The plugin options (nx.json `plugins[].options`), validated with errors that name the key.
  */
+import { OptionsError, OptionsReader } from '../options';
 
 export type RebuildPolicy = 'local' | 'abi' | 'transitive';
 export type MetadataSource = 'pkgbuild' | 'srcinfo';
@@ -44,7 +45,7 @@ export interface ResolvedPluginOptions {
   buildTargetName: string;
 }
 
-export class PluginOptionsError extends Error {
+export class PluginOptionsError extends OptionsError {
   constructor(key: string, problem: string) {
     super(`pkgnx plugin option "${key}" (nx.json plugins[].options): ${problem}`);
     this.name = 'PluginOptionsError';
@@ -52,88 +53,64 @@ export class PluginOptionsError extends Error {
 }
 
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
-const KNOWN_KEYS = new Set([
+const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
   'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName',
-]);
-
-function stringArray(key: string, value: unknown): string[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new PluginOptionsError(key, 'must be an array of strings');
-  return value as string[];
-}
+];
 
 /**
  * @param discoveredArchitectures the architectures with a `chroot-config/<arch>/makepkg.conf`: the default of
  *   `architectures`, and the only ones it may name (a build needs the build root's configuration)
  */
 export function resolvePluginOptions(raw: unknown, discoveredArchitectures: string[]): ResolvedPluginOptions {
-  const o = (raw ?? {}) as Record<string, unknown>;
-  if (typeof o !== 'object' || Array.isArray(o)) throw new PluginOptionsError('options', 'must be an object');
-  for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) throw new PluginOptionsError(key, `unknown option; known: ${[...KNOWN_KEYS].join(', ')}`);
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) throw new PluginOptionsError('options', 'must be an object');
+  const o = new OptionsReader((raw ?? {}) as Record<string, unknown>, { describe: (k) => k, error: (k, problem) => new PluginOptionsError(k, problem) });
+  o.rejectUnknown(KNOWN_KEYS);
 
   const found = discoveredArchitectures.length ? `found there: ${discoveredArchitectures.join(', ')}` : 'chroot-config/ has none';
-  const explicit = o.architectures !== undefined;
+  const explicit = o.has('architectures');
   // nothing configured at all: the graph still loads (x86_64); a build refuses to run without chroot-config
-  const architectures = explicit ? stringArray('architectures', o.architectures) : discoveredArchitectures.length ? discoveredArchitectures : ['x86_64'];
-  if (architectures.length === 0) throw new PluginOptionsError('architectures', 'must list at least one architecture');
+  const architectures = explicit ? o.strings('architectures') : discoveredArchitectures.length ? [...discoveredArchitectures] : ['x86_64'];
+  if (architectures.length === 0) o.fail('architectures', 'must list at least one architecture');
   for (const a of architectures) {
-    if (!ARCH_NAME.test(a) || a === 'any') throw new PluginOptionsError('architectures', `"${a}" is not a pacman architecture name`);
+    if (!ARCH_NAME.test(a) || a === 'any') o.fail('architectures', `"${a}" is not a pacman architecture name`);
     if (explicit && !discoveredArchitectures.includes(a))
-      throw new PluginOptionsError('architectures', `"${a}" has no chroot-config/${a}/makepkg.conf (${found}); its builds would have no build root configuration`);
+      o.fail('architectures', `"${a}" has no chroot-config/${a}/makepkg.conf (${found}); its builds would have no build root configuration`);
   }
 
   // the default never changes silently: without chroot-config/x86_64, a discovered set needs an explicit choice
-  if (o.defaultArchitecture === undefined && !explicit && discoveredArchitectures.length && !architectures.includes('x86_64'))
-    throw new PluginOptionsError(
+  if (!o.has('defaultArchitecture') && !explicit && discoveredArchitectures.length && !architectures.includes('x86_64'))
+    o.fail(
       'defaultArchitecture',
       `not set, and chroot-config/x86_64/makepkg.conf does not exist (${found}): the default configuration would silently become ` +
         `${architectures[0]}; set "defaultArchitecture": "${architectures[0]}" (or "architectures"), or add chroot-config/x86_64/`,
     );
-  const defaultArchitecture = o.defaultArchitecture === undefined ? (architectures.includes('x86_64') ? 'x86_64' : architectures[0]) : String(o.defaultArchitecture);
-  if (!architectures.includes(defaultArchitecture)) throw new PluginOptionsError('defaultArchitecture', `"${defaultArchitecture}" is not one of architectures (${architectures.join(', ')})`);
+  const defaultArchitecture = o.string('defaultArchitecture', architectures.includes('x86_64') ? 'x86_64' : architectures[0]);
+  if (!architectures.includes(defaultArchitecture)) o.fail('defaultArchitecture', `"${defaultArchitecture}" is not one of architectures (${architectures.join(', ')})`);
 
-  const metadataSource = (o.metadataSource ?? 'pkgbuild') as MetadataSource;
-  if (metadataSource !== 'pkgbuild' && metadataSource !== 'srcinfo') throw new PluginOptionsError('metadataSource', `must be "pkgbuild" or "srcinfo" (got ${JSON.stringify(o.metadataSource)})`);
-
-  const rebuildPolicy = (o.rebuildPolicy ?? 'abi') as RebuildPolicy;
-  if (!['local', 'abi', 'transitive'].includes(rebuildPolicy)) throw new PluginOptionsError('rebuildPolicy', `must be "local", "abi" or "transitive" (got ${JSON.stringify(o.rebuildPolicy)})`);
-
-  for (const key of ['checkdepends', 'validateExternal'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new PluginOptionsError(key, 'must be true or false');
-  }
-
-  const breakEdges = (o.breakEdges === undefined ? [] : stringArray('breakEdges', o.breakEdges)).map((text) => {
+  const breakEdges = o.strings('breakEdges').map((text) => {
     const m = /^\s*([^\s>-][^\s]*)\s*->\s*([^\s]+)\s*$/.exec(text);
-    if (!m) throw new PluginOptionsError('breakEdges', `"${text}" must look like "pkgbase -> dependency-pkgbase"`);
+    if (!m) return o.fail('breakEdges', `"${text}" must look like "pkgbase -> dependency-pkgbase"`);
     return { source: m[1], target: m[2] };
   });
 
   const targetRepositories: Record<string, string[]> = {};
-  if (o.targetRepositories !== undefined) {
-    if (typeof o.targetRepositories !== 'object' || o.targetRepositories === null || Array.isArray(o.targetRepositories))
-      throw new PluginOptionsError('targetRepositories', 'must map an architecture to a list of .db files');
-    for (const [arch, files] of Object.entries(o.targetRepositories as Record<string, unknown>)) {
-      if (!architectures.includes(arch)) throw new PluginOptionsError(`targetRepositories.${arch}`, `"${arch}" is not one of architectures (${architectures.join(', ')})`);
-      targetRepositories[arch] = stringArray(`targetRepositories.${arch}`, files);
-    }
+  const repos = o.object('targetRepositories', 'an object mapping an architecture to a list of .db files');
+  for (const arch of repos?.keys() ?? []) {
+    if (!architectures.includes(arch)) repos!.fail(arch, `"${arch}" is not one of architectures (${architectures.join(', ')})`);
+    targetRepositories[arch] = repos!.strings(arch);
   }
 
-  const sandboxTimeoutSeconds = o.sandboxTimeoutSeconds === undefined ? 10 : Number(o.sandboxTimeoutSeconds);
-  if (!Number.isFinite(sandboxTimeoutSeconds) || sandboxTimeoutSeconds <= 0) throw new PluginOptionsError('sandboxTimeoutSeconds', 'must be a positive number');
-
-  const buildTargetName = o.buildTargetName === undefined ? 'build' : String(o.buildTargetName);
-  if (!/^[A-Za-z0-9_-]+$/.test(buildTargetName)) throw new PluginOptionsError('buildTargetName', `"${buildTargetName}" is not a valid target name`);
-
   return {
-    architectures: [...architectures],
+    architectures,
     defaultArchitecture,
-    metadataSource,
-    checkdepends: o.checkdepends === undefined ? true : (o.checkdepends as boolean),
+    metadataSource: o.oneOf('metadataSource', ['pkgbuild', 'srcinfo'] as const, 'pkgbuild'),
+    checkdepends: o.bool('checkdepends', true),
     breakEdges,
     targetRepositories,
-    validateExternal: o.validateExternal === true,
-    rebuildPolicy,
-    sandboxTimeoutSeconds,
-    buildTargetName,
+    validateExternal: o.bool('validateExternal', false),
+    rebuildPolicy: o.oneOf('rebuildPolicy', ['local', 'abi', 'transitive'] as const, 'abi'),
+    sandboxTimeoutSeconds: o.number('sandboxTimeoutSeconds', 10, { exclusiveMin: 0 }),
+    buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
   };
 }

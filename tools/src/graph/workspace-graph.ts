@@ -10,7 +10,8 @@ import { dirname, join, isAbsolute } from 'node:path';
 import type { MetadataResult } from '../metadata';
 import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
 import { metadataForArch } from '../srcinfo';
-import { packageSatisfies, parseDependency } from '../depends';
+import { parseDependency } from '../depends';
+import { RepoSet } from '../repo-set';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
 import { assignOwnership } from './ownership';
@@ -81,13 +82,9 @@ function projectMetadata(p: GraphProject, arch: string): ProjectPkgnxMetadata {
 
 export { projectMetadata };
 
-interface TargetRepoIndex {
-  byName: Map<string, SyncPackage[]>;
-  digest: string;
-}
-
-async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<TargetRepoIndex> {
-  const byName = new Map<string, SyncPackage[]>();
+/** The target repositories of one architecture, indexed the way every other repository question is. */
+async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<{ set: RepoSet; digest: string }> {
+  const databases = [];
   const hash = createHash('sha256');
   for (const f of files) {
     const path = isAbsolute(f) ? f : join(workspaceRoot, f);
@@ -95,22 +92,13 @@ async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<
       throw new Error(`targetRepositories: cannot read ${f}: ${e.code ?? e.message}`);
     });
     hash.update(buf);
-    const db = await parseSyncDatabase(buf, repoNameFromFile(f));
-    for (const pkg of db.packages) {
-      for (const name of [pkg.name, ...pkg.provides.map((p) => parseDependency(p).name)]) {
-        const list = byName.get(name);
-        if (list) list.push(pkg);
-        else byName.set(name, [pkg]);
-      }
-    }
+    databases.push({ database: await parseSyncDatabase(buf, repoNameFromFile(f)) });
   }
-  return { byName, digest: hash.digest('hex') };
+  return { set: new RepoSet(databases), digest: hash.digest('hex') };
 }
 
-function findInRepos(repos: TargetRepoIndex | undefined, depString: string): SyncPackage | undefined {
-  if (!repos) return undefined;
-  const dep = parseDependency(depString);
-  return repos.byName.get(dep.name)?.find((pkg) => packageSatisfies(dep, pkg));
+function findInRepos(repos: RepoSet | undefined, depString: string): SyncPackage | undefined {
+  return repos?.bestSatisfier(depString)?.pkg;
 }
 
 /**
@@ -173,7 +161,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
   });
   const good = projects.filter((p) => !p.error);
 
-  const repos = new Map<string, TargetRepoIndex>();
+  const repos = new Map<string, { set: RepoSet; digest: string }>();
   for (const arch of archs) {
     const list = options.targetRepositories[arch];
     if (list?.length) repos.set(arch, await loadTargetRepos(workspaceRoot, list));
@@ -195,7 +183,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     const index = buildProvisionIndex(
       good.map((p): ProjectProvisions => ({ project: p.name, rank: primaryOf.has(p.name) ? 1 : 0, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
     );
-    const repo = repos.get(arch);
+    const repo = repos.get(arch)?.set;
     for (const p of good) {
       const m = p.metadata[arch];
       for (const kind of kinds) {

@@ -127,7 +127,7 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
       gnupgHome: o.string('gnupgHome'),
       cleanupOnFailure: o.bool('cleanupOnFailure', false),
       updateRoot: o.bool('updateRoot', false),
-      killGraceMs: o.number('killGraceMs', 5000, { min: 0 }),
+      killGraceMs: o.number('killGraceMs', 5000, { integer: true, min: 0 }),
       sudo: optionalBool('sudo'),
     },
     qemu: {

@@ -9,7 +9,7 @@ import { EMPTY_BLACKLIST, type Blacklist, type BlacklistPattern } from './blackl
 import { DEFAULT_BOOTSTRAP_ONLY } from './config';
 import { buildOrder, type CycleGroup, type OrderEdge } from './order';
 import type { DependencyKind } from '../model';
-import type { PackageBase, RepoSet } from './repo-set';
+import type { PackageBase, RepoSet } from '../repo-set';
 import type { StateEntry } from './state-repo';
 
 export type BaseStatus = 'upgrade' | 'missing' | 'target-newer' | 'up-to-date';

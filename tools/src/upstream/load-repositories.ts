@@ -5,7 +5,7 @@
  */
 import { stableRepoName, type RepositorySource, type UpstreamConfig } from './config';
 import { fetchRepositoryDatabase, type FetchedDatabase, type FetchOptions } from './fetch-db';
-import { RepoSet } from './repo-set';
+import { RepoSet } from '../repo-set';
 
 export interface LoadOptions {
   upstreamTesting?: boolean;

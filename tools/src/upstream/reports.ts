@@ -9,7 +9,7 @@ import { EMPTY_BLACKLIST, type Blacklist } from './blacklist';
 import { blacklistMatch } from './compare';
 import { buildOrder, type CycleGroup, type OrderEdge } from './order';
 import type { DependencyKind } from '../model';
-import type { PackageBase, RepoSet } from './repo-set';
+import type { PackageBase, RepoSet } from '../repo-set';
 
 export const ANALYSIS_SECTIONS = [
   'name-mismatches', 'repo-issues', 'target-newer', 'target-only', 'orphaned', 'broken-deps', 'unsatisfied-deps',

@@ -3,9 +3,9 @@
  * indexes every question needs — by pkgname, by pkgbase, and by provided name — so that dependency
  * satisfaction is libalpm's (versioned provisions only) without scanning every package.
  */
-import { parseDependency, provisionSatisfies, satisfiesLiterally, type Dependency } from '../depends';
-import { maxVersion, vercmp } from '../version';
-import type { SyncDatabase, SyncPackage } from '../syncdb';
+import { parseDependency, provisionSatisfies, satisfiesLiterally, type Dependency } from './depends';
+import { maxVersion, vercmp } from './version';
+import type { SyncDatabase, SyncPackage } from './syncdb';
 
 export interface PackageBase {
   pkgbase: string;
@@ -38,7 +38,7 @@ export class RepoSet {
    * `databases` are taken in order; a testing database given with a `label` merges into that stable repo,
    * and where a pkgname appears twice the newer version wins (what pacman would install).
    */
-  constructor(databases: { database: SyncDatabase; label?: string }[]) {
+  constructor(databases: { database: Pick<SyncDatabase, 'repo' | 'packages'>; label?: string }[]) {
     const chosen = new Map<string, SyncPackage>();
     const order: string[] = [];
     const names = new Set<string>();
