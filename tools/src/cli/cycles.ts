@@ -4,8 +4,7 @@
  * provides (a self-cycle that needs a bootstrap), in plain words.
  *   npx pkgnx cycles [--json] [--workspace DIR]
  */
-import { parseArgs } from 'node:util';
-import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';
+import { loadGraphForVerb } from './support';
 import { formatCycleReport, formatSelfCycles } from '../graph/cycles';
 
 const HELP = `usage: cycles [--json] [--workspace DIR]
@@ -17,14 +16,10 @@ const HELP = `usage: cycles [--json] [--workspace DIR]
 exit codes: 0 ok, 1 failure, 2 usage error`;
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const root = values.workspace ?? process.cwd();
-  const graph = await workspaceGraph(root, await findPkgbuilds(root), readPluginOptionsFromNxJson(root));
-  if (values.json) {
+  const loaded = await loadGraphForVerb(argv, HELP);
+  if (!loaded) return 0;
+  const { graph } = loaded;
+  if (loaded.json) {
     process.stdout.write(`${JSON.stringify({ components: graph.cycles.components, removed: graph.cycles.removed, forced: graph.cycles.forced, selfCycles: graph.selfCycles }, null, 2)}\n`);
   } else {
     process.stdout.write(formatCycleReport(graph.cycles) + formatSelfCycles(graph.selfCycles));

@@ -4,9 +4,8 @@
  * unsatisfied versions, unprovided dependencies, pkgbases in several directories, self-cycles).
  *   npx pkgnx graph [--json] [--workspace DIR]
  */
-import { parseArgs } from 'node:util';
 import { dirname } from 'node:path';
-import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';
+import { loadGraphForVerb } from './support';
 import { scanPackageDirectories } from '../graph/package-dirs';
 
 const HELP = `usage: graph [--json] [--workspace DIR]
@@ -18,17 +17,12 @@ const HELP = `usage: graph [--json] [--workspace DIR]
 exit codes: 0 ok, 1 some PKGBUILD could not be read, 2 usage error`;
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const root = values.workspace ?? process.cwd();
-  const files = await findPkgbuilds(root);
-  const graph = await workspaceGraph(root, files, readPluginOptionsFromNxJson(root));
-  const notLoaded = scanPackageDirectories(root, files.map((f) => dirname(f)));
+  const loaded = await loadGraphForVerb(argv, HELP);
+  if (!loaded) return 0;
+  const { graph, root, json } = loaded;
+  const notLoaded = scanPackageDirectories(root, loaded.pkgbuildFiles.map((f) => dirname(f)));
   const errors = graph.projects.filter((p) => p.error).map((p) => ({ project: p.name, error: p.error! }));
-  if (values.json) {
+  if (json) {
     const edges = graph.edges.map(({ source, target, kinds, deps, sourceFile }) => ({ source, target, kinds, deps, sourceFile }));
     process.stdout.write(`${JSON.stringify({ projects: graph.projects.map((p) => p.name), edges, errors, notLoaded, warnings: graph.warnings, removedEdges: graph.cycles.removed.length }, null, 2)}\n`);
     return errors.length ? 1 : 0;

@@ -1,8 +1,11 @@
 /**
- * What the port-maintenance verbs share: exit codes, error reporting on stderr, and reading the
- * configuration and blacklist the same way in every verb.
+ * What the verbs share: exit codes, error reporting on stderr, reading the configuration and blacklist
+ * the same way in every port-maintenance verb, and the graph verbs' arguments and graph.
  */
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { findPkgbuilds, readPluginOptionsFromNxJson, workspaceGraph } from '../graph/cached-graph';
+import type { WorkspaceGraph } from '../graph/workspace-graph';
 import { ConfigError, CONFIG_FILE_NAME, loadUpstreamConfig, type UpstreamConfig } from '../upstream/config';
 import { BlacklistError, EMPTY_BLACKLIST, readBlacklist, type Blacklist } from '../upstream/blacklist';
 
@@ -43,4 +46,25 @@ export async function runVerb(verb: string, main: (argv: string[]) => Promise<nu
     process.stderr.write(`${verb}: error: ${err.message}\n`);
     process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
   }
+}
+
+/** What the workspace-graph verbs (graph, cycles) read: `--json`, `--workspace DIR`, `--help`. */
+export interface GraphVerbArgs {
+  json: boolean;
+  root: string;
+  /** workspace-relative PKGBUILD paths, found as the plugin finds them */
+  pkgbuildFiles: string[];
+  graph: WorkspaceGraph;
+}
+
+/** Parse the common arguments and load the graph as Nx would; undefined when `--help` was answered. */
+export async function loadGraphForVerb(argv: string[], help: string): Promise<GraphVerbArgs | undefined> {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, workspace: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${help}\n`);
+    return undefined;
+  }
+  const root = values.workspace ?? process.cwd();
+  const pkgbuildFiles = await findPkgbuilds(root);
+  return { json: values.json === true, root, pkgbuildFiles, graph: await workspaceGraph(root, pkgbuildFiles, readPluginOptionsFromNxJson(root)) };
 }
