@@ -1,7 +1,8 @@
 /**
- * One side (upstream or target) of the comparison: the packages of several repositories with the
- * indexes every question needs — by pkgname, by pkgbase, and by provided name — so that dependency
- * satisfaction is libalpm's (versioned provisions only) without scanning every package.
+ * The packages of several repository databases (one side of the port comparison, the graph's target
+ * repositories, the AUR import's repositories) with the indexes every question needs — by pkgname, by
+ * pkgbase, and by provided name — so that dependency satisfaction is libalpm's (versioned provisions only)
+ * without scanning every package.
  */
 import { parseDependency, provisionSatisfies, satisfiesLiterally, type Dependency } from './depends';
 import { maxVersion, vercmp } from './version';

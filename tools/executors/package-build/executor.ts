@@ -1,6 +1,6 @@
 /**
  * The `build` executor: validates the options, collects what the build needs from Nx's context (the
- * project's pkgbase and its transitive dependency projects) and hands over to the core (run-build).
+ * project's pkgbase and its transitive dependency projects) and hands over to the core (packaging/build-package).
  */
 import type { ExecutorContext } from '@nx/devkit';
 import { OptionsError, parseBuildOptions } from '../../src/packaging/build-options';

@@ -1,5 +1,5 @@
 /**
- * The contract between the build orchestration (run-build.ts) and the ways a package can be built:
+ * The contract between the build orchestration (build-package.ts) and the ways a package can be built:
  * devtools (makechrootpkg), qemu (devtools for a foreign architecture), rootfs (a root filesystem,
  * bubblewrap or chroot) and host (plain makepkg, not clean).
  */
