@@ -1,24 +1,26 @@
 /**
  * bench/graph: graph creation at distribution scale.
- *   node --require @swc-node/register bench/graph.ts [--limit N] [--sample N]
+ *   node --require @swc-node/register bench/graph.ts [--limit N] [--sample N] [--broken PERCENT]
  * Builds the 2,618-pkgbase synthetic distribution (../shared/bench/synth-distro.mjs over the 2022 Arch
  * databases) into a temporary Nx workspace with this repository's plugin, then prints:
  *   - cold graph time (`nx show projects` with empty Nx, metadata and graph caches),
  *   - warm `nx show projects` (median of 3),
  *   - `nx show projects` after one changed PKGBUILD (median of 3 different changes),
  *   - per-PKGBUILD metadata cost of the sandboxed batch extractor against `makepkg --printsrcinfo` on a sample.
+ * With --broken P, the same figures for a second copy of the distribution in which P% of the PKGBUILDs are broken
+ * (a syntax error, an exit, an unknown makepkg option, in turn), against the intact one in the same run.
  * Without the Nx daemon, as CI runs. Figures only: nothing here asserts.
  */
-import { closeSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { extractSrcinfo } from '../tools/src/pkgbuild';
+import { extractSrcinfo } from '../tools/src/metadata/extract';
 
 const ROOT = resolve(__dirname, '..');
 const SHARED = process.env.PKGNX_SHARED ?? resolve(ROOT, '..', 'shared');
-const { values } = parseArgs({ options: { limit: { type: 'string' }, sample: { type: 'string', default: '6' } } });
+const { values } = parseArgs({ options: { limit: { type: 'string' }, sample: { type: 'string', default: '6' }, broken: { type: 'string', default: '0' } } });
 
 function sh(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): { ms: number; out: string } {
   // stdout goes to a file: Nx exits before a large piped output is drained
@@ -36,7 +38,8 @@ function sh(cmd: string, args: string[], cwd: string, env: Record<string, string
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-async function main(): Promise<void> {
+/** a workspace holding the synthetic distribution, this repository's plugin and one chroot-config */
+function makeWorkspace(brokenPercent: number): { ws: string; pkgbases: string[] } {
   const ws = mkdtempSync(join(tmpdir(), 'pkgnx-bench-graph-'));
   const dbs = ['core', 'extra', 'multilib'].map((r) => join(SHARED, 'data', 'syncdb', 'arch-x86_64-2022', `${r}.db.tar.gz`));
   sh(process.execPath, [join(SHARED, 'bench', 'synth-distro.mjs'), '--out', join(ws, 'pkgbuilds'), ...(values.limit ? ['--limit', values.limit] : []), ...dbs], ws);
@@ -45,21 +48,39 @@ async function main(): Promise<void> {
   cpSync(join(ROOT, 'chroot-config', 'x86_64'), join(ws, 'chroot-config', 'x86_64'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(ws, 'node_modules'));
   writeFileSync(join(ws, '.gitignore'), 'node_modules\n.nx\ndist\n');
+  const pkgbases = readdirSync(join(ws, 'pkgbuilds')).sort();
+  if (brokenPercent > 0) {
+    const every = Math.max(1, Math.round(100 / brokenPercent));
+    const kinds = ['\npkgver=(\n', '\nexit 1\n', '\noptions=(pestrip)\n'];
+    pkgbases.forEach((p, i) => {
+      if (i % every === 0) appendFileSync(join(ws, 'pkgbuilds', p, 'PKGBUILD'), kinds[(i / every) % kinds.length]);
+    });
+  }
   sh('git', ['init', '-q', '-b', 'main'], ws);
   sh('git', ['add', '-A'], ws);
   sh('git', ['-c', 'user.email=b@b', '-c', 'user.name=b', 'commit', '-qm', 'synthetic distribution'], ws);
-  const pkgbases = readdirSync(join(ws, 'pkgbuilds')).sort();
+  return { ws, pkgbases };
+}
+
+/** cold and warm nx show projects; returns the warm median */
+function coldAndWarm(label: string, ws: string): { cold: number; warm: number; count: number } {
+  const nx = join(ws, 'node_modules', '.bin', 'nx');
+  rmSync(join(ws, '.nx'), { recursive: true, force: true });
+  const cold = sh(nx, ['show', 'projects'], ws);
+  const count = cold.out.trim().split('\n').length;
+  console.log(`${label}cold graph (empty caches), nx show projects:     ${s(cold.ms)}  (${count} projects)`);
+  const warm = [0, 1, 2].map(() => sh(nx, ['show', 'projects'], ws).ms);
+  console.log(`${label}warm nx show projects (median of 3):             ${s(median(warm))}  [${warm.map(s).join(', ')}]`);
+  return { cold: cold.ms, warm: median(warm), count };
+}
+
+async function main(): Promise<void> {
+  const { ws, pkgbases } = makeWorkspace(0);
   const nx = join(ws, 'node_modules', '.bin', 'nx');
 
   console.log(`bench/graph: ${pkgbases.length} pkgbases, ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}, workspace ${ws}`);
 
-  rmSync(join(ws, '.nx'), { recursive: true, force: true });
-  const cold = sh(nx, ['show', 'projects'], ws);
-  const count = cold.out.trim().split('\n').length;
-  console.log(`cold graph (empty caches), nx show projects:     ${s(cold.ms)}  (${count} projects)`);
-
-  const warm = [0, 1, 2].map(() => sh(nx, ['show', 'projects'], ws).ms);
-  console.log(`warm nx show projects (median of 3):             ${s(median(warm))}  [${warm.map(s).join(', ')}]`);
+  const intact = coldAndWarm('', ws);
 
   const changed = [pkgbases[10], pkgbases[1000], pkgbases[2000]].filter(Boolean).map((name) => {
     const file = join(ws, 'pkgbuilds', name, 'PKGBUILD');
@@ -67,6 +88,15 @@ async function main(): Promise<void> {
     return sh(nx, ['show', 'projects'], ws).ms;
   });
   console.log(`one changed PKGBUILD, nx show projects (median): ${s(median(changed))}  [${changed.map(s).join(', ')}]`);
+
+  const brokenPercent = Number(values.broken);
+  if (brokenPercent > 0) {
+    const broken = makeWorkspace(brokenPercent);
+    console.log(`with ${brokenPercent}% broken PKGBUILDs (load ${loadavg()[0].toFixed(2)}):`);
+    const b = coldAndWarm('  ', broken.ws);
+    console.log(`  broken/intact: cold ${(b.cold / intact.cold).toFixed(2)}x, warm ${(b.warm / intact.warm).toFixed(2)}x`);
+    if (!process.env.PKGNX_BENCH_KEEP) rmSync(broken.ws, { recursive: true, force: true });
+  }
 
   // per-PKGBUILD cost: the batch extractor on every PKGBUILD (no cache) against makepkg on a sample
   const dirs = pkgbases.map((p) => join(ws, 'pkgbuilds', p));

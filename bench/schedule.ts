@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { workspaceGraph } from '../tools/src/graph/load';
+import { workspaceGraph } from '../tools/src/graph/cached-graph';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..');
 const SHARED = process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared');

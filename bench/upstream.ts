@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readSyncDatabase, type SyncDatabase } from '../tools/src/syncdb';
-import { analyzeRepositories, compareRepositories, RepoSet } from '../tools/src/upstream';
+import { analyzeRepositories, compareRepositories } from '../tools/src/upstream';
+import { RepoSet } from '../tools/src/repo-set';
 import { descFromPackage, writeSyncDatabase } from '../test/helpers/syncdb-writer';
 
 const DATA = resolve(__dirname, '..', '..', 'shared', 'data', 'syncdb', 'arch-x86_64-2022');

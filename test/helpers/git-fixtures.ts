@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseEvr } from '../../tools/src/version';
-import { versionToTag } from '../../tools/src/fetch/naming';
+import { versionToTag } from '../../tools/src/git/arch-repos';
 
 const GIT_ENV = {
   ...process.env,

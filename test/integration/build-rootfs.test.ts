@@ -279,7 +279,7 @@ describe('build executor, rootfs backend (x86_64)', { skip }, () => {
     const r = ws.nx(['run', 'libdemo:build', '--outputStyle=static', '--dryRun', '--skip-nx-cache', '--excludeTaskDependencies']);
     assert.equal(r.status, 0, r.output);
     assert.match(r.output, /unshare --mount/);
-    assert.match(r.output, /bwrap --bind/);
+    assert.match(r.output, /setpriv --reuid=\d+ --regid=\d+ --clear-groups -- bwrap --userns 3 --uid 0 --gid 0 --bind \/run\/pkgnx\/root \//);
     assert.ok(!existsSync(join(ws.dir, 'dist')) && !existsSync(join(ws.dir, 'logs')) && !existsSync(join(ws.dir, '.pkgnx')));
   });
 });

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from '../helpers/env';
-import { checkoutGit, checkoutGitDir, createFixtureHost, git, tempDir, type FixtureHost } from '../helpers/git-fixtures';
+import { checkoutGit, createFixtureHost, tempDir, type FixtureHost } from '../helpers/git-fixtures';
 import { startAurServer } from '../helpers/aur-server';
 
 const CLI = join(WORKSPACE_ROOT, 'tools/src/cli/fetch.ts');

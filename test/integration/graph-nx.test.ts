@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
 
@@ -38,7 +39,7 @@ test('nx graph lists the example packages with the expected edges, without the d
   assert.equal(project.targets.build.options.nocheck, true, 'the package whose checkdepends edge was cut builds with --nocheck');
 });
 
-test('bad input: duplicate pkgbase and duplicate pkgname name both files, the other projects load', () => {
+test('bad input: a duplicate pkgbase is a second project with a warning, a duplicate pkgname names both files, the other projects load', () => {
   const ws = makeTempWorkspace({
     pkgbuilds: {
       'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta')"),
@@ -53,8 +54,10 @@ test('bad input: duplicate pkgbase and duplicate pkgname name both files, the ot
   const g = JSON.parse(readFileSync(join(ws.root, 'graph.json'), 'utf8')) as GraphJson;
   assert.deepEqual(Object.keys(g.graph.nodes).sort(), ['alpha', 'beta', 'beta-copy', 'broken', 'gamma']);
   const err = (name: string): string => g.graph.nodes[name].data.metadata.pkgnx.error ?? '';
-  assert.match(err('beta-copy'), /pkgbuilds\/beta-copy\/PKGBUILD: pkgbase "beta" is already defined by pkgbuilds\/beta\/PKGBUILD/);
-  assert.match(err('gamma'), /pkgbuilds\/gamma\/PKGBUILD: package "alpha" is already built by pkgbuilds\/alpha\/PKGBUILD/);
+  // a second directory of pkgbase beta is its own project, with a warning; alpha's dependency goes to the primary
+  assert.equal(err('beta-copy'), '');
+  assert.match(r.stderr + r.stdout, /pkgbase "beta" is defined in 2 directories: pkgbuilds\/beta\/PKGBUILD \(project "beta"\), pkgbuilds\/beta-copy\/PKGBUILD \(project "beta-copy"\)/);
+  assert.match(err('gamma'), /pkgbuilds\/gamma\/PKGBUILD: package "alpha" \(also built by pkgbuilds\/alpha\/PKGBUILD \(pkgbase alpha, keeps it\)\)/);
   assert.match(err('broken'), /pkgbuilds\/broken\/PKGBUILD.*pkgrel/);
   assert.equal(err('alpha'), '');
   assert.deepEqual(edgesOf(g), ['alpha -> beta (static)']);
@@ -78,4 +81,53 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
   ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
   assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
   assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+});
+
+test('broken PKGBUILDs are cached like good ones: the next command sources nothing, and the CLI and Nx keep their own graph caches', { timeout: 300_000 }, () => {
+  const ws = makeTempWorkspace({
+    pluginOptions: { rebuildPolicy: 'abi', sandboxTimeoutSeconds: 2 },
+    pkgbuilds: {
+      'pkgbuilds/good/PKGBUILD': simplePkgbuild('good'),
+      // loops at top level: killed after sandboxTimeoutSeconds
+      'pkgbuilds/loops/PKGBUILD': 'pkgname=loops\npkgver=1\npkgrel=1\narch=(any)\nwhile :; do :; done\n',
+      'pkgbuilds/norel/PKGBUILD': 'pkgname=norel\npkgver=1\narch=(any)\n',
+    },
+  });
+  const data = join(ws.root, '.nx', 'workspace-data', 'pkgnx');
+  const mtime = (f: string): number => statSync(join(data, f)).mtimeMs;
+  const first = ws.nx(['show', 'projects']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual(first.stdout.trim().split('\n').sort(), ['good', 'loops', 'norel']);
+  const metadata = readdirSync(join(data, 'metadata'));
+  const cached = JSON.parse(readFileSync(join(data, 'metadata', metadata[0]), 'utf8')) as { entries: Record<string, { error?: string }> };
+  assert.equal(Object.values(cached.entries).filter((e) => e.error).length, 2, 'the timeout and the lint error are cached');
+  const graphAt = mtime('graph-nx.json');
+  const metaAt = mtime(join('metadata', metadata[0]));
+
+  // a CLI verb computes its own key: it writes its own file and leaves Nx's alone
+  const cli = spawnSync(process.execPath, ['--require', '@swc-node/register', join(ws.root, 'tools', 'bin', 'pkgnx.ts'), 'graph'], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, SWC_NODE_PROJECT: join(ws.root, 'tsconfig.json') } });
+  assert.match(cli.stdout + cli.stderr, /loops\/PKGBUILD: sourcing it took longer than 2 s/);
+  assert.ok(existsSync(join(data, 'graph-cli.json')));
+
+  const second = ws.nx(['show', 'projects']);
+  assert.equal(second.status, 0, second.stderr);
+  assert.equal(mtime('graph-nx.json'), graphAt, 'the warm command reused the cached graph although two projects are broken');
+  assert.equal(mtime(join('metadata', metadata[0])), metaAt, 'nothing was sourced again');
+});
+
+test('chroot-config: an architecture without one, or a missing chroot-config/x86_64, is an error naming the key and the directory', () => {
+  const ws = makeTempWorkspace({ pkgbuilds: { 'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha') }, pluginOptions: { architectures: ['x86_64', 'riscv64'] } });
+  const r = ws.nx(['show', 'projects']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stdout + r.stderr, /pkgnx plugin option "architectures" \(nx\.json plugins\[\]\.options\): "riscv64" has no chroot-config\/riscv64\/makepkg\.conf \(found there: aarch64, x86_64\)/);
+
+  const ws2 = makeTempWorkspace({ pkgbuilds: { 'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha') } });
+  rmSync(join(ws2.root, 'chroot-config', 'x86_64'), { recursive: true });
+  const r2 = ws2.nx(['show', 'projects']);
+  assert.notEqual(r2.status, 0);
+  assert.match(r2.stdout + r2.stderr, /option "defaultArchitecture" .*not set, and chroot-config\/x86_64\/makepkg\.conf does not exist \(found there: aarch64\): the default configuration would silently become aarch64/);
+  ws2.write('nx.json', JSON.stringify({ plugins: [{ plugin: './tools/plugin/index.ts', options: { defaultArchitecture: 'aarch64' } }] }));
+  const r3 = ws2.nx(['show', 'project', 'alpha', '--json']);
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.equal((JSON.parse(r3.stdout) as { targets: { build: { defaultConfiguration: string } } }).targets.build.defaultConfiguration, 'aarch64');
 });

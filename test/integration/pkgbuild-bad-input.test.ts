@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
-import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/pkgbuild/index';
-import { SandboxUnavailableError } from '../../tools/src/pkgbuild/sandbox';
+import { createStats, extractSrcinfo, type ExtractResult } from '../../tools/src/metadata/extract';
+import { SandboxUnavailableError } from '../../tools/src/metadata/sandbox';
 
 const BAD = join(WORKSPACE_ROOT, 'test', 'fixtures', 'bad-pkgbuilds');
 const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
@@ -50,7 +50,7 @@ const cases: [name: string, cause: RegExp][] = [
   ['endless-loop', /took longer than 1\.5 s/],
   ['writes-files', /tried to write files outside \/tmp while being sourced/],
   ['depends-invalid', /depends contains invalid characters: '  '.*pkgrel in depends must be of the form/],
-  ['not-an-array', /depends should be an array.*makedepends can not be set inside a package function/],
+  ['not-an-array', /makedepends can not be set inside a package function.*depends should be an array/],
   ['source-fails', /sourcing failed: its last command returned exit status 1/],
 ];
 
@@ -103,12 +103,8 @@ test('a missing bubblewrap is a clear error, never an unsandboxed fallback', { t
 });
 
 test('metadataSource srcinfo never runs bash and names a missing .SRCINFO', async () => {
-  const r = await extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], {
-    carch: 'x86_64',
-    workspaceRoot: WORKSPACE_ROOT,
-    metadataSource: 'srcinfo',
-    bwrap: '/nonexistent/bwrap',
-  });
+  const { readMetadata } = await import('../../tools/src/metadata');
+  const r = await readMetadata(WORKSPACE_ROOT, ['test/fixtures/bad-pkgbuilds/good-one'], 'x86_64', { source: 'srcinfo', timeoutSeconds: 10 });
   assert.match(errorOf(r.get('test/fixtures/bad-pkgbuilds/good-one')), /^test\/fixtures\/bad-pkgbuilds\/good-one\/\.SRCINFO: not found/);
 });
 
@@ -132,8 +128,8 @@ test('a missing PKGBUILD and a CRLF PKGBUILD are named without starting a sandbo
 test('the sandbox also works when pkgnx runs as an ordinary user (a user namespace)', { skip: skip || (process.getuid?.() !== 0 ? 'already unprivileged' : false), timeout: 60_000 }, async () => {
   const { spawnSync } = await import('node:child_process');
   const { cpSync, chmodSync, writeFileSync } = await import('node:fs');
-  const { prepareSandbox, sandboxFiles } = await import('../../tools/src/pkgbuild/sandbox');
-  const { EMPTY_VIEW } = await import('../../tools/src/pkgbuild/metadata-view');
+  const { prepareSandbox, sandboxFiles } = await import('../../tools/src/metadata/sandbox');
+  const { EMPTY_VIEW } = await import('../../tools/src/metadata/build-root-view');
   // a copy the build user can reach (the checkout itself may sit in a directory only root can enter)
   const dir = mkdtempSync(join(tmpdir(), 'pkgnx-unpriv-'));
   chmodSync(dir, 0o755);
@@ -152,7 +148,7 @@ test('the sandbox also works when pkgnx runs as an ordinary user (a user namespa
     driverArgs: ['-c', `echo "$CARCH"; id -u; grep CapEff /proc/self/status; touch /tmp/ok && echo tmp-writable; touch ${pkg}/x 2>/dev/null || echo ro; . ${pkg}/PKGBUILD; echo $pkgname`],
     unprivilegedCaller: true,
   });
-  const r = spawnSync('bwrap', launch.args, { stdio: launch.stdio, encoding: 'utf8', uid, gid });
+  const r = spawnSync('bwrap', launch.args, { stdio: ['ignore', 'pipe', 'pipe', ...launch.fds], encoding: 'utf8', uid, gid });
   launch.close();
   rmSync(dir, { recursive: true, force: true });
   assert.equal(r.stdout, `aarch64\n${uid}\nCapEff:\t0000000000000000\ntmp-writable\nro\ngood-one\n`, r.stderr);

@@ -8,14 +8,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from '../helpers/env';
 import { checkoutGit, git, tempDir } from '../helpers/git-fixtures';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
 import { writeSyncDatabase, type DescInput } from '../helpers/syncdb-writer';
 import { versionFromSrcinfoText } from '../../tools/src/fetch/checkout-version';
-import { versionToTag } from '../../tools/src/fetch/naming';
+import { versionToTag } from '../../tools/src/git/arch-repos';
 
 const EXAMPLES = ['libhello', 'hello-cli', 'hello-fr', 'greet-utils', 'tap-runner', 'tap-fixtures'];
 /** the one the packaging host has nothing newer for (a dependent of hello-cli: does Nx select it?) */

@@ -6,7 +6,7 @@ import { appendFileSync, chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand, runAsBuildUser } from '../helpers/env';
-import { createStats, extractSrcinfo } from '../../tools/src/pkgbuild/index';
+import { createStats, extractSrcinfo } from '../../tools/src/metadata/extract';
 import { parseSrcinfo, writeSrcinfo } from '../../tools/src/srcinfo';
 
 const FIXTURES = join(WORKSPACE_ROOT, 'test', 'fixtures', 'pkgbuilds');

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseStateRepo, STATE_CLONE_MARKER, stateParseOptions, syncStateRepo, versionTag } from '../../tools/src/upstream';
+import { parseStateRepo, STATE_CLONE_MARKER, stateParseOptions, syncStateRepo } from '../../tools/src/upstream';
+import { versionToTag as versionTag } from '../../tools/src/git/arch-repos';
 import { hasCommand } from '../helpers/env';
 
 const git = (cwd: string, ...args: string[]): string =>

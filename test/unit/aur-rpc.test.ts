@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { aurInfo, batchInfoRequests, resolveAurDependencies, AurRpcError } from '../../tools/src/aur/rpc';
-import { firstSatisfier, satisfierFrom } from '../../tools/src/aur/satisfiers';
+import { firstSatisfier, repositorySatisfier, workspaceSatisfier } from '../../tools/src/aur/satisfiers';
+import { pkg, repoSetFrom } from '../fixtures/upstream/scenario';
 import { startAurServer, type AurServer } from '../helpers/aur-server';
 
 let server: AurServer;
@@ -51,12 +52,10 @@ test('errors are AurRpcError with the AUR message', async () => {
 });
 
 test('recursive resolution: repos and workspace satisfy, dependency order', async () => {
-  const repo = satisfierFrom([
-    { name: 'pacman', version: '7.0.0-1', provides: ['libalpm.so=15-64'], origin: 'repo core: pacman' },
-    { name: 'git', version: '2.47-1', provides: [], origin: 'repo extra: git' },
-    { name: 'go', version: '2:1.23-1', provides: [], origin: 'repo extra: go' },
-  ]);
-  const ws = satisfierFrom([{ name: 'test-thing', version: '3-1', provides: [], origin: 'workspace: test-thing' }]);
+  const repo = repositorySatisfier(
+    await repoSetFrom({ core: [pkg('pacman', '7.0.0-1', { provides: ['libalpm.so=15-64'] })], extra: [pkg('git', '2.47-1'), pkg('go', '2:1.23-1')] }),
+  );
+  const ws = workspaceSatisfier({ projects: [{ project: 'test-thing', version: '3-1', packages: [{ name: 'test-thing', provides: [] }] }], unreadable: [] });
   const r = await resolveAurDependencies(['yay'], { baseUrl: server.baseUrl, satisfiedBy: firstSatisfier(ws, repo) });
   assert.deepEqual(r.bases.map((b) => b.pkgbase), ['helper-a', 'libalpm-go', 'yay']);
   assert.deepEqual(r.unresolved, []);
@@ -114,15 +113,24 @@ test('unknown target reported', async () => {
 });
 
 test('maxRounds exhausted: the still-pending dependencies are reported unresolved, not dropped', async () => {
-  const repo = satisfierFrom([
-    { name: 'pacman', version: '7.0.0-1', provides: [], origin: 'repo core: pacman' },
-    { name: 'git', version: '2.47-1', provides: [], origin: 'repo extra: git' },
-    { name: 'go', version: '2:1.23-1', provides: [], origin: 'repo extra: go' },
-  ]);
+  const repo = repositorySatisfier(await repoSetFrom({ core: [pkg('pacman', '7.0.0-1')], extra: [pkg('git', '2.47-1'), pkg('go', '2:1.23-1')] }));
   const r = await resolveAurDependencies(['yay'], { baseUrl: server.baseUrl, satisfiedBy: repo, maxRounds: 1 });
   assert.deepEqual(r.bases.map((b) => b.pkgbase).sort(), ['libalpm-go', 'yay']);
   assert.equal(r.unresolved.length, 1);
   assert.equal(r.unresolved[0].dep, 'helper-a');
   assert.deepEqual([...r.unresolved[0].requiredBy], ['libalpm-go']);
   assert.match(r.unresolved[0].reason, /not resolved within 1 rounds/);
+});
+
+test('the workspace answers as the graph resolves: libalpm provision rules, unreadable directories keep their name', () => {
+  const ws = workspaceSatisfier({
+    projects: [{ project: 'jdk', version: '24-1', packages: [{ name: 'jdk24-openjdk', provides: ['java-environment=24', 'java-runtime'] }] }],
+    unreadable: ['broken-thing'],
+  });
+  const dep = (name: string, op: '' | '>=' | '=' = '', version = '') => ({ name, op, version });
+  assert.equal(ws(dep('java-environment', '>=', '21')), 'workspace: jdk');
+  assert.equal(ws(dep('java-runtime', '>=', '21')), undefined, 'an unversioned provision never satisfies a versioned dependency');
+  assert.equal(ws(dep('jdk24-openjdk', '=', '24-1')), 'workspace: jdk');
+  assert.equal(ws(dep('broken-thing')), 'workspace: broken-thing');
+  assert.equal(ws(dep('nothing')), undefined);
 });

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { abiOfPackages, formatAbiManifest, isSonameProvide, parsePkginfo, readElfSoname } from '../../tools/src/build/abi';
+import { abiOfPackages, formatAbiManifest, isSonameProvide, parsePkginfo, readElfSoname } from '../../tools/src/packaging/abi';
 import { hasCommand } from '../helpers/env';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-abi-test-'));

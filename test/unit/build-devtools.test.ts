@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildRequest, PlannedCommand } from '../../tools/src/build/backend';
-import { devtoolsBackend, formatPlan, renderChrootPacmanConf } from '../../tools/src/build/devtools';
+import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
+import { devtoolsBackend, formatPlan } from '../../tools/src/packaging/backends/devtools';
+import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
+import { parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
 
 interface Recorded {
@@ -108,7 +110,7 @@ test('--nocheck and user makepkg args go after --; extra binds, ccache and tmpfs
     nocheck: true,
     makepkgArgs: ['--skippgpcheck', '--nocheck'],
   });
-  req.backendOptions = { ...req.backendOptions, ccacheDir: '/var/cache/ccache', bindRo: ['/srv/a'], bindRw: ['/srv/b:/b'], tmpfsSize: '8G' };
+  req.devtools = { ...req.devtools, ccacheDir: '/var/cache/ccache', bindRo: ['/srv/a'], bindRw: ['/srv/b:/b'], tmpfsSize: '8G' };
   const cmds = devtoolsBackend.plan(req);
   assert.deepEqual(makepkgArgs(cmds), ['--ignorearch', '--nocheck', '--skippgpcheck']);
   const argv = makechroot(cmds).argv;
@@ -137,7 +139,7 @@ test('two concurrent requests get distinct copies; mkarchroot only while root is
 });
 
 test('the chroot pacman.conf puts [pkgnx-workspace] before the official repos and uses the per-arch cache', () => {
-  const text = renderChrootPacmanConf(
+  const text = pacmanConfWithWorkspaceRepo(
     '[options]\nArchitecture = aarch64\nCacheDir = /var/cache/pacman/pkg/\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n',
     { name: 'pkgnx-workspace', dir: '/w/dist/aarch64/repo' },
     '/var/cache/pacman/pkg-aarch64',
@@ -284,7 +286,7 @@ test('stand-ins: a failed build keeps the copy for inspection, empties pkgdest, 
   assert.ok(existsSync(join(ws.chrootDir, req.copyName)), 'kept (cleanupOnFailure=false)');
   assert.match(readFileSync(req.logFile, 'utf8'), /A failure occurred in build\(\)/);
   const req2 = makeRequest(ws, { pkgbase: 'bar', copyName: 'c2', env: { SOURCE_DATE_EPOCH: '1', PKGNX_STANDIN_FAIL: '1' } });
-  req2.backendOptions = { ...req2.backendOptions, cleanupOnFailure: true };
+  req2.devtools = { ...req2.devtools, cleanupOnFailure: true };
   assert.equal((await withStandins(ws, () => devtoolsBackend.build(req2))).success, false);
   assert.equal(existsSync(join(ws.chrootDir, 'c2')), false, 'removed with cleanupOnFailure');
 });
@@ -297,12 +299,12 @@ test('stand-ins are real executables with the devtools option letters', () => {
 test('as non-root: root-only steps get sudo, makechrootpkg does not (it re-execs itself with sudo); PGP keys are imported', () => {
   const ws = makeWorkspace();
   const req = makeRequest(ws, { pgpKeys: ['/w/keys/pgp/A.asc'], noCache: true });
-  req.backendOptions = { ...req.backendOptions, sudo: true };
+  req.devtools = { ...req.devtools, sudo: true };
   const cmds = devtoolsBackend.plan(req);
   assert.equal(byPurpose(cmds, 'mkarchroot')?.argv[0], 'sudo');
   assert.equal(makechroot(cmds).argv[0], 'makechrootpkg');
   assert.ok(cmds.filter((c) => c.purpose.startsWith('remove our copy')).every((c) => c.argv[0] === 'sudo'));
   assert.deepEqual(cmds.find((c) => c.argv[0] === 'gpg')?.argv, ['gpg', '--homedir', join(ws.root, 'gnupg'), '--batch', '--quiet', '--import', '/w/keys/pgp/A.asc']);
   assert.ok(cmds.some((c) => c.argv.includes('find') && c.argv.includes(req.pacmanCacheDir)), 'noCache empties the cache');
-  assert.throws(() => devtoolsBackend.plan({ ...req, backendOptions: { ...req.backendOptions, tmpfsSize: 8 } }), /backendOptions\.tmpfsSize must be a non-empty string/);
+  assert.throws(() => parseBuildOptions({ arch: 'x86_64', tmpfsSize: 8 }), /build option "tmpfsSize" must be a string, got 8/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logPathFor, newestLog, rotateLogs } from '../../tools/src/build/logs';
+import { logPathFor, newestLog, rotateLogs } from '../../tools/src/packaging/logs';
 
 test('logPathFor: logs/<pkgbase>/<YYYYmmdd-HHMMSS>-<arch>.log in UTC', () => {
   assert.equal(
@@ -45,6 +45,24 @@ test('newestLog picks the newest file, per architecture when asked', () => {
   writeFileSync(join(dir, '20260101-000002-aarch64.log'), '');
   assert.equal(newestLog(dir), join(dir, '20260101-000003-x86_64.log'));
   assert.equal(newestLog(dir, 'aarch64'), join(dir, '20260101-000002-aarch64.log'));
-  assert.equal(newestLog(dir, 'riscv64'), join(dir, '20260101-000003-x86_64.log'));
+  // never another architecture's log
+  assert.equal(newestLog(dir, 'riscv64'), undefined);
   assert.equal(newestLog(join(root, 'none')), undefined);
+});
+
+test('newestLog since a time: only a log of this run, never an older one', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-logs-'));
+  const dir = join(root, 'logs', 'foo');
+  mkdirSync(dir, { recursive: true });
+  const old = join(dir, '20260101-000001-x86_64.log');
+  writeFileSync(old, '');
+  utimesSync(old, new Date(Date.UTC(2026, 0, 1, 0, 0, 1)), new Date(Date.UTC(2026, 0, 1, 0, 0, 1)));
+  const runStart = Date.UTC(2026, 0, 2, 10, 0, 0, 500);
+  assert.equal(newestLog(dir, 'x86_64', runStart), undefined);
+  // written in this run: the name is the build's start (one-second resolution), the mtime after the run started
+  const current = join(dir, '20260102-100000-x86_64.log');
+  writeFileSync(current, '');
+  utimesSync(current, new Date(runStart + 2000), new Date(runStart + 2000));
+  assert.equal(newestLog(dir, 'x86_64', runStart), current);
+  assert.equal(newestLog(dir, undefined, runStart), current);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OptionsError, parseBuildOptions } from '../../tools/src/build/options';
+import { OptionsError, parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { expandArch } from '../../tools/src/roots/locate';
 
 test('defaults', () => {
@@ -36,7 +36,7 @@ test('errors name the key', () => {
 });
 
 test('unknown keys are kept for the backends', () => {
-  assert.equal(parseBuildOptions({ arch: 'x86_64', chrootDir: '/srv/chroot' }).raw.chrootDir, '/srv/chroot');
+  assert.equal(parseBuildOptions({ arch: 'x86_64', chrootDir: '/srv/chroot' }).devtools.chrootDir, '/srv/chroot');
 });
 
 test('{arch} placeholder', () => {

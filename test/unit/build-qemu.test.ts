@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BuildRequest, PlannedCommand } from '../../tools/src/build/backend';
-import { checkBinfmt, planQemu, QEMU_ARCH_MAP, qemuBackend, qemuNameFor } from '../../tools/src/build/qemu';
+import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
+import { planQemu, qemuBackend } from '../../tools/src/packaging/backends/qemu';
+import { checkBinfmt, QEMU_ARCH_MAP, qemuNameFor } from '../../tools/src/packaging/backends/shared';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
 
 /** a fake /proc/sys/fs/binfmt_misc with one qemu registration */
@@ -26,7 +27,8 @@ function fakeBinfmt(opts: { name?: string; flags?: string; enabled?: boolean; mo
 function qemuRequest(ws: TestWorkspace, binfmtDir: string, over: Partial<BuildRequest> & { pkgArch?: string[] } = {}): BuildRequest {
   const req = makeRequest(ws, { arch: 'aarch64', pkgArch: ['x86_64'], ...over });
   const aliasDir = join(ws.root, 'setarch-aliases.d');
-  req.backendOptions = { ...req.backendOptions, binfmtDir, setarchAliasDir: aliasDir, qemuStatic: '/usr/bin/qemu-aarch64-static' };
+  req.binfmtDir = binfmtDir;
+  req.qemu = { setarchAliasDir: aliasDir, qemuStatic: '/usr/bin/qemu-aarch64-static' };
   return req;
 }
 
@@ -102,7 +104,7 @@ test('plan: mkarchroot -s, per-arch cache, -f only without the F flag, --ignorea
   assert.deepEqual(alias?.argv, ['sh', '-ec', 'mkdir -p "$0" && printf "%s\\n" "$1" > "$0/$2"', join(ws.root, 'setarch-aliases.d'), 'x86_64', 'aarch64']);
   assert.ok(!withF.some((c) => c.argv.includes('setarch')), 'setarch <foreign arch> never runs on the host');
   // updateRoot uses arch-nspawn -s
-  req.backendOptions = { ...req.backendOptions, updateRoot: true };
+  req.devtools = { ...req.devtools, updateRoot: true };
   const upd = planQemu(req, { fixBinary: true }).find((c) => c.argv.includes('arch-nspawn'));
   assert.deepEqual(upd?.argv.slice(2), ['arch-nspawn', '-s', '-c', '/var/cache/pacman/pkg-aarch64', root, 'pacman', '-Syuu', '--noconfirm']);
   // once the alias is in place it is not planned again

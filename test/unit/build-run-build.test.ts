@@ -3,11 +3,15 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { BuildRequest } from '../../tools/src/build/backend';
-import { hostBackend } from '../../tools/src/build/host';
-import { parseBuildOptions } from '../../tools/src/build/options';
-import { rootfsBackend, workspacePacmanConf } from '../../tools/src/build/rootfs';
-import { chooseBackend, readPkgbuildBuildInfo, sourceDateEpoch } from '../../tools/src/build/run-build';
+import type { BuildRequest } from '../../tools/src/packaging/backends/backend';
+import { hostBackend } from '../../tools/src/packaging/backends/host';
+import { parseBuildOptions } from '../../tools/src/packaging/build-options';
+import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
+import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
+import { chooseBackend, sourceDateEpoch } from '../../tools/src/packaging/build-package';
+import { metadataLoader } from '../../tools/src/graph/cached-graph';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
+import { loadWorkspaceGraph, projectMetadata } from '../../tools/src/graph/workspace-graph';
 import { resolveRootfs } from '../../tools/src/roots/locate';
 import { hasCommand } from '../helpers/env';
 
@@ -37,26 +41,45 @@ test('backend choice', () => {
   assert.equal(chooseBackend(parseBuildOptions({ arch: 'x86_64', backend: 'host' }), 'x86_64', 'x86_64', '/srv').name, 'host');
 });
 
+test('auto never falls back to the host backend for an architecture without chroot-config/<arch>/makepkg.conf', { skip: hasCommand('makechrootpkg') ? 'makechrootpkg present: auto picks devtools' : undefined }, () => {
+  const o = parseBuildOptions({ arch: 'riscv64' });
+  const conf = join(tmp, 'ws-noconf', 'chroot-config', 'riscv64', 'makepkg.conf');
+  assert.throws(() => chooseBackend(o, 'riscv64', 'x86_64', undefined, conf), new RegExp(`${conf} does not exist: riscv64 has no build configuration .*refusing to fall back to the unisolated host backend`));
+  // a root filesystem, or an explicit backend, is still a choice
+  assert.equal(chooseBackend(o, 'riscv64', 'x86_64', '/srv/riscv64', conf).name, 'rootfs');
+  assert.equal(chooseBackend(parseBuildOptions({ arch: 'riscv64', backend: 'host' }), 'riscv64', 'x86_64', undefined, conf).name, 'host');
+  mkdirSync(join(conf, '..'), { recursive: true });
+  writeFileSync(conf, 'CARCH=riscv64\n');
+  assert.equal(chooseBackend(o, 'riscv64', 'x86_64', undefined, conf).name, 'host');
+});
+
 test('SOURCE_DATE_EPOCH from the environment first', () => {
   assert.equal(sourceDateEpoch(tmp, { SOURCE_DATE_EPOCH: '1234' }), '1234');
   const now = Math.floor(Date.now() / 1000);
   assert.ok(Math.abs(Number(sourceDateEpoch(tmp, {})) - now) < 5, 'not in git: now');
 });
 
-test('PKGBUILD build metadata for an architecture, read in a sandbox', { skip: hasCommand('bwrap') ? undefined : 'bwrap missing' }, async () => {
-  const dir = join(tmp, 'pkg');
+test('the build inputs per architecture come from the graph (project metadata), never from a second sourcing', async () => {
+  const ws = join(tmp, 'ws-inputs');
+  const dir = join(ws, 'pkgbuilds', 'x');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=x\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a "b>=2")\ndepends_aarch64=(c)\nmakedepends=(m)\ncheckdepends_x86_64=(t)\n');
-  assert.deepEqual(await readPkgbuildBuildInfo(dir, 'aarch64', tmp), { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
-  assert.deepEqual((await readPkgbuildBuildInfo(dir, 'x86_64', tmp)).checkdepends, ['t']);
-  writeFileSync(join(dir, 'PKGBUILD'), 'exit 3\n');
-  await assert.rejects(readPkgbuildBuildInfo(dir, 'x86_64', tmp), /PKGBUILD.*exit/);
+  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=x\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a "b>=2")\ndepends_aarch64=(c)\nmakedepends=(m)\ncheckdepends_x86_64=(t)\npackage() { :; }\n');
+  const options = resolvePluginOptions({ architectures: ['x86_64', 'aarch64'] }, ['aarch64', 'x86_64']);
+  const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/x/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
+  const meta = projectMetadata(graph.projects[0], 'x86_64');
+  assert.deepEqual(meta.build.aarch64, { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
+  assert.deepEqual(meta.build.x86_64.checkdepends, ['t']);
 });
 
-test('workspace repository section goes first in pacman.conf', () => {
-  const conf = workspacePacmanConf('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' });
-  assert.match(conf, /\[options\]\nArchitecture = auto\n\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
-  assert.match(workspacePacmanConf('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n\[r\]\nSigLevel/);
+// One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).
+test('workspace repository section goes first in pacman.conf, whatever the indentation; a second one is an error', () => {
+  const repo = { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' };
+  const conf = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.match(conf, /\[options\]\nArchitecture = auto\n\n# added by pkgnx[^\n]*\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
+  assert.match(pacmanConfWithWorkspaceRepo('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
+  const indented = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.ok(indented.indexOf('[pkgnx-workspace]') < indented.indexOf('[core]'), indented);
+  assert.throws(() => pacmanConfWithWorkspaceRepo('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
 });
 
 function request(over: Partial<BuildRequest> = {}): BuildRequest {
@@ -66,24 +89,37 @@ function request(over: Partial<BuildRequest> = {}): BuildRequest {
     pacmanConf: '/ws/chroot-config/aarch64/pacman.conf', makepkgConf: '/ws/chroot-config/aarch64/makepkg.conf',
     workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
     pacmanCacheDir: '/var/cache/pacman/pkg-aarch64', noCache: false, pgpKeys: [], makepkgArgs: ['--holdver'], env: { SOURCE_DATE_EPOCH: '1' },
-    backendOptions: {}, copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,
+    copyMethod: 'auto', binfmtDir: '/proc/sys/fs/binfmt_misc', devtools: parseBuildOptions({ arch: 'aarch64' }).devtools, qemu: parseBuildOptions({ arch: 'aarch64' }).qemu,
+    copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,
     copiesDir: '/ws/.pkgnx/chroots/aarch64', ...over,
   };
 }
 
-test('rootfs plan: overlay copy, workspace repo and cache bound, no network for makepkg, flags', () => {
+test('rootfs plan: overlay copy, host directories bound by root before bwrap enters the build user namespace, no network for makepkg, flags', () => {
   const plan = rootfsBackend.plan(request());
   assert.equal(plan.length, 4);
   const [create, setup, build, remove] = plan.map((c) => c.argv);
-  if (process.getuid?.() === 0) {
-    assert.deepEqual(create.slice(0, 2), ['mkdir', '-p']);
-    assert.deepEqual(setup.slice(0, 4), ['unshare', '--mount', '--propagation', 'private']);
-  }
+  assert.deepEqual(create.slice(0, 2), ['mkdir', '-p']);
+  assert.deepEqual(setup.slice(0, 4), ['unshare', '--mount', '--propagation', 'private']);
+  // the mount script's arguments: method, lower, upper, work, then source/destination/mode per bind
+  const binds = (argv: string[]): string[][] => {
+    const at = argv.indexOf('pkgnx-mounts');
+    const n = Number(argv[at + 5]);
+    return Array.from({ length: n }, (_, i) => argv.slice(at + 6 + 3 * i, at + 9 + 3 * i));
+  };
+  assert.deepEqual(binds(build), [
+    ['/ws/dist/aarch64/repo', '/ws/dist/aarch64/repo', 'ro'],
+    ['/var/cache/pacman/pkg-aarch64', '/var/cache/pacman/pkg', 'rw'],
+    [join(tmp, 'pkg'), '/.pkgnx-startdir', 'ro'],
+    ['/ws/dist/aarch64/.staging-x', '/pkgdest', 'rw'],
+    ['/ws/.pkgnx/chroots/aarch64/demo-aarch64-p1-x/pkgnx', '/.pkgnx', 'rw'],
+  ]);
   const joined = build.join(' ');
+  assert.match(joined, /setpriv --reuid=\d+ --regid=\d+ --clear-groups -- bwrap --userns 3 --uid 0 --gid 0 --bind \/run\/pkgnx\/root \//);
+  assert.match(joined, /--seccomp 4/);
   assert.match(joined, /--unshare-net/);
   assert.doesNotMatch(setup.join(' '), /--unshare-net/);
-  assert.match(joined, /--ro-bind \/ws\/dist\/aarch64\/repo \/ws\/dist\/aarch64\/repo/);
-  assert.match(joined, /--bind \/var\/cache\/pacman\/pkg-aarch64 \/var\/cache\/pacman\/pkg/);
+  assert.doesNotMatch(joined, /CAP_SYS_ADMIN|CAP_SYS_PTRACE/);
   assert.deepEqual(build.slice(-3), ['--nocheck', '--ignorearch', '--holdver']);
   const deps = setup[setup.indexOf('PKGNX_DEPS') + 1];
   assert.equal(deps, 'libdemo\ngcc', 'checkdepends left out with nocheck');
@@ -99,4 +135,23 @@ test('host plan: makepkg as the build user with private directories', { skip: ha
   assert.ok(makepkg.argv.includes('PKGDEST=/ws/dist/aarch64/.staging-x'));
   if (process.getuid?.() === 0) assert.equal(makepkg.argv[0], 'setpriv');
   if (!hasCommand('makechrootpkg')) assert.ok(makepkg.argv.includes('--nodeps'), 'Debian host: dependencies unknown to pacman');
+});
+
+// The rootfs backend used to look for binfmt registrations under qemu-<pacman arch>: wrong for armv7h (qemu-arm)
+// and for x86_64_v3 on x86_64 (native). It now shares the qemu backend's architecture map.
+test('rootfs preflight: binfmt through the architecture map (armv7h -> qemu-arm; x86_64_v3 on x86_64 needs none)', { skip: process.getuid?.() === 0 ? undefined : 'the rootfs preflight needs root' }, async () => {
+  const fake = mkdtempSync(join(tmpdir(), 'pkgnx-preflight-'));
+  const root = join(fake, 'root');
+  for (const f of ['usr/bin/pacman', 'usr/bin/makepkg', 'bin/bash']) {
+    mkdirSync(join(root, f, '..'), { recursive: true });
+    writeFileSync(join(root, f), '');
+  }
+  const binfmt = join(fake, 'binfmt');
+  mkdirSync(binfmt);
+  writeFileSync(join(binfmt, 'status'), 'enabled\n');
+  writeFileSync(join(binfmt, 'qemu-arm'), 'enabled\ninterpreter /usr/libexec/qemu-binfmt/arm-binfmt-P\nflags: PF\noffset 0\n');
+  await rootfsBackend.preflight(request({ arch: 'armv7h', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt }));
+  await rootfsBackend.preflight(request({ arch: 'x86_64_v3', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt }));
+  await assert.rejects(rootfsBackend.preflight(request({ arch: 'riscv64', hostArch: 'x86_64', rootfs: root, binfmtDir: binfmt })), /no binfmt_misc registration \S+\/qemu-riscv64 for riscv64/);
+  rmSync(fake, { recursive: true, force: true });
 });

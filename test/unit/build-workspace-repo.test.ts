@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { readSyncDatabase } from '../../tools/src/syncdb';
-import { addPackages, evictStaleCachedPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/build/workspace-repo';
+import { addPackages, evictStaleCachedPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/packaging/workspace-repo';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
 
 const skip = hasCommand('repo-add') && hasCommand('bsdtar') && hasCommand('flock') ? undefined : 'repo-add, bsdtar or flock missing';
@@ -31,7 +31,7 @@ async function names(ws: string): Promise<string[]> {
 test('4 concurrent adds from separate processes lose nothing', { skip }, async () => {
   const ws = join(tmp, 'ws-concurrent');
   const files = ['a', 'b', 'c', 'd'].map((n) => fakePackage(join(ws, 'dist/x86_64', n), n));
-  const script = `require('${join(WORKSPACE_ROOT, 'tools/src/build/workspace-repo.ts')}').addPackages({ name: 'pkgnx-workspace', dir: process.argv[1] }, [process.argv[2]]).then((a) => console.log(a.join(' ')))`;
+  const script = `require('${join(WORKSPACE_ROOT, 'tools/src/packaging/workspace-repo.ts')}').addPackages({ name: 'pkgnx-workspace', dir: process.argv[1] }, [process.argv[2]]).then((a) => console.log(a.join(' ')))`;
   const runs = files.map(
     (f) =>
       new Promise<string>((resolve, reject) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { aurRepoUrl, gitlabProjectPath, isValidPkgbase, officialRepoUrl, versionToTag } from '../../tools/src/fetch/naming';
+import { aurRepoUrl, gitlabProjectPath, isValidPkgbase, officialRepoUrl, versionToTag } from '../../tools/src/git/arch-repos';
 import { readCheckoutVersion, versionFromSrcinfoText } from '../../tools/src/fetch/checkout-version';
 import { patchTargets } from '../../tools/src/fetch/overlay';
 import { mapPool } from '../../tools/src/fetch/pool';
@@ -45,8 +45,8 @@ test('.SRCINFO version reading: pkgbase section only, epoch', async () => {
   const d = tempDir();
   assert.equal(await readCheckoutVersion(d), undefined);
   writeFileSync(join(d, 'PKGBUILD'), 'pkgver=$(rm -rf /)\n');
-  // no .SRCINFO: the extractor is asked; the PKGBUILD is never sourced here
-  assert.equal(await readCheckoutVersion(d, async () => 'pkgbase = foo\n\tpkgver = 7\n\tpkgrel = 1\n'), '7-1');
+  // no .SRCINFO: the workspace's metadata reader is asked; the PKGBUILD is never sourced here
+  assert.equal(await readCheckoutVersion(d, async (dir) => (dir === d ? '7-1' : undefined)), '7-1');
   rmSync(d, { recursive: true, force: true });
 });
 

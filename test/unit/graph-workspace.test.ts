@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
-import { resolvePluginOptions } from '../../tools/src/graph/options';
+import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
@@ -61,7 +61,7 @@ test('architecture-specific dependencies count for their architecture; edges are
   const only = await loadWorkspaceGraph({
     workspaceRoot: '/nonexistent',
     pkgbuildFiles: Object.keys(metadata).map((n) => `pkgbuilds/${n}/PKGBUILD`),
-    options: resolvePluginOptions({ architectures: ['aarch64'] }, []),
+    options: resolvePluginOptions({ architectures: ['aarch64'] }, ['aarch64', 'x86_64']),
     loadMetadata: loaderFrom(metadata),
   });
   assert.deepEqual(only.edges.map((e) => `${e.source}->${e.target}`), ['app->neon-lib']);

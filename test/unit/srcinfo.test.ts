@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from '../helpers/env';
 import { metadataForArch, normalizeSrcinfoValue, parseSrcinfo, writeSrcinfo, SrcinfoParseError } from '../../tools/src/srcinfo';
-import { checkFullPkgver, checkPackageName } from '../../tools/src/pkgbuild/lint';
+import { checkFullPkgver, checkPackageName } from '../../tools/src/metadata/lint';
 import type { Srcinfo } from '../../tools/src/model';
 
 const split: Srcinfo = {

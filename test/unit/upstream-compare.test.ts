@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readSyncDatabase } from '../../tools/src/syncdb';
 import { vercmp } from '../../tools/src/version';
-import { analyzeRepositories, compareRepositories, parseBlacklist, RepoSet, type WorkPlan } from '../../tools/src/upstream';
+import { analyzeRepositories, compareRepositories, parseBlacklist, type WorkPlan } from '../../tools/src/upstream';
+import { RepoSet } from '../../tools/src/repo-set';
 import { BLACKLIST_TEXT, CHANGES, deriveTarget, upstreamPath, UPSTREAM_REPOS } from '../fixtures/upstream/derive';
 import { pkg, repoSetFrom } from '../fixtures/upstream/scenario';
 

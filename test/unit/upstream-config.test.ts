@@ -4,9 +4,10 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ConfigError, fnmatchToRegExp, loadUpstreamConfig, officialGitUrl, parseBlacklist, parseStateLine, parseStateRepo,
-  readBlacklist, stableRepoName, validateUpstreamConfig, versionTag,
+  ConfigError, fnmatchToRegExp, loadUpstreamConfig, parseBlacklist, parseStateLine, parseStateRepo,
+  readBlacklist, stableRepoName, validateUpstreamConfig,
 } from '../../tools/src/upstream';
+import { officialRepoUrl, versionToTag } from '../../tools/src/git/arch-repos';
 
 const minimal = {
   upstreamArch: 'x86_64',
@@ -22,7 +23,9 @@ test('config: defaults, substitution of {repo}/{arch}, paths relative to the fil
   assert.deepEqual(c.bootstrapOnly, ['linux-api-headers', 'glibc', 'binutils', 'gcc']);
   assert.equal(c.cacheDir, '/ws/.pkgnx/upstream-cache');
   assert.equal(c.output, '/ws/packages_to_build.json');
-  assert.deepEqual(officialGitUrl(c, 'vim'), { url: 'https://gitlab.archlinux.org/archlinux/packaging/packages/vim.git' });
+  // the one URL rule (a test-only copy once skipped GitLab's path rules: libc++ lives at libcplusplus)
+  assert.equal(officialRepoUrl('vim', c.officialUrlTemplate), 'https://gitlab.archlinux.org/archlinux/packaging/packages/vim.git');
+  assert.equal(officialRepoUrl('libc++', c.officialUrlTemplate), 'https://gitlab.archlinux.org/archlinux/packaging/packages/libcplusplus.git');
   assert.equal(stableRepoName({ name: 'core-testing' }), 'core');
   assert.equal(stableRepoName({ name: 'alarm-staging', stable: 'alarm' }), 'alarm');
 });
@@ -31,16 +34,16 @@ test('config: every error names the file and the key', () => {
   const bad = (patch: Record<string, unknown>, key: RegExp): void => {
     assert.throws(() => validateUpstreamConfig({ ...minimal, ...patch }, 'cfg.json'), (e: Error) => e instanceof ConfigError && key.test(e.message));
   };
-  bad({ targetArch: '' }, /^cfg\.json: upstream\.targetArch: expected a non-empty string/);
-  bad({ targetArch: 'aarch 64' }, /upstream\.targetArch: invalid value/);
+  bad({ targetArch: '' }, /^cfg\.json: upstream\.targetArch: is required \(a non-empty string\)/);
+  bad({ targetArch: 'aarch 64' }, /upstream\.targetArch: is not an architecture name, got "aarch 64"/);
   bad({ targetRepos: [] }, /upstream\.targetRepos: expected at least one repository/);
   bad({ targetRepos: [{ name: 'x' }] }, /upstream\.targetRepos\[0\]: expected exactly one of url or path/);
   bad({ upstreamRepos: [{ name: 'core', url: 'ftp://x/core.db' }] }, /upstream\.upstreamRepos\[0\]\.url: expected an http\(s\) URL/);
   bad({ upstreamRepos: [{ name: 'core', path: 'a' }, { name: 'core', path: 'b' }] }, /upstream\.upstreamRepos\[1\]\.name: repository 'core' listed twice/);
   bad({ overrides: { gcc: { branch: 'x' } } }, /upstream\.overrides\.gcc\.url/);
   bad({ officialUrlTemplate: 'https://x/y.git' }, /upstream\.officialUrlTemplate: must contain '\{pkgbase\}'/);
-  bad({ bootstrapOnly: 'gcc' }, /upstream\.bootstrapOnly: expected an array/);
-  bad({ colour: true }, /upstream\.colour: unknown key/);
+  bad({ bootstrapOnly: 'gcc' }, /upstream\.bootstrapOnly: must be an array of strings/);
+  bad({ colour: true }, /upstream\.colour: is not a known key/);
   const dir = mkdtempSync(join(tmpdir(), 'pkgnx-cfg-'));
   assert.throws(() => loadUpstreamConfig(join(dir, 'pkgnx.config.json')), /pkgnx\.config\.json: upstream: configuration file not found/);
   writeFileSync(join(dir, 'pkgnx.config.json'), '{"other": 1}');
@@ -65,14 +68,14 @@ test('blacklist: fnmatch wildcards, brackets, comments, inline comments, blank l
 });
 
 test('state repository: line format, tags, <repo>-<arch> directories, highest version wins', () => {
-  assert.equal(versionTag('17:4.3.2~rc1-10'), '17-4.3.2.rc1-10');
+  assert.equal(versionToTag('17:4.3.2~rc1-10'), '17-4.3.2.rc1-10');
   const sha = 'e4f0'.padEnd(40, '0');
   assert.deepEqual(parseStateLine(`example 17:4.3.2-10 17-4.3.2-10 ${sha}\n`, 'f'), { pkgbase: 'example', version: '17:4.3.2-10', tag: '17-4.3.2-10', commit: sha });
   assert.throws(() => parseStateLine('example 1.0-1\n', 'core-x86_64/example'), /core-x86_64\/example: expected 'pkgbase version tag commit'/);
   const dir = mkdtempSync(join(tmpdir(), 'pkgnx-state-'));
   const put = (sub: string, name: string, version: string): void => {
     mkdirSync(join(dir, sub), { recursive: true });
-    writeFileSync(join(dir, sub, name), `${name} ${version} ${versionTag(version)} ${sha}\n`);
+    writeFileSync(join(dir, sub, name), `${name} ${version} ${versionToTag(version)} ${sha}\n`);
   };
   put('core-x86_64', 'glibc', '2.36-3');
   put('core-testing-x86_64', 'glibc', '2.37-1');

@@ -1,7 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readSyncDatabase } from '../../tools/src/syncdb';
-import { analyzeRepositories, ANALYSIS_SECTIONS, findDependents, formatAnalysis, parseBlacklist, RepoSet, selectSections, type RepoAnalysis } from '../../tools/src/upstream';
+import { analyzeRepositories, ANALYSIS_SECTIONS, findDependents, formatAnalysis, parseBlacklist, selectSections, type RepoAnalysis } from '../../tools/src/upstream';
+import { RepoSet } from '../../tools/src/repo-set';
 import { BLACKLIST_TEXT, deriveTarget, upstreamPath, UPSTREAM_REPOS } from '../fixtures/upstream/derive';
 import { pkg, repoSetFrom } from '../fixtures/upstream/scenario';
 

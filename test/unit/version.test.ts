@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { vercmp, parseEvr, maxVersion } from '../../tools/src/version';
-import { parseDependency, packageSatisfies } from '../../tools/src/depends';
+import { parseDependency } from '../../tools/src/depends';
+import { buildProvisionIndex, resolveDependency } from '../../tools/src/graph/resolve';
+import { RepoSet } from '../../tools/src/repo-set';
+import type { SyncPackage } from '../../tools/src/syncdb';
+
+const syncPackage = (name: string, version: string, provides: string[]): SyncPackage => ({
+  repo: 'r', name, base: name, version, desc: '', arch: 'x86_64', filename: `${name}-${version}-x86_64.pkg.tar.zst`,
+  groups: [], license: [], replaces: [], conflicts: [], provides, depends: [], optdepends: [], makedepends: [], checkdepends: [], xdata: [], raw: {},
+});
 import { SHARED_DATA, hasCommand } from '../helpers/env';
 import { readSyncDatabase } from '../../tools/src/syncdb';
 
@@ -33,8 +41,12 @@ test('dependency satisfaction agrees with every row of depsatisfy_cases.txt', ()
   for (const row of rows) {
     const [dep, pkg, provides, expected] = row.split('\t');
     const [name, version] = pkg.split('=');
-    const got = packageSatisfies(parseDependency(dep), { name, version, provides: provides === '-' ? [] : [provides] });
-    assert.equal(got, expected === '1', row);
+    const provided = provides === '-' ? [] : [provides];
+    // both resolvers: the graph's (workspace projects) and RepoSet's (repository databases)
+    const index = buildProvisionIndex([{ project: 'p', version, packages: [{ name, provides: provided }] }]);
+    assert.equal(resolveDependency(dep, 'other', index).kind === 'workspace', expected === '1', `graph: ${row}`);
+    const repos = new RepoSet([{ database: { repo: 'r', packages: [syncPackage(name, version, provided)] } }]);
+    assert.equal(repos.isSatisfied(parseDependency(dep)), expected === '1', `RepoSet: ${row}`);
   }
 });
 

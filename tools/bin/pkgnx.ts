@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run pkgnx -- <verb> [options]`: one small tool per verb, aurutils style.
+ * `npx pkgnx <verb> [options]`: one small tool per verb, aurutils style.
  * Each verb lives in tools/src/cli/<verb>.ts and exports `main(argv): Promise<number>`.
  */
 const VERBS: Record<string, { module: string; summary: string }> = {
@@ -20,11 +20,13 @@ async function run(): Promise<void> {
   const entry = verb ? VERBS[verb] : undefined;
   if (!entry) {
     const list = Object.entries(VERBS).map(([v, e]) => `  ${v.padEnd(14)} ${e.summary}`).join('\n');
-    process.stderr.write(`usage: npm run pkgnx -- <verb> [options]\n\nverbs:\n${list}\n`);
-    process.exitCode = verb === undefined || verb === '--help' || verb === '-h' ? 0 : 2;
+    const help = verb === undefined || verb === '--help' || verb === '-h' || verb === 'help';
+    const unknown = help ? '' : `pkgnx: unknown verb '${verb}'\n\n`;
+    process.stderr.write(`${unknown}usage: npx pkgnx <verb> [options]   (npx pkgnx <verb> --help)\n\nverbs:\n${list}\n`);
+    process.exitCode = help ? 0 : 2;
     return;
   }
-  const { runVerb } = await import('../src/upstream/cli-support');
+  const { runVerb } = await import('../src/cli/support');
   const mod = (await import(entry.module)) as { main: (argv: string[]) => Promise<number> };
   await runVerb(verb, mod.main, rest);
 }

@@ -3,13 +3,15 @@
  * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, ProjectConfiguration, RawProjectGraphDependency, TargetConfiguration } from '@nx/devkit';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { PkgnxPluginOptions } from '../src/graph/options';
-import { PKGBUILD_GLOB, WORKSPACE_DATA, resolveOptions, workspaceGraph } from '../src/graph/load';
+import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
+import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
 import { projectMetadata } from '../src/graph/workspace-graph';
-import { buildTargetConfiguration } from '../src/graph/targets';
+import { scanPackageDirectories } from '../src/graph/package-dirs';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
+import { buildTargetConfiguration } from './targets';
 
 export type { PkgnxPluginOptions };
 
@@ -24,10 +26,27 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
   }
 }
 
+/**
+ * A build run has started (graph loading comes first, then preTasksExecution): until it writes its own
+ * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
+ * never leaves an old summary that looks current.
+ */
+async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
+  const { markSummaryStale } = await import('../src/packaging/run-summary');
+  const args = argv.slice(2);
+  if (!isBuildRun(args, buildTarget)) return;
+  try {
+    markSummaryStale(workspaceRoot, { pid: nxCommand().pid, startedAt: new Date().toISOString(), command: args.join(' ') });
+  } catch (e) {
+    console.warn(`pkgnx: could not mark dist/summary.txt as stale: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
+    await markRunStarted(context.workspaceRoot, nxCommand().argv, options.buildTargetName);
     const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
@@ -47,7 +66,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
         targets: {
-          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)) as TargetConfiguration,
+          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)),
         },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
@@ -74,12 +93,18 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
     .map((p) => join(p.root, 'PKGBUILD'))
     .filter((f) => f.startsWith('pkgbuilds/') && existsSync(join(context.workspaceRoot, f)));
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
-  if (warnedFingerprint !== graph.fingerprint) {
-    warnedFingerprint = graph.fingerprint;
+  // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
+  const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
+  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
+    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+    if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
     if (broken.length) console.warn(`pkgnx: ${broken.length} PKGBUILD(s) could not be read:\n${broken.map((p) => `  - ${p.error}`).join('\n')}`);
-    if (forced) console.warn(`pkgnx: ${forced} dependency edge(s) were removed by a FORCED cycle break; run \`npm run pkgnx -- cycles\` for the report`);
+    if (forced) console.warn(`pkgnx: ${forced} dependency edge(s) were removed by a FORCED cycle break; run \`npx pkgnx cycles\` for the report`);
+    const { warnings } = graph;
+    if (warnings.length > 0 && warnings.length <= 10) console.warn(`pkgnx: ${warnings.length} graph warning(s):\n${warnings.map((w) => `  - ${w}`).join('\n')}`);
+    else if (warnings.length > 10) console.warn(`pkgnx: ${warnings.length} graph warnings (several providers, pkgbases in several directories, self-cycles, ...): \`npx pkgnx graph\` lists them`);
   }
   const deps: RawProjectGraphDependency[] = graph.edges
     .map((e) => ({ source: e.source, target: e.target, sourceFile: e.sourceFile, type: 'static' as RawProjectGraphDependency['type'] }) as RawProjectGraphDependency);
@@ -93,7 +118,14 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
   return typeof name === 'string' ? name : undefined;
 }
 
-const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-cache']);
+/**
+ * Before a run: mark the previous summary as not current, and hand the run's id to its tasks (Nx applies the
+ * environment a plugin returns here), so the build executor's record of the task graph is this run's.
+ */
+export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
+  await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  return { [RUN_ID_ENV]: context.id } as unknown as void;
+};
 
 /**
  * After every run: packages restored from the cache join the workspace repository (the executor does
@@ -101,17 +133,20 @@ const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-ca
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
-  const results = Object.fromEntries(Object.entries(context.taskResults).filter(([, r]) => r.task.target.target === options.buildTargetName));
-  // a dry run changes nothing, not even the summary
-  if (Object.keys(results).length === 0 || context.argv.some((a) => /^--dry-?run(=true)?$/i.test(a))) return;
-  const { registerOutputs } = await import('../src/build/workspace-repo');
-  const { writeRunSummary, renderSummaryTable } = await import('../src/build/summary');
-
+  const recorded = takeTaskGraph(context.workspaceRoot, context.id);
+  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
+  const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
+  // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
+  if (tasks.length === 0 || isDryRun(context.argv)) {
+    clearStaleMark(context.workspaceRoot, nxCommand().pid);
+    return;
+  }
+  const { registerOutputs } = await import('../src/packaging/workspace-repo');
   const restoredByArch = new Map<string, string[]>();
-  for (const r of Object.values(results)) {
-    if (!RESTORED.has(r.status)) continue;
-    const arch = r.task.target.configuration ?? options.defaultArchitecture;
-    restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), r.task.target.project]);
+  for (const t of tasks) {
+    if (t.outcome !== 'restored') continue;
+    const arch = t.configuration ?? options.defaultArchitecture;
+    restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), t.project]);
   }
   for (const [arch, projects] of restoredByArch) {
     try {
@@ -120,24 +155,6 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-
-  // the run's task graph as the build tasks recorded it: Nx reports only tasks that ran, so the ones it
-  // skipped after a failure, and what they waited for, come from there
-  let dependencies: Record<string, string[]> | undefined;
-  try {
-    const file = join(context.workspaceRoot, WORKSPACE_DATA, 'task-graph.json');
-    if (statSync(file).mtimeMs >= context.startTime - 1000) {
-      const recorded = JSON.parse(readFileSync(file, 'utf8')) as { tasks: Record<string, { project: string; target: string; configuration?: string }>; dependencies: Record<string, string[]> };
-      if (Object.keys(results).every((id) => id in recorded.tasks)) {
-        dependencies = recorded.dependencies;
-        for (const [id, target] of Object.entries(recorded.tasks)) {
-          if (target.target === options.buildTargetName && !(id in results)) results[id] = { task: { id, target }, status: 'skipped' } as (typeof results)[string];
-        }
-      }
-    }
-  } catch {
-    // no build task ran (all cache hits): nothing was skipped either
-  }
-  const { summary } = writeRunSummary(context.workspaceRoot, { taskResults: results, dependencies, startTime: context.startTime, endTime: context.endTime });
+  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
 };

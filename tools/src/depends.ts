@@ -36,10 +36,6 @@ export function parseDependency(text: string): Dependency {
   return dep;
 }
 
-export function formatDependency(dep: Dependency): string {
-  return `${dep.name}${dep.op}${dep.op ? dep.version : ''}`;
-}
-
 /** dep_vercmp: does `version` fulfil `<op> wanted`? */
 export function versionSatisfies(version: string, op: DepOperator, wanted: string): boolean {
   if (op === '') return true;
@@ -69,13 +65,4 @@ export function provisionSatisfies(dep: Dependency, provision: Dependency): bool
   if (dep.op === '') return true;
   // only a versioned provision (`=`) can satisfy a versioned dependency
   return provision.op === '=' && versionSatisfies(provision.version, dep.op, dep.version);
-}
-
-/** Whole-package check: literal name, then every provision. */
-export function packageSatisfies(
-  dep: Dependency,
-  pkg: { name: string; version: string; provides: readonly (string | Dependency)[] },
-): boolean {
-  if (satisfiesLiterally(dep, pkg.name, pkg.version)) return true;
-  return pkg.provides.some((p) => provisionSatisfies(dep, typeof p === 'string' ? parseDependency(p) : p));
 }

@@ -63,6 +63,16 @@ export interface ProjectPkgnxMetadata {
   pkgnames: string[];
   /** every name the project provides on the graph architecture: pkgnames + provides (unversioned names) */
   provides: string[];
+  /** per configured architecture: what a build needs to know (the executor reads it from the project graph) */
+  build: Record<string, BuildInputs>;
   /** metadata could not be read: the error, naming the file and the cause */
   error?: string;
+}
+
+/** a pkgbase's arch array and build dependencies on one architecture: what makepkg and its chroot need */
+export interface BuildInputs {
+  arch: string[];
+  depends: string[];
+  makedepends: string[];
+  checkdepends: string[];
 }

@@ -3,11 +3,13 @@
  * needs, leaving out whatever the workspace or the target repositories already provide.
  */
 import { logger, type GeneratorCallback, type Tree } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { firstSatisfier, resolveAurDependencies, satisfierFrom, workspacePackages, type ExternalSatisfier } from '../../src/aur';
+import { firstSatisfier, readWorkspaceProvisions, repositorySatisfier, resolveAurDependencies, workspaceSatisfier, type ExternalSatisfier } from '../../src/aur';
+import { workspaceMetadataSettings } from '../../src/graph/cached-graph';
 import { readSyncDatabase } from '../../src/syncdb';
-import { CONFIG_FILE_NAME, loadUpstreamConfig, RepoSet } from '../../src/upstream';
+import { RepoSet } from '../../src/repo-set';
+import { CONFIG_FILE_NAME, loadUpstreamConfig } from '../../src/upstream';
 import { fetchIntoTree } from './import-checkouts';
 
 export interface AurGeneratorSchema {
@@ -34,11 +36,7 @@ export function defaultCarch(root: string): string {
 
 async function repoSatisfier(root: string, dbs: string[]): Promise<ExternalSatisfier | undefined> {
   if (!dbs.length) return undefined;
-  const set = new RepoSet(await Promise.all(dbs.map(async (f) => ({ database: await readSyncDatabase(resolve(root, f)) }))));
-  return (dep) => {
-    const p = set.bestSatisfier(dep);
-    return p ? `repo ${p.pkg.repo}: ${p.pkg.name}` : undefined;
-  };
+  return repositorySatisfier(new RepoSet(await Promise.all(dbs.map(async (f) => ({ database: await readSyncDatabase(resolve(root, f)) })))));
 }
 
 export default async function aurGenerator(tree: Tree, schema: AurGeneratorSchema): Promise<GeneratorCallback> {
@@ -47,7 +45,9 @@ export default async function aurGenerator(tree: Tree, schema: AurGeneratorSchem
   const carch = schema.carch ?? defaultCarch(tree.root);
   for (const n of names) if (tree.exists(`${directory}/${n}`)) throw new Error(`${directory}/${n} already exists in the workspace`);
 
-  const workspace = satisfierFrom(workspacePackages(join(tree.root, directory), carch));
+  const packagesDir = join(tree.root, directory);
+  const dirs = existsSync(packagesDir) ? readdirSync(packagesDir).map((n) => join(packagesDir, n)).filter((d) => existsSync(join(d, 'PKGBUILD'))) : [];
+  const workspace = workspaceSatisfier(await readWorkspaceProvisions(tree.root, dirs, carch, workspaceMetadataSettings(tree.root)));
   const satisfiedBy = firstSatisfier(workspace, await repoSatisfier(tree.root, schema.repoDb ?? []));
   const resolved = await resolveAurDependencies(names, {
     baseUrl: schema.rpcUrl ?? 'https://aur.archlinux.org',

@@ -5,8 +5,8 @@
 import { logger, type GeneratorCallback, type Tree } from '@nx/devkit';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { withTargetVersions, type FetchOptions, type FetchRequest, type VersionSource } from '../../src/fetch';
-import { loadRepositories, loadUpstreamConfig, parseStateRepo, stateParseOptions, type UpstreamConfig } from '../../src/upstream';
+import { withTargetVersions, type FetchOptions, type FetchRequest } from '../../src/fetch';
+import { loadUpstreamConfig, lookupTargetVersions, type UpstreamConfig } from '../../src/upstream';
 import { fetchIntoTree } from '../aur/import-checkouts';
 
 export interface OfficialGeneratorSchema {
@@ -38,13 +38,8 @@ export default async function officialGenerator(tree: Tree, schema: OfficialGene
   }));
   if (requests.some((r) => !r.version && !r.useLatest)) {
     if (!config) throw new Error(`no version given and no ${configFile} to look it up (give --targetVersion or --useLatest)`);
-    const vs: VersionSource = {};
-    if (config.stateRepo && existsSync(config.stateRepo.dir)) vs.state = parseStateRepo(config.stateRepo.dir, stateParseOptions(config));
-    if (requests.some((r) => !r.version && !r.useLatest && !vs.state?.has(r.pkgbase))) {
-      const loaded = await loadRepositories(config, { ...(schema.offline ? { offline: true } : {}), warn: (m) => logger.warn(m) });
-      vs.upstream = (pkgbase) => loaded.upstream.set.bases.get(pkgbase)?.version;
-    }
-    requests = withTargetVersions(requests, vs);
+    const unversioned = requests.filter((r) => !r.version && !r.useLatest).map((r) => r.pkgbase);
+    requests = withTargetVersions(requests, await lookupTargetVersions(config, unversioned, { offline: schema.offline === true, warn: (m) => logger.warn(m) }));
     const unknown = requests.filter((r) => !r.version && !r.useLatest).map((r) => r.pkgbase);
     if (unknown.length) throw new Error(`not in the state repository or the upstream databases: ${unknown.join(', ')}`);
   }

@@ -7,9 +7,9 @@
  */
 import type { Tree } from '@nx/devkit';
 import { dirname, join } from 'node:path';
-import { extractSrcinfo } from '../../src/pkgbuild';
+import { readMetadata } from '../../src/metadata';
 import { writeSrcinfo } from '../../src/srcinfo';
-import { findPkgbuilds, readPluginOptionsFromNxJson, resolveOptions, WORKSPACE_DATA } from '../../src/graph/load';
+import { findPkgbuilds, metadataSettings, readPluginOptionsFromNxJson, resolveOptions } from '../../src/graph/cached-graph';
 
 export interface SyncSrcinfoResult {
   outOfSyncMessage?: string;
@@ -26,10 +26,7 @@ export default async function syncSrcinfoGenerator(tree: Tree): Promise<SyncSrci
   const options = resolveOptions(raw, tree.root);
   const dirs = (await findPkgbuilds(tree.root)).map((f) => dirname(f));
   if (!dirs.length) return {};
-  const results = await extractSrcinfo(
-    dirs.map((d) => join(tree.root, d)),
-    { carch: options.defaultArchitecture, timeoutMs: options.sandboxTimeoutSeconds * 1000, cacheDir: join(tree.root, WORKSPACE_DATA, 'metadata'), workspaceRoot: tree.root },
-  );
+  const results = await readMetadata(tree.root, dirs.map((d) => join(tree.root, d)), options.defaultArchitecture, metadataSettings(options));
   const stale: string[] = [];
   const broken: string[] = [];
   for (const dir of dirs) {

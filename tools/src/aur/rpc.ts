@@ -114,8 +114,6 @@ export async function aurInfo(names: readonly string[], options: AurRpcOptions =
   return out;
 }
 
-export type DependencyKindName = 'depends' | 'makedepends' | 'checkdepends';
-
 /** Who satisfies a dependency outside the AUR ("workspace: foo", "repo extra: bar"), or undefined. */
 export type ExternalSatisfier = (dep: Dependency) => string | undefined;
 

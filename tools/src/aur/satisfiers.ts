@@ -1,49 +1,53 @@
 /**
- * Where a dependency is already satisfied outside the AUR: a workspace package (its `.SRCINFO`
- * names and provides) or a target repository database. Used to leave those out of an AUR import.
+ * Where a dependency is already satisfied outside the AUR: a workspace project or a target repository.
+ * Used to leave those out of an AUR import. Both answers come from the resolvers the rest of pkgnx uses:
+ * the graph's provision index for the workspace, RepoSet for repository databases (libalpm's rules in both).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageSatisfies, type Dependency } from '../depends';
-import { metadataForArch, parseSrcinfo } from '../srcinfo';
+import { basename } from 'node:path';
+import type { Dependency } from '../depends';
+import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from '../graph/resolve';
+import { readMetadata, type MetadataSettings } from '../metadata';
+import type { RepoSet } from '../repo-set';
+import { metadataForArch } from '../srcinfo';
 import type { ExternalSatisfier } from './rpc';
 
-export interface ProvidingPackage {
-  name: string;
-  version: string;
-  provides: string[];
-  /** label used in reports: `workspace: foo`, `repo extra: bar` */
-  origin: string;
+export interface WorkspaceProvisions {
+  projects: ProjectProvisions[];
+  /** directories whose metadata cannot be read: they still provide their own directory name */
+  unreadable: string[];
 }
 
-/** Every split package of every `pkgbuilds/<pkgbase>/.SRCINFO` (unreadable ones are skipped). */
-export function workspacePackages(pkgbuildsDir: string, carch: string): ProvidingPackage[] {
-  if (!existsSync(pkgbuildsDir)) return [];
-  const out: ProvidingPackage[] = [];
-  for (const entry of readdirSync(pkgbuildsDir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const file = join(pkgbuildsDir, entry.name, '.SRCINFO');
-    if (!existsSync(file)) {
-      // a package without .SRCINFO still provides its own pkgbase name
-      if (existsSync(join(pkgbuildsDir, entry.name, 'PKGBUILD'))) out.push({ name: entry.name, version: '', provides: [], origin: `workspace: ${entry.name}` });
+/** What the workspace builds for `carch`, read the one way the workspace reads metadata. */
+export async function readWorkspaceProvisions(workspaceRoot: string, dirs: readonly string[], carch: string, settings: MetadataSettings): Promise<WorkspaceProvisions> {
+  const out: WorkspaceProvisions = { projects: [], unreadable: [] };
+  for (const [dir, r] of await readMetadata(workspaceRoot, dirs, carch, settings)) {
+    if ('error' in r) {
+      out.unreadable.push(basename(dir));
       continue;
     }
-    try {
-      const meta = metadataForArch(parseSrcinfo(readFileSync(file, 'utf8'), file), carch);
-      for (const p of meta.packages) out.push({ name: p.name, version: meta.version, provides: p.provides, origin: `workspace: ${meta.pkgbase}` });
-    } catch {
-      // a broken .SRCINFO is reported by the graph, not here
-    }
+    const meta = metadataForArch(r.srcinfo, carch);
+    out.projects.push({ project: meta.pkgbase, version: meta.version, packages: meta.packages });
   }
   return out;
 }
 
-export function satisfierFrom(packages: readonly ProvidingPackage[]): ExternalSatisfier {
+/** `workspace: <project>` when a workspace project satisfies the dependency (or an unreadable one carries its name). */
+export function workspaceSatisfier(ws: WorkspaceProvisions): ExternalSatisfier {
+  const index = buildProvisionIndex(ws.projects);
+  const unreadable = new Set(ws.unreadable);
   return (dep: Dependency) => {
-    for (const p of packages) {
-      if (p.version === '' ? p.name === dep.name : packageSatisfies(dep, p)) return p.origin;
-    }
-    return undefined;
+    const text = `${dep.name}${dep.op}${dep.version}`;
+    const r = resolveDependency(text, '', index);
+    if (r.kind === 'workspace') return `workspace: ${r.project}`;
+    return unreadable.has(dep.name) ? `workspace: ${dep.name}` : undefined;
+  };
+}
+
+/** `repo <repo>: <pkgname>` for the package pacman would install from the given databases. */
+export function repositorySatisfier(repos: RepoSet): ExternalSatisfier {
+  return (dep: Dependency) => {
+    const p = repos.bestSatisfier(dep);
+    return p ? `repo ${p.pkg.repo}: ${p.pkg.name}` : undefined;
   };
 }
 

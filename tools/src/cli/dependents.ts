@@ -4,8 +4,9 @@
  *   node --require @swc-node/register tools/src/cli/dependents.ts [-r] [--depth N] NAME...
  */
 import { parseArgs } from 'node:util';
-import { findDependents, loadRepositories, type EdgeKind } from '../upstream';
-import { configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
+import { findDependents, loadRepositories } from '../upstream';
+import type { DependencyKind } from '../model';
+import { configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from './support';
 
 const HELP = `usage: dependents [options] NAME...
   -r, --rebuild-order     every (transitive) dependent in build order; cycles are reported
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     depth = Number(values.depth);
     if (!Number.isInteger(depth) || depth < 1) throw new UsageError(`--depth: expected a positive integer, got '${values.depth}'`);
   }
-  const kinds: EdgeKind[] = values['depends-only'] ? ['depends'] : values['makedepends-only'] ? ['makedepends'] : ['depends', 'makedepends'];
+  const kinds: DependencyKind[] = values['depends-only'] ? ['depends'] : values['makedepends-only'] ? ['makedepends'] : ['depends', 'makedepends'];
   if (values.checkdepends) kinds.push('checkdepends');
   const config = configFromFlag(values.config);
   const loaded = await loadRepositories(config, {

@@ -9,11 +9,14 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   cleanupTempClones, fetchPackages, readBuildList, withTargetVersions,
-  type FetchOptions, type FetchRequest, type FetchSource, type VersionSource,
+  type FetchOptions, type FetchRequest, type FetchSource,
 } from '../fetch';
 import { aurInfo, DEFAULT_AUR_BASE_URL } from '../aur/rpc';
-import { CONFIG_FILE_NAME, loadRepositories, loadUpstreamConfig, parseStateRepo, stateParseOptions, syncStateRepo, type UpstreamConfig } from '../upstream';
-import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
+import { CONFIG_FILE_NAME, loadUpstreamConfig, lookupTargetVersions, type UpstreamConfig } from '../upstream';
+import { EXIT_FAILURE, EXIT_OK, runVerb, UsageError } from './support';
+import { workspaceMetadataSettings } from '../graph/cached-graph';
+import { readMetadata } from '../metadata';
+import { metadataForArch } from '../srcinfo';
 
 const HELP = `usage: fetch (--packages NAMES... | --from packages_to_build.json) [options]
   --packages NAMES     pkgbases (space/comma separated, repeatable; also positional); NAME=VERSION pins a version
@@ -84,19 +87,15 @@ export async function main(argv: string[]): Promise<number> {
   if (values['use-latest']) requests = requests.map((r) => ({ ...r, useLatest: true }));
 
   // versions for official packages named without one: state repository first, then upstream databases
-  const needVersion = requests.some((r) => (r.source ?? 'official') === 'official' && !r.version && !r.useLatest);
-  if (needVersion && config) {
-    const vs: VersionSource = {};
-    if (config.stateRepo) {
-      if (values['sync-state'] && !dryRun && !values.offline) await syncStateRepo(config.stateRepo.url, config.stateRepo.dir);
-      if (existsSync(config.stateRepo.dir)) vs.state = parseStateRepo(config.stateRepo.dir, stateParseOptions(config));
-    }
-    const missing = requests.some((r) => (r.source ?? 'official') === 'official' && !r.version && !r.useLatest && !vs.state?.has(r.pkgbase));
-    if (missing) {
-      const loaded = await loadRepositories(config, { dryRun, ...(values.offline ? { offline: true } : {}), warn: (m) => process.stderr.write(`warning: ${m}\n`) });
-      vs.upstream = (pkgbase) => loaded.upstream.set.bases.get(pkgbase)?.version;
-    }
-    requests = withTargetVersions(requests, vs);
+  const unversioned = requests.filter((r) => (r.source ?? 'official') === 'official' && !r.version && !r.useLatest).map((r) => r.pkgbase);
+  if (unversioned.length && config) {
+    const versions = await lookupTargetVersions(config, unversioned, {
+      syncState: values['sync-state'] === true,
+      dryRun,
+      offline: values.offline === true,
+      warn: (m) => process.stderr.write(`warning: ${m}\n`),
+    });
+    requests = withTargetVersions(requests, versions);
   }
 
   // AUR versions from RPC v5: lets an up-to-date AUR checkout cost no git at all
@@ -128,6 +127,12 @@ export async function main(argv: string[]): Promise<number> {
   if (config?.overrides) options.overrides = config.overrides;
   const carch = values.carch ?? config?.targetArch;
   if (carch) options.carch = carch;
+  // a checkout without .SRCINFO: its version as the workspace reads metadata (sandboxed, or .SRCINFO only)
+  const settings = workspaceMetadataSettings(process.cwd());
+  options.readVersion = async (dir) => {
+    const r = (await readMetadata(process.cwd(), [dir], carch ?? 'x86_64', settings)).get(dir);
+    return r && 'srcinfo' in r ? metadataForArch(r.srcinfo, carch ?? 'x86_64').version : undefined;
+  };
 
   // an interrupted run removes its temp clones; pkgbuilds/<pkgbase> is only ever renamed into place
   const onSignal = (signal: NodeJS.Signals): void => {

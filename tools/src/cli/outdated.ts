@@ -8,7 +8,7 @@ import {
   buildListDocument, compareRepositories, loadRepositories, parseStateRepo, stateParseOptions, syncStateRepo, writeBuildList,
   type CompareOptions, type StateEntry, type WorkPlan,
 } from '../upstream';
-import { blacklistFrom, configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
+import { blacklistFrom, configFromFlag, EXIT_FAILURE, EXIT_OK, runVerb, splitNames, UsageError } from './support';
 
 const HELP = `usage: outdated [options]
   --config FILE          configuration (default ./pkgnx.config.json, key "upstream")

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { analyzeRepositories, ANALYSIS_SECTIONS, formatAnalysis, loadRepositories, selectSections, type AnalysisSection } from '../upstream';
-import { blacklistFrom, configFromFlag, EXIT_OK, runVerb } from '../upstream/cli-support';
+import { blacklistFrom, configFromFlag, EXIT_OK, runVerb } from './support';
 
 const HELP = `usage: repo-analyze [--SECTION ...] [options]
 sections (all when none is given): ${ANALYSIS_SECTIONS.map((s) => `--${s}`).join(' ')}

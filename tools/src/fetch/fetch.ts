@@ -20,9 +20,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { vercmp } from '../version';
-import { createGitRunner, GitError, type GitObserver, type GitRunner } from './git';
-import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from './naming';
-import { readCheckoutVersion, type SrcinfoTextExtractor } from './checkout-version';
+import { createGitRunner, GitError, type GitObserver, type GitRunner } from '../git/runner';
+import { aurRepoUrl, DEFAULT_AUR_URL_TEMPLATE, DEFAULT_OFFICIAL_URL_TEMPLATE, isValidPkgbase, officialRepoUrl, versionToTag } from '../git/arch-repos';
+import { readCheckoutVersion, type CheckoutVersionReader } from './checkout-version';
 import {
   applyOverlay,
   clearOverlayState,
@@ -34,7 +34,7 @@ import {
   type OverlayOutcome,
 } from './overlay';
 import { mapPool } from './pool';
-import { pidAlive } from '../process';
+import { pidAlive } from '../process/tree';
 
 export type FetchSource = 'official' | 'aur' | 'local';
 
@@ -89,8 +89,8 @@ export interface FetchOptions {
   log?: (line: string) => void;
   onGitCommand?: GitObserver;
   git?: GitRunner;
-  /** asked for the `.SRCINFO` text when a checkout has none (the sandboxed extraction) */
-  extractSrcinfo?: SrcinfoTextExtractor;
+  /** the version of a checkout without .SRCINFO, read the workspace's way (see metadata/index.ts) */
+  readVersion?: CheckoutVersionReader;
 }
 
 export type FetchAction = 'fetched' | 'updated' | 'up-to-date' | 'kept' | 'local' | 'failed' | 'dry-run';
@@ -245,7 +245,7 @@ export async function planFetch(req: FetchRequest, options: FetchOptions): Promi
   const nestedGit = exists && existsSync(join(dir, '.git'));
   // a git dir without its package directory is the leftover of an interrupted clone: not a checkout
   const isGit = exists && (nestedGit || existsSync(gitDir));
-  const currentVersion = exists ? await readCheckoutVersion(dir, options.extractSrcinfo) : undefined;
+  const currentVersion = exists ? await readCheckoutVersion(dir, options.readVersion) : undefined;
   const withCurrent = { ...base, ...(nestedGit ? { nestedGit } : {}), ...(currentVersion !== undefined ? { currentVersion } : {}) };
   const cur = currentVersion ?? 'unknown';
 
@@ -541,7 +541,7 @@ async function execute(plan: FetchPlan, git: GitRunner, options: FetchOptions): 
         result.error = overlay.message;
       }
     }
-    const version = await readCheckoutVersion(plan.dir, options.extractSrcinfo);
+    const version = await readCheckoutVersion(plan.dir, options.readVersion);
     if (version !== undefined) result.version = version;
   } catch (e) {
     result.action = 'failed';

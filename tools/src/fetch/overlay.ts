@@ -13,9 +13,9 @@
  * function here takes it explicitly.
  */
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { run } from '../process/run';
 
 export interface OverlayState {
   /** absolute path of the patch that was applied */
@@ -121,13 +121,9 @@ export function excludeFromGit(checkoutDir: string, gitDir: string, file: string
   appendFileSync(exclude, `${current === '' || current.endsWith('\n') ? '' : '\n'}${line}\n`);
 }
 
-function runPatch(cwd: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolvePromise) => {
-    execFile('patch', args, { cwd, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : 2) : 0;
-      resolvePromise({ code, output: `${stdout}${stderr}` });
-    });
-  });
+async function runPatch(cwd: string, args: string[]): Promise<{ code: number; output: string }> {
+  const r = await run('patch', args, { cwd, env: { LC_ALL: 'C' } });
+  return { code: r.exitCode ?? 2, output: `${r.stdout}${r.stderr}` };
 }
 
 /**

@@ -10,6 +10,7 @@
  * After each stage, removed edges that no longer close a cycle are put back, so only edges that
  * really break a cycle are dropped. Every removal is reported with its reason.
  */
+import { stronglyConnectedComponents as sccOfNames, tarjan } from '../algorithms/scc';
 import type { DependencyKind } from '../model';
 
 export interface GraphEdge {
@@ -119,55 +120,9 @@ class IndexedGraph {
     return undefined;
   }
 
-  /** Tarjan's algorithm, iterative (the Arch component has ~900 members: recursion would overflow). */
+  /** components among `members` over the edges not removed (the one Tarjan, algorithms/scc.ts) */
   components(members: readonly number[]): number[][] {
-    const inSet = new Uint8Array(this.n);
-    for (const m of members) inSet[m] = 1;
-    const index = new Int32Array(this.n).fill(-1);
-    const low = new Int32Array(this.n);
-    const onStack = new Uint8Array(this.n);
-    const stack: number[] = [];
-    const result: number[][] = [];
-    let counter = 0;
-    for (const root of [...members].sort((a, b) => a - b)) {
-      if (index[root] !== -1) continue;
-      const work: [node: number, next: number][] = [];
-      const visit = (v: number): void => {
-        index[v] = low[v] = counter++;
-        stack.push(v);
-        onStack[v] = 1;
-        work.push([v, 0]);
-      };
-      visit(root);
-      while (work.length > 0) {
-        const frame = work[work.length - 1];
-        const v = frame[0];
-        const succ = this.out[v];
-        if (frame[1] < succ.length) {
-          const w = succ[frame[1]++];
-          if (!inSet[w] || !this.present(v, w)) continue;
-          if (index[w] === -1) visit(w);
-          else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
-          continue;
-        }
-        work.pop();
-        if (work.length > 0) {
-          const parent = work[work.length - 1][0];
-          low[parent] = Math.min(low[parent], low[v]);
-        }
-        if (low[v] === index[v]) {
-          const comp: number[] = [];
-          let m: number;
-          do {
-            m = stack.pop()!;
-            onStack[m] = 0;
-            comp.push(m);
-          } while (m !== v);
-          result.push(comp.sort((a, b) => a - b));
-        }
-      }
-    }
-    return result;
+    return tarjan(this.n, members, (v) => this.out[v], (v, w) => this.present(v, w));
   }
 
   edgesWithin(members: readonly number[], comp: Int32Array, compId: number): number[] {
@@ -179,8 +134,10 @@ class IndexedGraph {
 
 /** Strongly connected components of a name graph (exported for reports and tests). */
 export function stronglyConnectedComponents(nodes: readonly string[], edges: readonly GraphEdge[]): string[][] {
-  const g = new IndexedGraph(nodes, edges);
-  return g.components(g.names.map((_, i) => i)).map((c) => c.map((i) => g.names[i]));
+  const out = new Map<string, string[]>();
+  for (const e of edges) if (e.source !== e.target) out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
+  const all = [...new Set([...nodes, ...edges.flatMap((e) => [e.source, e.target])])];
+  return sccOfNames(all, (n) => out.get(n) ?? []);
 }
 
 /** Eades-Lin-Smyth: a vertex order with few backward edges; ties broken by id (name order). */
@@ -399,4 +356,37 @@ export function formatCycleReport(result: CycleBreakResult): string {
     lines.push('');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A build dependency (makedepends/checkdepends) that only the project itself provides, e.g. java24-openjdk's
+ * `makedepends=(java-environment>=23)` satisfied by its own `provides=(java-environment=24)`: no other
+ * project and no target repository provides it, so its first build needs a binary of it in the build root.
+ */
+export interface SelfCycle {
+  project: string;
+  kind: 'makedepends' | 'checkdepends';
+  dep: string;
+  /** which of its own packages satisfies it, e.g. `provides java-environment=24` */
+  satisfiedBy: string;
+  /** the architectures where nothing else provides it */
+  archs: string[];
+  /** those of `archs` whose target repositories were searched (plugin option targetRepositories) */
+  targetRepositories: string[];
+}
+
+export function describeSelfCycle(c: SelfCycle): string {
+  const unsearched = c.archs.filter((a) => !c.targetRepositories.includes(a));
+  return (
+    `${c.project} (${c.archs.join(', ')}) ${c.kind} '${c.dep}': a self-cycle, only ${c.project} itself ${c.satisfiedBy}; ` +
+    `no other project${c.targetRepositories.length ? ' and no target repository' : ''} provides it` +
+    (unsearched.length ? ` (no targetRepositories for ${unsearched.join(', ')})` : '') +
+    `: its first build needs a bootstrap (a binary of ${c.dep} in the build root${c.kind === 'checkdepends' ? ', or --nocheck' : ''})`
+  );
+}
+
+/** the self-cycles section of `pkgnx cycles` */
+export function formatSelfCycles(list: readonly SelfCycle[]): string {
+  if (list.length === 0) return '';
+  return `${[`${list.length} build dependenc${list.length === 1 ? 'y' : 'ies'} only the package itself provides (self-cycles, not edges; they need a bootstrap):`, ...list.map((c) => `  - ${describeSelfCycle(c)}`)].join('\n')}\n`;
 }

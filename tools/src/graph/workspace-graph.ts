@@ -6,14 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, basename, isAbsolute } from 'node:path';
-import type { DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
-import { metadataForArch, parseSrcinfo } from '../srcinfo';
-import { packageSatisfies, parseDependency } from '../depends';
+import { dirname, join, isAbsolute } from 'node:path';
+import type { MetadataResult } from '../metadata';
+import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
+import { metadataForArch } from '../srcinfo';
+import { parseDependency } from '../depends';
+import { RepoSet } from '../repo-set';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
-import { breakCycles, type CycleBreakResult, type GraphEdge } from './cycles';
-import type { ResolvedPluginOptions } from './options';
+import { assignOwnership } from './ownership';
+import { breakCycles, describeSelfCycle, type CycleBreakResult, type GraphEdge, type SelfCycle } from './cycles';
+import type { ResolvedPluginOptions } from './plugin-options';
 
 export interface GraphProject {
   /** project name: the pkgbase, or for a broken PKGBUILD a unique name derived from its directory */
@@ -37,6 +40,8 @@ export interface WorkspaceGraph {
   projects: GraphProject[];
   edges: ResolvedEdge[];
   cycles: CycleBreakResult;
+  /** build dependencies only the project itself provides: its first build needs a bootstrap */
+  selfCycles: SelfCycle[];
   /** graph-level warnings: several providers, unsatisfied versions, dependencies nobody provides */
   warnings: string[];
   /** changes whenever anything that shapes the edges changes (Nx re-runs createDependencies then) */
@@ -44,10 +49,7 @@ export interface WorkspaceGraph {
 }
 
 /** Loads metadata for a list of PKGBUILD directories, one architecture at a time. */
-export type MetadataLoader = (
-  dirs: string[],
-  carch: string,
-) => Promise<Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>>;
+export type MetadataLoader = (dirs: string[], carch: string) => Promise<Map<string, MetadataResult>>;
 
 export interface LoadGraphOptions {
   workspaceRoot: string;
@@ -60,46 +62,29 @@ export interface LoadGraphOptions {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Reads committed `.SRCINFO` files: for users who never execute a PKGBUILD. */
-export const srcinfoFileLoader =
-  (workspaceRoot: string): MetadataLoader =>
-  async (dirs) => {
-    const out = new Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>();
-    await Promise.all(
-      dirs.map(async (dir) => {
-        const file = join(dir, '.SRCINFO');
-        const shown = file.startsWith(workspaceRoot) ? file.slice(workspaceRoot.length + 1) : file;
-        try {
-          out.set(dir, { srcinfo: parseSrcinfo(await readFile(file, 'utf8'), shown), warnings: [] });
-        } catch (e) {
-          const err = e as NodeJS.ErrnoException;
-          out.set(dir, { error: err.code === 'ENOENT' ? `${shown}: missing (metadataSource is "srcinfo"; run \`npx nx sync\` or commit a .SRCINFO)` : err.message });
-        }
-      }),
-    );
-    return out;
-  };
-
+/**
+ * What a project node carries: its identity on the default architecture, and what a build of it needs per
+ * architecture (the executor reads that instead of sourcing the PKGBUILD again).
+ */
 function projectMetadata(p: GraphProject, arch: string): ProjectPkgnxMetadata {
   const m = p.metadata[arch];
-  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], ...(p.error ? { error: p.error } : {}) };
+  const build = Object.fromEntries(
+    Object.entries(p.metadata).map(([a, am]): [string, BuildInputs] => [a, { arch: am.arch, depends: am.depends, makedepends: am.makedepends, checkdepends: am.checkdepends }]),
+  );
+  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], build, ...(p.error ? { error: p.error } : {}) };
   const provides = new Set<string>();
   for (const pkg of m.packages) {
     provides.add(pkg.name);
     for (const pr of pkg.provides) provides.add(parseDependency(pr).name);
   }
-  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName) };
+  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName), build };
 }
 
 export { projectMetadata };
 
-interface TargetRepoIndex {
-  byName: Map<string, SyncPackage[]>;
-  digest: string;
-}
-
-async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<TargetRepoIndex> {
-  const byName = new Map<string, SyncPackage[]>();
+/** The target repositories of one architecture, indexed the way every other repository question is. */
+async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<{ set: RepoSet; digest: string }> {
+  const databases = [];
   const hash = createHash('sha256');
   for (const f of files) {
     const path = isAbsolute(f) ? f : join(workspaceRoot, f);
@@ -107,46 +92,13 @@ async function loadTargetRepos(workspaceRoot: string, files: string[]): Promise<
       throw new Error(`targetRepositories: cannot read ${f}: ${e.code ?? e.message}`);
     });
     hash.update(buf);
-    const db = await parseSyncDatabase(buf, repoNameFromFile(f));
-    for (const pkg of db.packages) {
-      for (const name of [pkg.name, ...pkg.provides.map((p) => parseDependency(p).name)]) {
-        const list = byName.get(name);
-        if (list) list.push(pkg);
-        else byName.set(name, [pkg]);
-      }
-    }
+    databases.push({ database: await parseSyncDatabase(buf, repoNameFromFile(f)) });
   }
-  return { byName, digest: hash.digest('hex') };
+  return { set: new RepoSet(databases), digest: hash.digest('hex') };
 }
 
-function findInRepos(repos: TargetRepoIndex | undefined, depString: string): SyncPackage | undefined {
-  if (!repos) return undefined;
-  const dep = parseDependency(depString);
-  return repos.byName.get(dep.name)?.find((pkg) => packageSatisfies(dep, pkg));
-}
-
-/** Stable unique project names: the pkgbase when free, else one derived from the directory. */
-function assignNames(entries: { root: string; pkgbase?: string }[]): string[] {
-  const taken = new Set<string>();
-  const names: string[] = new Array(entries.length);
-  // pkgbase names first, in directory order, so the first directory keeps the pkgbase
-  entries.forEach((e, i) => {
-    if (e.pkgbase && !taken.has(e.pkgbase)) {
-      taken.add(e.pkgbase);
-      names[i] = e.pkgbase;
-    }
-  });
-  entries.forEach((e, i) => {
-    if (names[i]) return;
-    let candidate = basename(e.root);
-    if (taken.has(candidate)) candidate = e.root.replace(/[^A-Za-z0-9._+-]+/g, '-');
-    let n = 2;
-    const stem = candidate;
-    while (taken.has(candidate)) candidate = `${stem}-${n++}`;
-    taken.add(candidate);
-    names[i] = candidate;
-  });
-  return names;
+function findInRepos(repos: RepoSet | undefined, depString: string): SyncPackage | undefined {
+  return repos?.bestSatisfier(depString)?.pkg;
 }
 
 /**
@@ -187,71 +139,84 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     return { root, pkgbuild: files[i], metadata: error ? {} : metadata, error, warnings: [...warnings], pkgbase: error ? undefined : metadata[archs[0]].pkgbase };
   });
 
-  // the same pkgbase in two directories, or two projects building the same pkgname: the later directory
-  // (in sorted order) gets the error, the first one keeps working
-  const pkgbaseOwner = new Map<string, string>();
-  const pkgnameOwner = new Map<string, { file: string; pkgbase: string }>();
-  for (const d of drafts) {
-    if (!d.pkgbase) continue;
-    const other = pkgbaseOwner.get(d.pkgbase);
-    if (other) {
-      d.error = `${d.pkgbuild}: pkgbase "${d.pkgbase}" is already defined by ${other}; each pkgbase must live in exactly one directory`;
-      d.pkgbase = undefined;
-      continue;
-    }
-    const clash = Object.values(d.metadata)
-      .flatMap((m) => m.packages.map((p) => p.name))
-      .map((n) => [n, pkgnameOwner.get(n)] as const)
-      .find(([, owner]) => owner !== undefined);
-    if (clash) {
-      d.error = `${d.pkgbuild}: package "${clash[0]}" is already built by ${clash[1]!.file} (pkgbase ${clash[1]!.pkgbase}); a pkgname can come from only one project`;
-      d.pkgbase = undefined;
-      continue;
-    }
-    pkgbaseOwner.set(d.pkgbase, d.pkgbuild);
-    for (const m of Object.values(d.metadata)) for (const p of m.packages) pkgnameOwner.set(p.name, { file: d.pkgbuild, pkgbase: d.pkgbase });
-  }
-  const names = assignNames(drafts.map((d) => ({ root: d.root, pkgbase: d.pkgbase })));
-  const projects: GraphProject[] = drafts.map((d, i) => ({
-    name: names[i],
-    root: d.root,
-    pkgbuild: d.pkgbuild,
-    metadata: d.error ? {} : d.metadata,
-    ...(d.error ? { error: d.error } : {}),
-    warnings: d.warnings,
-  }));
+  // names, the same pkgbase in several directories, a pkgname built by several pkgbases (ownership.ts)
+  const owners = assignOwnership(
+    drafts.map((d) => ({ root: d.root, pkgbuild: d.pkgbuild, pkgbase: d.pkgbase, pkgnames: Object.values(d.metadata).flatMap((m) => m.packages.map((p) => p.name)) })),
+  );
+  const warnings = new Set<string>();
+  const primaryOf = new Map<string, string>();
+  const projects: GraphProject[] = drafts.map((d, i) => {
+    const own = owners[i];
+    const error = d.error ?? own.error;
+    if (own.warning) warnings.add(own.warning);
+    if (own.primary) primaryOf.set(own.name, own.primary);
+    return {
+      name: own.name,
+      root: d.root,
+      pkgbuild: d.pkgbuild,
+      metadata: error ? {} : d.metadata,
+      ...(error ? { error } : {}),
+      warnings: own.warning ? [...d.warnings, own.warning] : d.warnings,
+    };
+  });
   const good = projects.filter((p) => !p.error);
 
-  const repos = new Map<string, TargetRepoIndex>();
+  const repos = new Map<string, { set: RepoSet; digest: string }>();
   for (const arch of archs) {
     const list = options.targetRepositories[arch];
     if (list?.length) repos.set(arch, await loadTargetRepos(workspaceRoot, list));
   }
 
   // resolve every dependency string, per architecture, and merge the edges
-  const warnings = new Set<string>();
   const merged = new Map<string, ResolvedEdge & { binaryPerArch: Map<string, string | undefined> }>();
   const kinds: DependencyKind[] = options.checkdepends ? ['depends', 'makedepends', 'checkdepends'] : ['depends', 'makedepends'];
   const breakable = new Set(options.breakEdges.map((e) => `${e.source}\0${e.target}`));
+  // the directories of one pkgbase are one provider for the question "who else could provide it"
+  const sameBase = new Map<string, Set<string>>();
+  for (const p of good) {
+    const base = p.metadata[archs[0]].pkgbase;
+    const group = sameBase.get(base) ?? new Set<string>();
+    sameBase.set(base, group.add(p.name));
+  }
+  const selfCycles = new Map<string, SelfCycle>();
   for (const arch of archs) {
     const index = buildProvisionIndex(
-      good.map((p): ProjectProvisions => ({ project: p.name, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
+      good.map((p): ProjectProvisions => ({ project: p.name, rank: primaryOf.has(p.name) ? 1 : 0, version: p.metadata[arch].version, packages: p.metadata[arch].packages })),
     );
-    const repo = repos.get(arch);
+    const repo = repos.get(arch)?.set;
     for (const p of good) {
       const m = p.metadata[arch];
       for (const kind of kinds) {
         for (const depString of dependencyStrings(m, kind)) {
-          const r = resolveDependency(depString, p.name, index);
-          if (r.kind === 'self') continue;
+          let r = resolveDependency(depString, p.name, index);
+          if (r.kind === 'self') {
+            // its own runtime dependency is no edge; but a build dependency must be installed BEFORE the
+            // package exists: another provider (a project, or the target repository) or a bootstrap
+            if (kind === 'depends') continue;
+            const other = resolveDependency(depString, p.name, index, sameBase.get(m.pkgbase));
+            if (other.kind !== 'workspace') {
+              if (!findInRepos(repo, depString)) {
+                const key = `${p.name}\0${kind}\0${depString}`;
+                const entry = selfCycles.get(key) ?? { project: p.name, kind, dep: depString, satisfiedBy: r.satisfiedBy, archs: [], targetRepositories: [] };
+                entry.archs.push(arch);
+                if (repo) entry.targetRepositories.push(arch);
+                selfCycles.set(key, entry);
+              }
+              continue;
+            }
+            r = other;
+          }
           if (r.kind === 'external') {
             if (r.unsatisfiedInWorkspace) warnings.add(`${p.name} (${arch}) ${kind} '${depString}': not satisfied by the workspace (${r.unsatisfiedInWorkspace}); treated as external`);
             if (options.validateExternal && repo && !findInRepos(repo, depString))
               warnings.add(`${p.name} needs ${depString} (${kind}, ${arch}): not provided by the workspace or the target repositories`);
             continue;
           }
-          if (r.candidates.length > 1)
-            warnings.add(`${p.name} (${arch}) ${kind} '${depString}': provided by several projects (${r.candidates.join(', ')}); using ${r.project}`);
+          // the other directories of the chosen project's pkgbase are named in the pkgbase warning already
+          const target = r.project;
+          const candidates = r.candidates.filter((c) => c === target || primaryOf.get(c) !== target);
+          if (candidates.length > 1)
+            warnings.add(`${p.name} (${arch}) ${kind} '${depString}': provided by several projects (${candidates.join(', ')}); using ${r.project}`);
           const key = `${p.name}\0${r.project}`;
           let edge = merged.get(key);
           if (!edge) {
@@ -290,5 +255,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     .update(JSON.stringify({ projects: projects.map((p) => [p.name, p.root, p.error ?? '']), edges: finalEdges.map((e) => [e.source, e.target]), repos: [...repos].map(([a, r]) => [a, r.digest]) }))
     .digest('hex');
 
-  return { projects, edges: finalEdges, cycles, warnings: [...warnings].sort(byName), fingerprint };
+  const selfCycleList = [...selfCycles.values()].sort((a, b) => byName(a.project, b.project) || byName(a.kind, b.kind) || byName(a.dep, b.dep));
+  for (const c of selfCycleList) warnings.add(describeSelfCycle(c));
+  return { projects, edges: finalEdges, cycles, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint };
 }

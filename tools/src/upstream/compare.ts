@@ -7,8 +7,9 @@ import { vercmp } from '../version';
 import type { SyncPackage } from '../syncdb';
 import { EMPTY_BLACKLIST, type Blacklist, type BlacklistPattern } from './blacklist';
 import { DEFAULT_BOOTSTRAP_ONLY } from './config';
-import { buildOrder, type CycleGroup, type EdgeKind, type OrderEdge } from './order';
-import type { PackageBase, RepoSet } from './repo-set';
+import { buildOrder, type CycleGroup, type OrderEdge } from './order';
+import type { DependencyKind } from '../model';
+import type { PackageBase, RepoSet } from '../repo-set';
 import type { StateEntry } from './state-repo';
 
 export type BaseStatus = 'upgrade' | 'missing' | 'target-newer' | 'up-to-date';
@@ -43,7 +44,7 @@ export interface SkippedBase {
 
 export interface BlockedDependency {
   dependency: string;
-  kind: EdgeKind;
+  kind: DependencyKind;
   /** `depends for gvim` style: who needed it */
   neededBy: string;
   /** the upstream pkgbase that would provide it */
@@ -54,7 +55,7 @@ export interface BlockedDependency {
 
 export interface UnresolvedDependency {
   dependency: string;
-  kind: EdgeKind;
+  kind: DependencyKind;
   neededBy: string;
 }
 
@@ -91,7 +92,7 @@ export interface BuildEntry {
   cycle_stage: null;
   _sequence: number;
   /** list entries this one must be built after, with the edge kind: the builder need not re-resolve */
-  after: { name: string; kind: EdgeKind; via: string }[];
+  after: { name: string; kind: DependencyKind; via: string }[];
   state_tag?: string;
   state_commit?: string;
 }
@@ -153,8 +154,8 @@ export function describeMatch(m: { name: string; pattern: BlacklistPattern }): s
 }
 
 /** depends per split package, makedepends/checkdepends per pkgbase, with who needs them. */
-export function baseDependencies(base: PackageBase, noCheck: boolean): { dep: string; kind: EdgeKind; neededBy: string }[] {
-  const out: { dep: string; kind: EdgeKind; neededBy: string }[] = [];
+export function baseDependencies(base: PackageBase, noCheck: boolean): { dep: string; kind: DependencyKind; neededBy: string }[] {
+  const out: { dep: string; kind: DependencyKind; neededBy: string }[] = [];
   for (const p of base.packages) for (const dep of p.depends) out.push({ dep, kind: 'depends', neededBy: p.name });
   const seen = new Set<string>();
   for (const p of base.packages) {

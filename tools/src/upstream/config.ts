@@ -3,6 +3,8 @@
  * Validated by hand so that every error names the file and the exact key; nothing here has a default
  * architecture, because the whole point is that the port's architecture is the user's choice.
  */
+import { DEFAULT_OFFICIAL_URL_TEMPLATE } from '../git/arch-repos';
+import { OptionsError, OptionsReader } from '../options';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
@@ -52,10 +54,10 @@ export interface UpstreamConfig {
 }
 
 export const DEFAULT_BOOTSTRAP_ONLY = ['linux-api-headers', 'glibc', 'binutils', 'gcc'];
-export const DEFAULT_OFFICIAL_URL_TEMPLATE = 'https://gitlab.archlinux.org/archlinux/packaging/packages/{pkgbase}.git';
+export { DEFAULT_OFFICIAL_URL_TEMPLATE };
 export const CONFIG_FILE_NAME = 'pkgnx.config.json';
 
-export class ConfigError extends Error {
+export class ConfigError extends OptionsError {
   constructor(
     readonly file: string,
     readonly key: string,
@@ -69,6 +71,10 @@ export class ConfigError extends Error {
 const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const PKGBASE = /^[A-Za-z0-9@._+-]+$/;
+const KNOWN_KEYS = [
+  'upstreamArch', 'targetArch', 'upstreamRepos', 'targetRepos', 'upstreamTestingRepos', 'targetTestingRepos',
+  'cacheDir', 'blacklist', 'bootstrapOnly', 'overrides', 'officialUrlTemplate', 'stateRepo', 'output',
+];
 
 type Json = unknown;
 
@@ -79,81 +85,62 @@ function isObject(v: Json): v is Record<string, Json> {
 /** Validate the `upstream` object; `file` is used in messages and relative paths resolve against its directory. */
 export function validateUpstreamConfig(raw: Json, file: string): UpstreamConfig {
   const base = dirname(resolve(file));
-  const fail = (key: string, msg: string): never => {
-    throw new ConfigError(file, key, msg);
-  };
-  if (!isObject(raw)) return fail('upstream', 'expected an object');
-  const known = new Set([
-    'upstreamArch', 'targetArch', 'upstreamRepos', 'targetRepos', 'upstreamTestingRepos', 'targetTestingRepos',
-    'cacheDir', 'blacklist', 'bootstrapOnly', 'overrides', 'officialUrlTemplate', 'stateRepo', 'output',
-  ]);
-  for (const k of Object.keys(raw)) if (!known.has(k)) fail(`upstream.${k}`, `unknown key (known: ${[...known].join(', ')})`);
-
-  const str = (key: string, v: Json, pattern?: RegExp): string => {
-    if (typeof v !== 'string' || v === '') return fail(key, 'expected a non-empty string');
-    if (pattern && !pattern.test(v)) return fail(key, `invalid value '${v}'`);
-    return v;
-  };
-  const optStr = (key: string, v: Json): string | undefined => (v === undefined ? undefined : str(key, v));
+  if (!isObject(raw)) throw new ConfigError(file, 'upstream', 'expected an object');
+  const o = new OptionsReader(raw, { describe: (k) => k, error: (k, problem) => new ConfigError(file, `upstream.${k}`, problem) });
+  o.rejectUnknown(KNOWN_KEYS, 'key');
   const path = (v: string): string => (isAbsolute(v) ? v : resolve(base, v));
 
-  const upstreamArch = str('upstream.upstreamArch', raw.upstreamArch, ARCH_NAME);
-  const targetArch = str('upstream.targetArch', raw.targetArch, ARCH_NAME);
+  const upstreamArch = o.required('upstreamArch', ARCH_NAME, 'an architecture name');
+  const targetArch = o.required('targetArch', ARCH_NAME, 'an architecture name');
 
-  const repos = (key: string, v: Json, required: boolean, arch: string): RepositorySource[] => {
-    if (v === undefined && !required) return [];
-    if (!Array.isArray(v)) return fail(`upstream.${key}`, 'expected an array of {name, url|path}');
-    if (required && v.length === 0) return fail(`upstream.${key}`, 'expected at least one repository');
+  const repos = (key: string, required: boolean, arch: string): RepositorySource[] => {
+    const items = o.objects(key, 'an array of {name, url|path}');
+    if (required && items.length === 0) o.fail(key, 'expected at least one repository {name, url|path}');
     const seen = new Set<string>();
-    return v.map((item: Json, i: number): RepositorySource => {
-      const k = `upstream.${key}[${i}]`;
-      if (!isObject(item)) return fail(k, 'expected an object {name, url|path}');
-      for (const f of Object.keys(item)) if (!['name', 'url', 'path', 'stable'].includes(f)) fail(`${k}.${f}`, 'unknown key');
-      const name = str(`${k}.name`, item.name, REPO_NAME);
-      if (seen.has(name)) fail(`${k}.name`, `repository '${name}' listed twice`);
+    return items.map((item, i): RepositorySource => {
+      item.rejectUnknown(['name', 'url', 'path', 'stable'], 'key');
+      const name = item.required('name', REPO_NAME, 'a repository name');
+      if (seen.has(name)) item.fail('name', `repository '${name}' listed twice`);
       seen.add(name);
-      const url = optStr(`${k}.url`, item.url);
-      const p = optStr(`${k}.path`, item.path);
-      if ((url === undefined) === (p === undefined)) fail(k, 'expected exactly one of url or path');
+      const url = item.string('url');
+      const p = item.string('path');
+      if ((url === undefined) === (p === undefined)) o.fail(`${key}[${i}]`, 'expected exactly one of url or path');
       const subst = (s: string): string => s.replaceAll('{repo}', name).replaceAll('{arch}', arch);
       const out: RepositorySource = { name };
       if (url !== undefined) {
-        if (!/^https?:\/\//.test(url)) fail(`${k}.url`, `expected an http(s) URL, got '${url}'`);
+        if (!/^https?:\/\//.test(url)) item.fail('url', `expected an http(s) URL, got '${url}'`);
         out.url = subst(url);
       }
       if (p !== undefined) out.path = path(subst(p));
-      if (item.stable !== undefined) out.stable = str(`${k}.stable`, item.stable, REPO_NAME);
+      const stable = item.matching('stable', REPO_NAME, 'a repository name');
+      if (stable !== undefined) out.stable = stable;
       return out;
     });
   };
 
-  const bootstrapOnly =
-    raw.bootstrapOnly === undefined
-      ? [...DEFAULT_BOOTSTRAP_ONLY]
-      : Array.isArray(raw.bootstrapOnly)
-        ? raw.bootstrapOnly.map((v: Json, i: number) => str(`upstream.bootstrapOnly[${i}]`, v, PKGBASE))
-        : fail('upstream.bootstrapOnly', 'expected an array of pkgbase names');
+  const bootstrapOnly = o.has('bootstrapOnly') ? o.strings('bootstrapOnly') : [...DEFAULT_BOOTSTRAP_ONLY];
+  bootstrapOnly.forEach((name, i) => PKGBASE.test(name) || o.fail(`bootstrapOnly[${i}]`, 'is not a pkgbase name', name));
 
   const overrides: Record<string, PackageOverride> = {};
-  if (raw.overrides !== undefined) {
-    if (!isObject(raw.overrides)) fail('upstream.overrides', 'expected an object {pkgbase: {url, branch}}');
-    for (const [pkgbase, o] of Object.entries(raw.overrides as Record<string, Json>)) {
-      const k = `upstream.overrides.${pkgbase}`;
-      if (!PKGBASE.test(pkgbase)) fail(k, 'invalid pkgbase name');
-      if (!isObject(o)) return fail(k, 'expected an object {url, branch}');
-      overrides[pkgbase] = { url: str(`${k}.url`, o.url), branch: o.branch === undefined ? 'main' : str(`${k}.branch`, o.branch) };
-    }
+  const overrideReader = o.object('overrides', 'an object {pkgbase: {url, branch}}');
+  for (const pkgbase of overrideReader?.keys() ?? []) {
+    if (!PKGBASE.test(pkgbase)) overrideReader!.fail(pkgbase, 'invalid pkgbase name');
+    const entry = overrideReader!.object(pkgbase, 'an object {url, branch}');
+    if (!entry) return overrideReader!.fail(pkgbase, 'must be an object {url, branch}');
+    entry.rejectUnknown(['url', 'branch'], 'key');
+    overrides[pkgbase] = { url: entry.required('url'), branch: entry.string('branch', 'main') };
   }
 
-  const officialUrlTemplate = raw.officialUrlTemplate === undefined ? DEFAULT_OFFICIAL_URL_TEMPLATE : str('upstream.officialUrlTemplate', raw.officialUrlTemplate);
-  if (!officialUrlTemplate.includes('{pkgbase}')) fail('upstream.officialUrlTemplate', "must contain '{pkgbase}'");
+  const officialUrlTemplate = o.string('officialUrlTemplate', DEFAULT_OFFICIAL_URL_TEMPLATE);
+  if (!officialUrlTemplate.includes('{pkgbase}')) o.fail('officialUrlTemplate', "must contain '{pkgbase}'");
 
-  const cacheDir = path(raw.cacheDir === undefined ? '.pkgnx/upstream-cache' : str('upstream.cacheDir', raw.cacheDir));
+  const cacheDir = path(o.string('cacheDir', '.pkgnx/upstream-cache'));
   let stateRepo: StateRepoConfig | undefined;
-  if (raw.stateRepo !== undefined) {
-    if (!isObject(raw.stateRepo)) fail('upstream.stateRepo', 'expected an object {url, dir?}');
-    const s = raw.stateRepo as Record<string, Json>;
-    stateRepo = { url: str('upstream.stateRepo.url', s.url), dir: s.dir === undefined ? resolve(cacheDir, 'state') : path(str('upstream.stateRepo.dir', s.dir)) };
+  const stateReader = o.object('stateRepo', 'an object {url, dir?}');
+  if (stateReader) {
+    stateReader.rejectUnknown(['url', 'dir'], 'key');
+    const dir = stateReader.string('dir');
+    stateRepo = { url: stateReader.required('url'), dir: dir === undefined ? resolve(cacheDir, 'state') : path(dir) };
     // the clone is fetched, reset and cleaned (and, when damaged, re-cloned): it must never be the
     // workspace, the pkgbuilds directory, a directory holding either, or a directory inside pkgbuilds
     const pkgbuilds = resolve(base, 'pkgbuilds');
@@ -161,27 +148,27 @@ export function validateUpstreamConfig(raw: Json, file: string): UpstreamConfig 
       const r = relative(parent, child);
       return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
     };
-    const key = s.dir === undefined ? 'upstream.cacheDir' : 'upstream.stateRepo.dir';
-    if (within(base, stateRepo.dir)) fail(key, `state repository clone '${stateRepo.dir}' is or contains the workspace root '${base}'`);
+    const key = dir === undefined ? 'cacheDir' : 'stateRepo.dir';
+    if (within(base, stateRepo.dir)) o.fail(key, `state repository clone '${stateRepo.dir}' is or contains the workspace root '${base}'`);
     if (within(pkgbuilds, stateRepo.dir) || within(stateRepo.dir, pkgbuilds)) {
-      fail(key, `state repository clone '${stateRepo.dir}' is, contains or is inside the pkgbuilds directory '${pkgbuilds}'`);
+      o.fail(key, `state repository clone '${stateRepo.dir}' is, contains or is inside the pkgbuilds directory '${pkgbuilds}'`);
     }
   }
 
   const config: UpstreamConfig = {
     upstreamArch,
     targetArch,
-    upstreamRepos: repos('upstreamRepos', raw.upstreamRepos, true, upstreamArch),
-    targetRepos: repos('targetRepos', raw.targetRepos, true, targetArch),
-    upstreamTestingRepos: repos('upstreamTestingRepos', raw.upstreamTestingRepos, false, upstreamArch),
-    targetTestingRepos: repos('targetTestingRepos', raw.targetTestingRepos, false, targetArch),
+    upstreamRepos: repos('upstreamRepos', true, upstreamArch),
+    targetRepos: repos('targetRepos', true, targetArch),
+    upstreamTestingRepos: repos('upstreamTestingRepos', false, upstreamArch),
+    targetTestingRepos: repos('targetTestingRepos', false, targetArch),
     cacheDir,
     bootstrapOnly,
     overrides,
     officialUrlTemplate,
-    output: path(raw.output === undefined ? 'packages_to_build.json' : str('upstream.output', raw.output)),
+    output: path(o.string('output', 'packages_to_build.json')),
   };
-  const blacklist = optStr('upstream.blacklist', raw.blacklist);
+  const blacklist = o.string('blacklist');
   if (blacklist !== undefined) config.blacklist = path(blacklist);
   if (stateRepo) config.stateRepo = stateRepo;
   return config;
@@ -205,7 +192,4 @@ export function stableRepoName(source: RepositorySource): string {
   return source.stable ?? source.name.replace(/-(testing|staging)$/, '');
 }
 
-export function officialGitUrl(config: Pick<UpstreamConfig, 'officialUrlTemplate' | 'overrides'>, pkgbase: string): { url: string; branch?: string } {
-  const o = config.overrides[pkgbase];
-  return o ? { url: o.url, branch: o.branch } : { url: config.officialUrlTemplate.replaceAll('{pkgbase}', pkgbase) };
-}
+

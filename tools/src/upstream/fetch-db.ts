@@ -150,7 +150,6 @@ async function download(
 /** Fetch (or read) one repository database. Throws DatabaseFetchError unless `allowFailure`. */
 export async function fetchRepositoryDatabase(source: RepositorySource, options: FetchOptions): Promise<FetchedDatabase> {
   const repo = options.repoLabel ?? source.name;
-  const location = source.url ?? source.path ?? source.name;
   const warn = options.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
 
   if (source.path !== undefined) {

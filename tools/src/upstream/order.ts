@@ -4,14 +4,13 @@
  * never dropped and never put ahead of its own dependencies, the predecessor's stage-0 bug. Inside a
  * component, members are ordered by their depends/makedepends edges where those are acyclic.
  */
-import { stronglyConnectedComponents as sccOfGraph, type GraphEdge } from '../graph/cycles';
-
-export type EdgeKind = 'depends' | 'makedepends' | 'checkdepends';
+import { stronglyConnectedComponents as sccOfNames } from '../algorithms/scc';
+import type { DependencyKind } from '../model';
 
 export interface OrderEdge {
   /** the node that must come first */
   to: string;
-  kind: EdgeKind;
+  kind: DependencyKind;
   /** the dependency string that produced the edge */
   via: string;
 }
@@ -37,10 +36,9 @@ export interface BuildOrder {
   cycles: CycleGroup[];
 }
 
-/** Components of the graph given by `successors` (the one Tarjan implementation, in graph/cycles). */
+/** Components of the graph given by `successors` (the one Tarjan implementation, algorithms/scc.ts). */
 export function stronglyConnectedComponents(names: string[], successors: (n: string) => string[]): string[][] {
-  const edges = names.flatMap((source) => successors(source).map((target): GraphEdge => ({ source, target, kinds: ['depends'], deps: [] })));
-  return sccOfGraph(names, edges);
+  return sccOfNames(names, successors);
 }
 
 /** Kahn's order of `members` over `edges` (node -> dependencies); returns the order and whatever is left. */
@@ -86,7 +84,7 @@ export function buildOrder(names: string[], edges: Map<string, OrderEdge[]>): Bu
     for (const m of c) for (const s of succ(m)) if (compOf.get(s) !== i) l = Math.max(l, level[compOf.get(s) as number] + 1);
     level[i] = l;
   });
-  const compOrder = comps.map((c, i) => i).sort((a, b) => level[a] - level[b] || (comps[a][0] < comps[b][0] ? -1 : 1));
+  const compOrder = comps.map((_c, i) => i).sort((a, b) => level[a] - level[b] || (comps[a][0] < comps[b][0] ? -1 : 1));
   const nodes: OrderedNode[] = [];
   const cycles: CycleGroup[] = [];
   for (const ci of compOrder) {

@@ -7,8 +7,9 @@ import { parseDependency } from '../depends';
 import { vercmp } from '../version';
 import { EMPTY_BLACKLIST, type Blacklist } from './blacklist';
 import { blacklistMatch } from './compare';
-import { buildOrder, type CycleGroup, type EdgeKind, type OrderEdge } from './order';
-import type { PackageBase, RepoSet } from './repo-set';
+import { buildOrder, type CycleGroup, type OrderEdge } from './order';
+import type { DependencyKind } from '../model';
+import type { PackageBase, RepoSet } from '../repo-set';
 
 export const ANALYSIS_SECTIONS = [
   'name-mismatches', 'repo-issues', 'target-newer', 'target-only', 'orphaned', 'broken-deps', 'unsatisfied-deps',
@@ -178,7 +179,7 @@ export function blockedChain(root: PackageBase, upstream: RepoSet, target: RepoS
 // ---------------------------------------------------------------- dependents
 
 export interface DependentsOptions {
-  kinds?: readonly EdgeKind[];
+  kinds?: readonly DependencyKind[];
   /** how many reverse steps (default 1 without rebuild order, unlimited with) */
   depth?: number;
   rebuildOrder?: boolean;

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createGitRunner, type GitRunner } from '../fetch/git';
+import { createGitRunner, type GitRunner } from '../git/runner';
 import { vercmp } from '../version';
 import type { UpstreamConfig } from './config';
 
@@ -27,11 +27,6 @@ export interface StateSyncResult {
   head: string;
   /** why the clone was replaced (`recloned`) or not updated (`kept`: fetch failed, allowFailure) */
   reason?: string;
-}
-
-/** The tag of a version as Arch's packaging repositories name it: `:` -> `-`, `~` -> `.`. */
-export function versionTag(version: string): string {
-  return version.replaceAll(':', '-').replaceAll('~', '.');
 }
 
 /** Parse one state file's line. Throws naming the file on a malformed line. */

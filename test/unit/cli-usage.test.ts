@@ -1,0 +1,39 @@
+// `npx pkgnx <verb>`: every verb answers --help; an unknown verb is named.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { WORKSPACE_ROOT } from '../helpers/env';
+
+/** the real command: package.json's bin, linked by npm ci into node_modules/.bin (what `npx pkgnx` runs) */
+function pkgnx(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(join(WORKSPACE_ROOT, 'node_modules', '.bin', 'pkgnx'), args, { cwd: WORKSPACE_ROOT, encoding: 'utf8' });
+}
+
+test('graph --help and cycles -h print their usage and exit 0 without loading the graph', () => {
+  for (const [verb, flag] of [['graph', '--help'], ['cycles', '-h']]) {
+    const r = pkgnx([verb, flag, '--workspace', '/nonexistent']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: ${verb} \\[--json\\] \\[--workspace DIR\\]`));
+  }
+});
+
+test('every verb knows --help (the verbs as pkgnx --help lists them, so a new verb is covered)', () => {
+  const verbs = [...pkgnx(['--help']).stderr.matchAll(/^ {2}([a-z-]+) /gm)].map((m) => m[1]);
+  assert.ok(verbs.length >= 6, verbs.join(' '));
+  for (const verb of verbs) {
+    const r = pkgnx([verb, '--help']);
+    assert.equal(r.status, 0, `${verb}: ${r.stderr}`);
+    assert.match(r.stdout, /^usage: /, verb);
+  }
+});
+
+test('an unknown verb is named, with the list of verbs, exit 2', () => {
+  const r = pkgnx(['frobnicate']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^pkgnx: unknown verb 'frobnicate'\n\nusage: npx pkgnx <verb> \[options\]/);
+  assert.match(r.stderr, /^ {2}cycles /m);
+  const help = pkgnx(['--help']);
+  assert.equal(help.status, 0);
+  assert.doesNotMatch(help.stderr, /unknown verb/);
+});

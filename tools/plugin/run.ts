@@ -1,0 +1,129 @@
+/**
+ * The Nx side of a run: which nx command lines are build runs, Nx's task results in pkgnx's vocabulary, and the
+ * channel through which the build executor hands the plugin the run's task graph (Nx gives plugins only the
+ * tasks that ran: the ones it skipped after a failure, and what they waited for, come from there).
+ * The channel is keyed by the run's id: the plugin's preTasksExecution sets it in the environment of every
+ * task of the run, the executor writes `task-graph-<id>.json`, postTasksExecution reads and removes it.
+ */
+import type { ExecutorContext, TaskResult, TaskResults } from '@nx/devkit';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TaskOutcome, TaskRun } from '../src/packaging/run-summary';
+import { WORKSPACE_DATA } from '../src/workspace-paths';
+
+/** the environment variable carrying the run id from preTasksExecution to the executors */
+export const RUN_ID_ENV = 'PKGNX_NX_RUN_ID';
+
+function channelFile(workspaceRoot: string, runId: string): string {
+  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${runId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+}
+
+interface RecordedTaskGraph {
+  tasks: Record<string, { project: string; target: string; configuration?: string }>;
+  dependencies: Record<string, string[]>;
+}
+
+/** executor side: every build task of the run writes the same content; the last write wins */
+export function recordTaskGraph(context: ExecutorContext): void {
+  const runId = process.env[RUN_ID_ENV];
+  const graph = context.taskGraph;
+  if (!runId || !graph) return;
+  try {
+    const file = channelFile(context.root, runId);
+    mkdirSync(join(file, '..'), { recursive: true });
+    const body: RecordedTaskGraph = {
+      tasks: Object.fromEntries(Object.entries(graph.tasks).map(([id, t]) => [id, t.target])),
+      dependencies: Object.fromEntries(Object.entries(graph.dependencies).map(([id, deps]) => [id, deps.map((d) => (typeof d === 'string' ? d : d.id))])),
+    };
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(body));
+    renameSync(tmp, file);
+  } catch {
+    // the summary then lacks the skipped tasks; the build itself is unaffected
+  }
+}
+
+/** plugin side: the run's recorded task graph, removed once read */
+export function takeTaskGraph(workspaceRoot: string, runId: string): RecordedTaskGraph | undefined {
+  const file = channelFile(workspaceRoot, runId);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RecordedTaskGraph;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+const OUTCOME: Record<TaskResult['status'], TaskOutcome> = {
+  success: 'built',
+  failure: 'failed',
+  skipped: 'skipped',
+  stopped: 'stopped',
+  'local-cache': 'restored',
+  'local-cache-kept-existing': 'restored',
+  'remote-cache': 'restored',
+};
+
+/**
+ * The build tasks of a run in pkgnx's vocabulary, with the tasks Nx skipped (known from the recorded task
+ * graph) added, and what each task waited for.
+ */
+export function buildTaskRuns(results: TaskResults, buildTarget: string, recorded: RecordedTaskGraph | undefined): { tasks: TaskRun[]; dependsOn?: Record<string, string[]> } {
+  const tasks: TaskRun[] = Object.values(results)
+    .filter((r) => r.task.target.target === buildTarget)
+    .map((r) => ({
+      id: r.task.id,
+      ...r.task.target,
+      outcome: OUTCOME[r.status],
+      ...(r.status === 'remote-cache' ? { restoredFrom: 'remote-cache' as const } : OUTCOME[r.status] === 'restored' ? { restoredFrom: 'local-cache' as const } : {}),
+      ...(r.task.startTime !== undefined ? { startTime: r.task.startTime } : {}),
+      ...(r.task.endTime !== undefined ? { endTime: r.task.endTime } : {}),
+      ...(r.status === 'failure' ? { code: r.code, output: r.terminalOutput } : {}),
+    }));
+  // the recorded graph belongs to this run only if it knows every task that ran
+  if (!recorded || !tasks.every((t) => t.id in recorded.tasks)) return { tasks };
+  const ran = new Set(tasks.map((t) => t.id));
+  for (const [id, target] of Object.entries(recorded.tasks)) {
+    if (target.target === buildTarget && !ran.has(id)) tasks.push({ id, ...target, outcome: 'skipped' });
+  }
+  return { tasks, dependsOn: recorded.dependencies };
+}
+
+/** `--dry-run`/`--dryRun` among the arguments: a run that changes nothing, not even the summary */
+export function isDryRun(args: readonly string[]): boolean {
+  return args.some((a) => /^--dry-?run(=true)?$/i.test(a));
+}
+
+/**
+ * Is this nx command line a real (not dry) run of `buildTarget`? `run-many`/`affected` with it among the
+ * targets, `run <project>:<target>`, `<project>:<target>` and `<target> <project>`.
+ */
+export function isBuildRun(args: readonly string[], buildTarget: string): boolean {
+  if (isDryRun(args)) return false;
+  const [command, ...rest] = args;
+  const isTarget = (spec: string): boolean => spec.split(':')[1] === buildTarget;
+  if (command === 'run-many' || command === 'affected') {
+    const targets: string[] = [];
+    rest.forEach((a, i) => {
+      const m = /^(?:-t|--targets?)(?:=(.*))?$/.exec(a);
+      if (m) targets.push(...(m[1] ?? rest[i + 1] ?? '').split(','));
+    });
+    return targets.includes(buildTarget);
+  }
+  if (command === 'run') return rest.length > 0 && isTarget(rest[0]);
+  return command === buildTarget || (command !== undefined && isTarget(command));
+}
+
+/**
+ * The nx command this plugin serves: this process (NX_ISOLATE_PLUGINS=false, as in .env) or, in an isolated
+ * plugin worker, its parent (whose command line only /proc knows).
+ */
+export function nxCommand(): { pid: number; argv: string[] } {
+  if (!/plugin-worker\.js$/.test(process.argv[1] ?? '')) return { pid: process.pid, argv: process.argv };
+  try {
+    return { pid: process.ppid, argv: readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '') };
+  } catch {
+    return { pid: process.ppid, argv: [] };
+  }
+}

@@ -1,0 +1,256 @@
+# pkgnx metadata driver. Runs ONLY inside the bubblewrap sandbox built by sandbox.ts.
+# Usage: bash -c "$(cat driver.bash)" pkgnx-driver <index> <dir> [<index> <dir> ...]
+#
+# For every directory it sources ./PKGBUILD in a fresh process, the way makepkg 6.0.2 does
+# (inside a function, extglob off, an ERR trap that functions do not inherit), and writes what
+# `makepkg --printsrcinfo` would read from it. Output framing (stdout, every field NUL-terminated,
+# bash strings cannot contain NUL so no value can break it):
+#   B <index>                          about to source this PKGBUILD (the parent's timer starts)
+#   R <index> <n> <field>*n            its result: what the item process wrote to its own pipe
+# Only this loop writes to the real stdout. Each item writes into a pipe of its own that the loop
+# re-frames, so a PKGBUILD that prints garbage (or fake records) only corrupts its own result; the
+# fields are untrusted and validated in TypeScript.
+#
+# The payload fields a subshell writes (parsed and validated in TypeScript):
+#   S <kind> <name>                 section start (kind = pkgbase | pkgname)
+#   A <key> <count> <value>*count   an attribute line as srcinfo.sh would print it (raw, not normalised)
+#   T <name> <attrs>                a schema variable that is declared, with ${var@a} (for the lint rules)
+#   F <pkgname> <attr> <a|s>        an attribute assigned inside package_<pkgname>() (array or string form)
+#   M <function name>               a package function that is missing
+#   P <function name>               a package function that is defined (package, package_<name>)
+#   Q                               the source array is sparse
+#   Z                               the record is complete
+#   C                               the package directory could not be entered (a sandbox fault)
+# and, added by the driver after them: X <exit status of the item process>, 2 <its stderr, first 4000 characters>
+
+__pkgnx_hash_algos=(ck md5 sha1 sha224 sha256 sha384 sha512 b2)
+__pkgnx_schema_arrays=(arch backup checkdepends conflicts depends groups license makedepends
+	noextract optdepends options provides replaces source validpgpkeys
+	"${__pkgnx_hash_algos[@]/%/sums}")
+__pkgnx_schema_strings=(changelog epoch install pkgbase pkgdesc pkgrel pkgver url)
+__pkgnx_arch_attrs=(source provides conflicts depends replaces optdepends makedepends checkdepends
+	"${__pkgnx_hash_algos[@]/%/sums}")
+__pkgnx_global_single=(pkgdesc pkgver pkgrel epoch url install changelog)
+__pkgnx_global_multi=(arch groups license checkdepends makedepends depends optdepends provides
+	conflicts replaces noextract options backup source validpgpkeys "${__pkgnx_hash_algos[@]/%/sums}")
+__pkgnx_pkg_single=(pkgdesc url install changelog)
+__pkgnx_pkg_multi=(arch groups license checkdepends depends optdepends provides conflicts replaces
+	options backup)
+
+__pkgnx_emit() { printf '%s\0' "$@"; }
+
+# makepkg sources the PKGBUILD inside source_safe(), a function: mirror that so `declare`/`local`
+# in a PKGBUILD behave the same.
+__pkgnx_source() {
+	shopt -u extglob
+	source ./PKGBUILD
+	local __pkgnx_status=$?
+	shopt -s extglob
+	return $__pkgnx_status
+}
+
+# The assignment lines of `declare -f package_<name>` (falling back to `package`, as grep_function does),
+# read without forking (declare -f into a file on the item's scratch /tmp, then mapfile) and pre-split once:
+# makepkg greps the function text with `^[[:space:]]* <attr>\+?=\(` (arrays) or `...=[^(]` (strings)
+# per attribute; a single regex per line plus a string comparison per attribute selects the same lines.
+__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=()
+declare -A __pkgnx_fn_has=()
+__pkgnx_load_function() {
+	local __pkgnx_l __pkgnx_lines
+	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=() __pkgnx_fn_has=()
+	{ { declare -f "package_$1" || declare -f package || :; } >/tmp/.pkgnx-fn && mapfile -t __pkgnx_lines </tmp/.pkgnx-fn; } 2>/dev/null ||
+		{ printf 'C\0' >&3; exit 1; }
+	for __pkgnx_l in "${__pkgnx_lines[@]}"; do
+		[[ $__pkgnx_l =~ ^[[:space:]]*\ ([A-Za-z_][A-Za-z0-9_]*)\+?=(.?) ]] || continue
+		[[ -n ${BASH_REMATCH[2]} ]] || continue
+		__pkgnx_fn_attr+=("${BASH_REMATCH[1]}")
+		if [[ ${BASH_REMATCH[2]} = '(' ]]; then __pkgnx_fn_kind+=(a); else __pkgnx_fn_kind+=(s); fi
+		__pkgnx_fn_line+=("${__pkgnx_l##*([[:space:]])}")
+		__pkgnx_fn_has[${BASH_REMATCH[1]}]=1
+	done
+}
+
+# get_pkgbuild_attribute + pkgbuild_extract_to_srcinfo: start from the global value, then eval the
+# matching lines of the package function with the attribute renamed to the output variable.
+# `pkgname` is a local holding the split package's name, exactly as in makepkg, because override
+# lines such as provides=("$pkgname-x") are evaluated there.
+__pkgnx_attr() {
+	# fast paths (most attributes are unset, or not assigned in the package function): same result, no eval
+	if [[ -z $1 ]]; then
+		[[ -v $2 || ${!2@a} ]] || { __pkgnx_v=(); return 1; }
+	elif [[ -z ${__pkgnx_fn_has[$2]} && $2 != arch ]]; then
+		return 1
+	fi
+	local pkgname=$1 attrname=$2 isarray=$3 __pkgnx_kind=s __pkgnx_j __pkgnx_found=1
+	__pkgnx_v=()
+	if (( isarray )); then
+		__pkgnx_kind=a
+		eval "__pkgnx_v=(\"\${$attrname[@]}\")"
+	elif [[ ${!attrname} ]]; then
+		__pkgnx_v=${!attrname}
+	fi
+	if [[ -z $pkgname ]]; then
+		(( ${#__pkgnx_v[@]} )) && [[ $isarray = 1 || -n ${__pkgnx_v[0]} ]] && return 0
+		return 1
+	fi
+	for __pkgnx_j in "${!__pkgnx_fn_attr[@]}"; do
+		[[ ${__pkgnx_fn_attr[__pkgnx_j]} = "$attrname" && ${__pkgnx_fn_kind[__pkgnx_j]} = "$__pkgnx_kind" ]] || continue
+		eval "${__pkgnx_fn_line[__pkgnx_j]/#$attrname/__pkgnx_v}"
+		__pkgnx_found=0
+	done
+	return $__pkgnx_found
+}
+
+__pkgnx_write() {
+	# $1 package name ('' for pkgbase), $2 attr, $3 isarray
+	if __pkgnx_attr "$1" "$2" "$3"; then
+		__pkgnx_emit A "$2" "${#__pkgnx_v[@]}" "${__pkgnx_v[@]}"
+	fi
+}
+
+__pkgnx_section_details() {
+	local __pkgnx_a __pkgnx_x __pkgnx_package_arch
+	for __pkgnx_x in "${__pkgnx_single[@]}"; do __pkgnx_write "$1" "$__pkgnx_x" 0; done
+	for __pkgnx_x in "${__pkgnx_multi[@]}"; do __pkgnx_write "$1" "$__pkgnx_x" 1; done
+	__pkgnx_attr "$1" arch 1
+	__pkgnx_package_arch=("${__pkgnx_v[@]}")
+	for __pkgnx_a in "${__pkgnx_package_arch[@]}"; do
+		# not a variable name part (arch=(x86-64)): the arch lint names it; no <attr>_<arch> can exist
+		[[ $__pkgnx_a = any || ! $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && continue
+		for __pkgnx_x in "${__pkgnx_arch_attrs[@]}"; do
+			__pkgnx_write "$1" "${__pkgnx_x}_$__pkgnx_a" 1
+		done
+	done
+}
+
+# A command the PKGBUILD calls that does not exist here: recorded (N), so the result is an error naming it
+# instead of silently different. Runs with stdout at /dev/null (sourcing), hence the record fd 3.
+command_not_found_handle() {
+	printf 'N\0%s\0' "$1" >&3
+	printf '%s: command not found\n' "$1" >&2
+	return 127
+}
+
+__pkgnx_item() {
+	exec </dev/null
+	# what makepkg defines before sourcing (BUILDDIR defaults to startdir)
+	startdir=$PWD srcdir=$PWD/src
+	trap 'true' ERR   # makepkg has a global ERR trap; sourcing runs in a function that does not inherit it
+	__pkgnx_source >/dev/null
+	local __pkgnx_status=$?
+	trap - ERR
+	# options a PKGBUILD may have set for itself (set -e, set -u ...) must not change how it is read
+	set +euo pipefail +E +T
+	if (( __pkgnx_status != 0 )); then
+		__pkgnx_emit E "$__pkgnx_status"
+		return
+	fi
+	shopt -s extglob
+	pkgbase=${pkgbase:-${pkgname[0]}}
+
+	local __pkgnx_single __pkgnx_multi __pkgnx_p __pkgnx_x __pkgnx_a __pkgnx_line __pkgnx_name
+	# declared schema variables and their attributes, for the lint rules (variable.sh, arch_specific.sh)
+	for __pkgnx_x in "${__pkgnx_schema_arrays[@]}" "${__pkgnx_schema_strings[@]}"; do
+		[[ ${!__pkgnx_x@a} || ${!__pkgnx_x+set} ]] && __pkgnx_emit T "$__pkgnx_x" "${!__pkgnx_x@a}"
+		for __pkgnx_a in "${arch[@]}"; do
+			[[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] || continue
+			__pkgnx_name=${__pkgnx_x}_$__pkgnx_a
+			[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] && __pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"
+		done
+	done
+
+	# the package functions defined (lint_package_function) and a sparse source array (lint_source)
+	declare -F package >/dev/null && __pkgnx_emit P package
+	for __pkgnx_p in "${pkgname[@]}"; do declare -F "package_$__pkgnx_p" >/dev/null && __pkgnx_emit P "package_$__pkgnx_p"; done
+	__pkgnx_x=("${!source[@]}")
+	(( ${#source[*]} > 0 && ${__pkgnx_x[-1]} + 1 != ${#source[*]} )) && __pkgnx_emit Q
+
+	__pkgnx_single=("${__pkgnx_global_single[@]}")
+	__pkgnx_multi=("${__pkgnx_global_multi[@]}")
+	__pkgnx_emit S pkgbase "${pkgbase:-$pkgname}"
+	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=()
+	__pkgnx_section_details ''
+
+	__pkgnx_single=("${__pkgnx_pkg_single[@]}")
+	__pkgnx_multi=("${__pkgnx_pkg_multi[@]}")
+	for __pkgnx_p in "${pkgname[@]}"; do
+		if (( ${#pkgname[@]} == 1 )); then
+			declare -F package >/dev/null || declare -F "package_$__pkgnx_p" >/dev/null ||
+				{ declare -F build >/dev/null && __pkgnx_emit M package; }
+		else
+			declare -F "package_$__pkgnx_p" >/dev/null || __pkgnx_emit M "package_$__pkgnx_p"
+		fi
+		__pkgnx_load_function "$__pkgnx_p"
+		# every attribute assigned in the function (exists_function_variable), for the lint rules
+		for __pkgnx_x in "${!__pkgnx_fn_attr[@]}"; do
+			__pkgnx_emit F "$__pkgnx_p" "${__pkgnx_fn_attr[__pkgnx_x]}" "${__pkgnx_fn_kind[__pkgnx_x]}"
+		done
+		__pkgnx_emit S pkgname "$__pkgnx_p"
+		__pkgnx_section_details "$__pkgnx_p"
+	done
+	__pkgnx_emit Z
+}
+
+# ---- the driver loop: non-dumpable (see sandbox.ts) -------------------------------------------------------
+# Signals an item can send that do not kill are ignored; one that does (SIGKILL) ends the batch, which the
+# caller reports on the item being sourced.
+trap '' INT TERM HUP QUIT USR1 USR2 PIPE ALRM TSTP TTIN TTOU XFSZ VTALRM PROF WINCH
+# file descriptors bwrap may have left open: an item must find nothing of the driver's besides 0, 1, 2
+for __pkgnx_x in /proc/self/fd/*; do
+	__pkgnx_x=${__pkgnx_x##*/}
+	(( __pkgnx_x > 2 )) && exec {__pkgnx_x}>&-
+done 2>/dev/null
+# makepkg sources makepkg.conf before the PKGBUILD: so do we, once (it is the workspace's own file)
+if [[ -r /etc/makepkg.conf ]]; then
+	__pkgnx_carch=$CARCH
+	source /etc/makepkg.conf >/dev/null 2>&1
+	CARCH=$__pkgnx_carch
+fi
+
+# One item, in a fresh process (a subshell) whose stdout and stderr are files of the scratch /tmp. The driver
+# does not wait for what the PKGBUILD left running (a background process holding a pipe would otherwise
+# stall it): once the subshell has exited, everything else is killed, and only then are the files read —
+# through descriptors the driver opened before the item ran, so a PKGBUILD that replaces them (a FIFO, a
+# link to /dev/zero) changes nothing; their size is bounded by the scratch tmpfs.
+__pkgnx_run_item() {
+	# not the PKGBUILD's doing: the sandbox is broken, and the result must not be cached (C)
+	cd -- "$1" || { printf 'C\0'; exit 1; }
+	__pkgnx_item
+}
+
+# /tmp is the sandbox's scratch tmpfs, emptied after every item. What is there before the first item are the
+# directories bwrap made to hold package directories of a workspace under /tmp: those are emptied with
+# --one-file-system, which never enters the (read-only) package directories mounted in them.
+shopt -s nullglob dotglob
+__pkgnx_mountpoints=(/tmp/*)
+shopt -u nullglob dotglob
+
+__pkgnx_rec=() __pkgnx_err=()
+while (( $# >= 2 )); do
+	__pkgnx_index=$1 __pkgnx_dir=$2
+	shift 2
+	: >/tmp/.pkgnx-rec
+	: >/tmp/.pkgnx-err
+	exec {__pkgnx_recfd}</tmp/.pkgnx-rec {__pkgnx_errfd}</tmp/.pkgnx-err
+	__pkgnx_emit B "$__pkgnx_index"
+	( exec {__pkgnx_recfd}<&- {__pkgnx_errfd}<&-; __pkgnx_run_item "$__pkgnx_dir" ) >/tmp/.pkgnx-rec 2>/tmp/.pkgnx-err 3>&1
+	__pkgnx_status=$?
+	# nothing an item started may outlive it: kill every process of ours in the pid namespace but us (bwrap's
+	# init, pid 1, is out of reach), and wait until they are gone (killed processes count until reaped)
+	while kill -KILL -1 2>/dev/null; do wait; done
+	mapfile -d '' -u "$__pkgnx_recfd" __pkgnx_rec
+	mapfile -d '' -u "$__pkgnx_errfd" __pkgnx_err
+	exec {__pkgnx_recfd}<&- {__pkgnx_errfd}<&-
+	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
+	__pkgnx_err=()
+	shopt -s nullglob dotglob
+	__pkgnx_left=(/tmp/*)
+	shopt -u nullglob dotglob
+	if (( ${#__pkgnx_left[@]} > ${#__pkgnx_mountpoints[@]} || ${#__pkgnx_mountpoints[@]} )); then
+		rm -rf --one-file-system -- "${__pkgnx_left[@]}" 2>/dev/null
+	else
+		rm -f /tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn
+	fi
+	# the item's own fields, then its exit status and its stderr (first 4000 characters), always last
+	__pkgnx_emit R "$__pkgnx_index" "$(( ${#__pkgnx_rec[@]} + 4 ))" "${__pkgnx_rec[@]}" X "$__pkgnx_status" 2 "${__pkgnx_errtext:0:4000}"
+done

@@ -1,0 +1,393 @@
+/**
+ * PKGBUILD metadata without trusting the PKGBUILD: what `makepkg --printsrcinfo` prints, extracted by a bash driver
+ * that runs only inside bubblewrap (sandbox.ts), many PKGBUILDs per sandbox, cached on disk by content hash —
+ * errors included, so a broken PKGBUILD costs nothing on the next command either. Callers go through
+ * readMetadata (index.ts), which also reads committed `.SRCINFO` files instead when the workspace says so.
+ */
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Srcinfo, SrcinfoSection } from '../model';
+import { normalizeSrcinfoValue } from '../srcinfo';
+import { WORKSPACE_DATA } from '../workspace-paths';
+import { DRIVER_SCRIPT, runBatch, type BatchItem, type BatchOutcome } from './batch';
+import { SrcinfoCache, cacheKey, type CachedResult } from './cache';
+import { lintExtraction, type RawExtraction, type RawSection } from './lint';
+import { metadataView } from './build-root-view';
+import { assertSandboxAvailable, sandboxFiles } from './sandbox';
+
+export { SandboxUnavailableError } from './sandbox';
+
+/** Bump when the extraction or its error texts change: part of every cache key. */
+export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-3';
+
+export type ExtractResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+
+/** Counters for callers and tests (e.g. "an unchanged workspace spawns no sandbox"). */
+export interface ExtractStats {
+  /** sandbox processes started (restarts after a timeout included) */
+  spawned: number;
+  /** PKGBUILDs sourced */
+  sourced: number;
+  cacheHits: number;
+}
+
+export interface ExtractOptions {
+  carch: string;
+  /** time limit per PKGBUILD, default 10 s */
+  timeoutMs?: number;
+  /** directory for the result cache; no cache when undefined */
+  cacheDir?: string;
+  /** sandboxes run in parallel, default the number of CPUs */
+  concurrency?: number;
+  /** paths in messages are relative to it (default process.cwd()) */
+  workspaceRoot?: string;
+  /** drop cache entries of PKGBUILDs not in `dirs` (pass when `dirs` is the whole workspace) */
+  pruneCache?: boolean;
+  /** bubblewrap binary (default `bwrap` from PATH) */
+  bwrap?: string;
+  /** where the sandbox's own files are kept (default <workspaceRoot>/.nx/workspace-data/pkgnx) */
+  dataDir?: string;
+  stats?: ExtractStats;
+  onSpawn?: () => void;
+}
+
+export function createStats(): ExtractStats {
+  return { spawned: 0, sourced: 0, cacheHits: 0 };
+}
+
+/** Turns the driver's payload fields into sections with raw values and the lint facts. */
+interface DecodedPayload {
+  raw: RawExtraction;
+  complete: boolean;
+  /** `source ./PKGBUILD` returned non-zero */
+  sourceStatus?: number;
+  /** the item process exited early with this status (exit in the PKGBUILD) */
+  exitStatus?: number;
+  /** commands the PKGBUILD called that do not exist in the sandbox */
+  missingCommands: string[];
+  /** the driver could not enter the package directory: a fault of the sandbox, not of the PKGBUILD */
+  sandboxFault: boolean;
+}
+
+/** The item's stderr, which the driver's capture appends last (`2`, text); the fields before it. */
+function splitStderr(fields: string[]): { fields: string[]; stderr: string } {
+  const n = fields.length;
+  if (n >= 2 && fields[n - 2] === '2') return { fields: fields.slice(0, n - 2), stderr: fields[n - 1] };
+  return { fields, stderr: '' };
+}
+
+function decodePayload(fields: string[]): DecodedPayload {
+  const raw: RawExtraction = {
+    pkgbase: { name: '', attrs: new Map(), lines: [] },
+    packages: [],
+    pkgnames: [],
+    declared: new Map(),
+    functionAssignments: [],
+    missingFunctions: [],
+  };
+  let complete = false;
+  let sourceStatus: number | undefined;
+  let exitStatus: number | undefined;
+  let sandboxFault = false;
+  const missingCommands: string[] = [];
+  let section: RawSection | undefined;
+  let i = 0;
+  const bad = (): never => {
+    throw new Error(`malformed driver record at field ${i}`);
+  };
+  while (i < fields.length) {
+    const tag = fields[i++];
+    switch (tag) {
+      case 'S': {
+        const kind = fields[i++];
+        const name = fields[i++] ?? bad();
+        section = { name, attrs: new Map(), lines: [] };
+        if (kind === 'pkgbase') raw.pkgbase = section;
+        else if (kind === 'pkgname') {
+          raw.packages.push(section);
+          raw.pkgnames.push(name);
+        } else bad();
+        break;
+      }
+      case 'A': {
+        const key = fields[i++];
+        const count = Number(fields[i++]);
+        if (!section || key === undefined || !Number.isInteger(count) || count < 0 || i + count > fields.length)
+          return bad();
+        const values = fields.slice(i, i + count);
+        i += count;
+        section.attrs.set(key, values);
+        if (count === 0) section.lines.push([key, '']);
+        else for (const v of values) section.lines.push([key, v]);
+        break;
+      }
+      case 'T':
+        raw.declared.set(fields[i] ?? bad(), fields[i + 1] ?? bad());
+        i += 2;
+        break;
+      case 'F': {
+        const [pkgname, attr, form] = [fields[i], fields[i + 1], fields[i + 2]];
+        if (form !== 'a' && form !== 's') bad();
+        raw.functionAssignments.push({ pkgname, attr, form: form as 'a' | 's' });
+        i += 3;
+        break;
+      }
+      case 'M':
+        raw.missingFunctions.push(fields[i++] ?? bad());
+        break;
+      case 'P':
+        (raw.packageFunctions ??= []).push(fields[i++] ?? bad());
+        break;
+      case 'Q':
+        raw.sparseSource = true;
+        break;
+      case 'E':
+        sourceStatus = Number(fields[i++]);
+        break;
+      case 'Z':
+        complete = true;
+        break;
+      case 'X':
+        exitStatus = Number(fields[i++] ?? bad());
+        break;
+      case 'N':
+        missingCommands.push(fields[i++] ?? bad());
+        break;
+      case 'C':
+        sandboxFault = true;
+        break;
+      default:
+        bad();
+    }
+  }
+  return { raw, complete, sourceStatus, exitStatus, missingCommands: [...new Set(missingCommands)], sandboxFault };
+}
+
+function toSrcinfo(raw: RawExtraction): Srcinfo {
+  const section = (kind: 'pkgbase' | 'pkgname', s: RawSection): SrcinfoSection => ({
+    kind,
+    name: s.name,
+    entries: s.lines.map(([k, v]): [string, string] => [k, normalizeSrcinfoValue(v)]),
+  });
+  return { pkgbase: section('pkgbase', raw.pkgbase), packages: raw.packages.map((p) => section('pkgname', p)) };
+}
+
+const WRITE_PATTERN = /Read-only file system/;
+const NETWORK_PATTERN =
+  /\/dev\/(tcp|udp)\/|socket: Operation not permitted|Network is unreachable|Connection refused|Could not resolve host|Temporary failure in name resolution|Name or service not known|getaddrinfo/i;
+const SYNTAX_PATTERN = /syntax error|unexpected EOF|unexpected end of file/;
+const READONLY_PATTERN = /readonly variable/;
+
+/** The stderr lines of one PKGBUILD, with bash's `./PKGBUILD: line 3:` made to name the real file. */
+function stderrLines(stderr: string, display: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.replace(/^(\/bin\/bash: |pkgnx-driver: )?(\.\/)?PKGBUILD: /, `${display}: `).trimEnd())
+    .filter((l) => l !== '');
+}
+
+/** `uncacheable`: the sandbox itself failed (not the PKGBUILD), so the next run must try again */
+function interpret(outcome: BatchOutcome, display: string, packageDir: string, timeoutMs: number, viewDescription: string): CachedResult & { uncacheable?: true } {
+  if (outcome.kind === 'timeout')
+    return {
+      error: `${display}: sourcing it took longer than ${timeoutMs / 1000} s (an endless loop or a command that waits?); it was killed (the plugin option sandboxTimeoutSeconds sets the limit)`,
+      timedOutAfterMs: timeoutMs,
+    };
+  if (outcome.kind === 'crashed') return { error: `${display}: ${outcome.detail}`, uncacheable: true };
+  const { fields, stderr } = splitStderr(outcome.fields);
+  const lines = stderrLines(stderr, display);
+  const detail = lines.length ? `\n${lines.slice(0, 10).join('\n')}` : '';
+  let decoded: DecodedPayload;
+  try {
+    decoded = decodePayload(fields);
+  } catch (err) {
+    return { error: `${display}: unreadable result from the sandbox (${(err as Error).message}); did the PKGBUILD redefine shell builtins or pkgnx's functions?${detail}` };
+  }
+  if (decoded.sandboxFault) return { error: `${display}: the sandbox failed on it (it could not enter the package directory or write its scratch /tmp)${detail}`, uncacheable: true };
+  if (decoded.missingCommands.length)
+    return {
+      error: `${display}: calls ${decoded.missingCommands.map((c) => `\`${c}\``).join(', ')} while being sourced, which ${decoded.missingCommands.length > 1 ? 'do' : 'does'} not exist in the metadata sandbox (this host's /usr, with ${viewDescription}); a missing command would silently change the result${detail}`,
+    };
+  if (lines.some((l) => WRITE_PATTERN.test(l)))
+    return { error: `${display}: tried to write files outside /tmp while being sourced (the sandbox is read-only; a PKGBUILD must only set variables and define functions)${detail}` };
+  if (lines.some((l) => READONLY_PATTERN.test(l)))
+    return { error: `${display}: declares a variable readonly that makepkg (and pkgnx) must assign while reading it${detail}` };
+  if (lines.some((l) => SYNTAX_PATTERN.test(l))) return { error: `${display}: bash syntax error${detail}` };
+  const triedNetwork = lines.some((l) => NETWORK_PATTERN.test(l));
+  const networkNote = triedNetwork ? ' It also tried to open a network connection (the sandbox has no network).' : '';
+  if (decoded.sourceStatus !== undefined)
+    return { error: `${display}: sourcing failed: its last command returned exit status ${decoded.sourceStatus} (makepkg: "Failed to source").${networkNote}${detail}` };
+  if (!decoded.complete)
+    return {
+      error: `${display}: the PKGBUILD ended the shell while being sourced (${decoded.exitStatus !== undefined ? `exit status ${decoded.exitStatus}` : 'killed'}); it must not call exit or kill its shell.${networkNote}${detail}`,
+    };
+  const lint = lintExtraction(decoded.raw, packageDir);
+  if (lint.length) return { error: `${display}: ${lint.join('; ')}` };
+  // a PKGBUILD that only tries the network and falls back reads as makepkg reads it offline: it stands
+  const warnings = triedNetwork ? [`${display}: tried to open a network connection while being sourced (the sandbox has no network); its fallback result is used`, ...lines] : lines;
+  return { srcinfo: toSrcinfo(decoded.raw), warnings };
+}
+
+const BATCH_SIZE = 64;
+
+// the driver script is hashed once, not once per PKGBUILD (2,600 PKGBUILDs x 10 KiB adds up)
+let driverDigest: string | undefined;
+
+/**
+ * sha256 of what one result depends on: the PKGBUILD, every other file of its directory (a PKGBUILD
+ * may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
+ * (source tarballs), carch and the extractor. Only the package directory is visible in the sandbox,
+ * so nothing outside it can change the result.
+ */
+function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string): string {
+  const parts: (string | Buffer)[] = [];
+  try {
+    for (const name of readdirSync(dir).sort()) {
+      if (name === 'PKGBUILD' || name === 'src' || name === 'pkg') continue;
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      parts.push(name);
+      if (st.isSymbolicLink()) parts.push(`link:${readlinkSafe(path)}`);
+      else if (st.isFile() && st.size <= 1 << 20) parts.push(readFileSync(path));
+      else parts.push(`${st.isDirectory() ? 'dir' : 'file'}:${st.size}:${st.mtimeMs}`);
+    }
+  } catch {
+    // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
+  }
+  driverDigest ??= cacheKey([DRIVER_SCRIPT]);
+  // the directory too: an error names it, and $startdir is its path
+  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, pkgbuild, ...parts]);
+}
+
+function readlinkSafe(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '?';
+  }
+}
+
+/** The PKGBUILD's bytes, or why it cannot be sourced: checked on the host, before any sandbox. */
+function readPkgbuild(dir: string, display: string): Buffer | { error: string } {
+  const file = join(dir, 'PKGBUILD');
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { error: `${display}: ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}` };
+  }
+  if (st.isSymbolicLink()) {
+    // the sandbox shows the package directory alone: a link leading out of it would read as missing
+    let target: string;
+    try {
+      target = realpathSync(file);
+    } catch {
+      return { error: `${display}: is a symbolic link to a file that does not exist` };
+    }
+    const realDir = realpathSync(dir);
+    if (!target.startsWith(realDir + sep))
+      return { error: `${display}: is a symbolic link to ${target}, outside its package directory; the sandbox shows only the package directory (copy the file instead)` };
+  } else if (st.isDirectory()) {
+    return { error: `${display}: is a directory, not a file` };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    return { error: `${display}: cannot be read (${(err as NodeJS.ErrnoException).code})` };
+  }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) return { error: `${display}: is not a text file (a NUL byte at offset ${nul}); a PKGBUILD is a bash script` };
+  const crlf = bytes.indexOf('\r\n');
+  if (crlf !== -1) {
+    const line = bytes.subarray(0, crlf).toString('latin1').split('\n').length;
+    return { error: `${display}: has Windows (CRLF) line endings, first on line ${line}; makepkg refuses them too (convert with dos2unix or sed -i 's/\\r$//')` };
+  }
+  return bytes;
+}
+
+/**
+ * Metadata of each PKGBUILD directory, keyed by the dir as passed in. Never throws for a bad PKGBUILD (the result
+ * holds the error); throws SandboxUnavailableError when PKGBUILDs must be sourced and bubblewrap cannot run.
+ */
+export async function extractSrcinfo(dirs: string[], options: ExtractOptions): Promise<Map<string, ExtractResult>> {
+  const root = resolve(options.workspaceRoot ?? process.cwd());
+
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const stats = options.stats ?? createStats();
+  const cache = options.cacheDir ? new SrcinfoCache(resolve(root, options.cacheDir), options.carch) : undefined;
+  const view = metadataView(root, options.carch);
+  const results = new Map<string, ExtractResult>();
+  const pending: (BatchItem & { key: string; input: string; display: string })[] = [];
+  const usedKeys = new Set<string>();
+
+  dirs.forEach((input, index) => {
+    const dir = resolve(root, input);
+    const display = relative(root, join(dir, 'PKGBUILD')) || join(dir, 'PKGBUILD');
+    const bytes = readPkgbuild(dir, display);
+    if (!Buffer.isBuffer(bytes)) {
+      results.set(input, bytes);
+      return;
+    }
+    const key = keyFor(dir, bytes, options.carch, view.fingerprint);
+    usedKeys.add(key);
+    const hit = cache?.get(key);
+    // a PKGBUILD that ran out of time is tried again only with a longer limit
+    if (hit && !('timedOutAfterMs' in hit && hit.timedOutAfterMs !== undefined && hit.timedOutAfterMs < timeoutMs)) {
+      stats.cacheHits++;
+      results.set(input, 'timedOutAfterMs' in hit ? { error: hit.error } : hit);
+      return;
+    }
+    pending.push({ index, dir, key, input, display });
+  });
+
+  if (pending.length) {
+    const files = sandboxFiles(resolve(root, options.dataDir ?? WORKSPACE_DATA));
+    assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
+    const concurrency = Math.max(1, Math.min(options.concurrency ?? cpus().length, pending.length));
+    // each sandbox binds its package directories one by one (a PKGBUILD sees only its own directory);
+    // bwrap's start-up grows with the number of mounts, so a sandbox takes at most 64 of them
+    const chunks: (typeof pending)[] = [];
+    for (let i = 0; i < pending.length; i += BATCH_SIZE) chunks.push(pending.slice(i, i + BATCH_SIZE));
+    const outcomes: Map<number, BatchOutcome>[] = [];
+    let nextChunk = 0;
+    const worker = async (): Promise<void> => {
+      while (nextChunk < chunks.length) {
+        const chunk = chunks[nextChunk++];
+        outcomes.push(
+          await runBatch(chunk, {
+            carch: options.carch,
+            timeoutMs,
+            bwrap: options.bwrap,
+            files,
+            view,
+            onSpawn: () => {
+              stats.spawned++;
+              options.onSpawn?.();
+            },
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const byIndex = new Map<number, BatchOutcome>();
+    for (const m of outcomes) for (const [k, v] of m) byIndex.set(k, v);
+    for (const item of pending) {
+      const outcome = byIndex.get(item.index) ?? { kind: 'crashed', detail: 'no result from the sandbox' };
+      stats.sourced++;
+      const { uncacheable, ...result } = interpret(outcome, item.display, item.dir, timeoutMs, view.describe);
+      results.set(item.input, 'timedOutAfterMs' in result ? { error: result.error } : result);
+      // what the PKGBUILD itself determines is cached, errors and timeouts included; a sandbox that broke
+      // for a reason of its own is not
+      if (cache && !uncacheable) cache.set(item.key, result);
+    }
+  }
+  if (cache) {
+    if (options.pruneCache) cache.retain(usedKeys);
+    cache.save();
+  }
+  // keep the caller's order
+  return new Map(dirs.map((d) => [d, results.get(d)!]));
+}

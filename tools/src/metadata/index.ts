@@ -1,0 +1,63 @@
+/**
+ * The one way anything in pkgnx gets a PKGBUILD directory's metadata — the graph, the generators, the AUR
+ * import, fetching: sandboxed sourcing with the disk cache (extract.ts), or the committed `.SRCINFO` files,
+ * as the workspace's plugin options say (`metadataSource`, `sandboxTimeoutSeconds`). The build executor does
+ * not read metadata at all: the plugin hands it what the graph read, per architecture.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import type { Srcinfo } from '../model';
+import { parseSrcinfo } from '../srcinfo';
+import { WORKSPACE_DATA } from '../workspace-paths';
+import type { ExtractStats } from './extract';
+
+export type MetadataResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+
+export interface MetadataSettings {
+  /** `pkgbuild`: source in the sandbox; `srcinfo`: read `<dir>/.SRCINFO`, never run bash */
+  source: 'pkgbuild' | 'srcinfo';
+  /** time limit per PKGBUILD while sourcing */
+  timeoutSeconds: number;
+}
+
+export interface ReadMetadataOptions {
+  /** drop cache entries of PKGBUILDs not in `dirs` (when `dirs` is the whole workspace) */
+  pruneCache?: boolean;
+  stats?: ExtractStats;
+}
+
+/** the committed `.SRCINFO` of each directory, never executing anything */
+async function readSrcinfoFiles(workspaceRoot: string, dirs: readonly string[]): Promise<Map<string, MetadataResult>> {
+  const out = new Map<string, MetadataResult>();
+  await Promise.all(
+    dirs.map(async (dir) => {
+      const file = join(resolve(workspaceRoot, dir), '.SRCINFO');
+      const shown = relative(workspaceRoot, file) || file;
+      try {
+        out.set(dir, { srcinfo: parseSrcinfo(await readFile(file, 'utf8'), shown), warnings: [] });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        out.set(dir, { error: err.code === 'ENOENT' ? `${shown}: not found (metadataSource "srcinfo" reads committed .SRCINFO files; run \`npx nx sync\` or makepkg --printsrcinfo > .SRCINFO)` : err.message });
+      }
+    }),
+  );
+  return new Map(dirs.map((d) => [d, out.get(d)!]));
+}
+
+/**
+ * Metadata of each PKGBUILD directory (absolute or relative to the workspace) for one architecture, keyed as
+ * passed in. Never throws for a bad PKGBUILD (the result holds the error, naming the file and the cause).
+ */
+export async function readMetadata(workspaceRoot: string, dirs: readonly string[], arch: string, settings: MetadataSettings, opts: ReadMetadataOptions = {}): Promise<Map<string, MetadataResult>> {
+  if (settings.source === 'srcinfo') return readSrcinfoFiles(workspaceRoot, dirs);
+  // loaded lazily: the sandbox runner is only needed when metadata comes from PKGBUILDs
+  const { extractSrcinfo } = await import('./extract');
+  return extractSrcinfo([...dirs], {
+    carch: arch,
+    timeoutMs: settings.timeoutSeconds * 1000,
+    cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
+    workspaceRoot,
+    pruneCache: opts.pruneCache,
+    stats: opts.stats,
+  });
+}

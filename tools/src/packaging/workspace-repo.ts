@@ -1,0 +1,165 @@
+/**
+ * The workspace repository `dist/<arch>/repo/`: a pacman repository holding every package built (or
+ * restored from Nx's cache) in this workspace, so builds of dependents install them with pacman.
+ *
+ * Every change goes through repo-add under an exclusive flock(1) lock on `<repo>/.lock`, so parallel
+ * tasks never lose each other's entries (repo-add's own `.lck` fails instead of waiting by default).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { runChecked, start } from '../process/run';
+import { readSyncDatabase } from '../syncdb';
+import type { WorkspaceRepository } from './backends/backend';
+
+
+export const DEFAULT_REPO_NAME = 'pkgnx-workspace';
+const LOCK_WAIT_SECONDS = 600;
+
+export function workspaceRepository(workspaceRoot: string, arch: string, name = DEFAULT_REPO_NAME): WorkspaceRepository {
+  return { name, dir: join(workspaceRoot, 'dist', arch, 'repo') };
+}
+
+export function repoDbPath(repo: WorkspaceRepository): string {
+  return join(repo.dir, `${repo.name}.db.tar.zst`);
+}
+
+/** package archives (not signatures) in a directory */
+export async function listPackageFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  return (await readdir(dir))
+    .filter((f) => /\.pkg\.tar(\.[a-z0-9]+)?$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** filename → sha256 of the packages the repository database lists */
+async function registeredPackages(repo: WorkspaceRepository): Promise<Map<string, string>> {
+  const db = repoDbPath(repo);
+  const out = new Map<string, string>();
+  if (!existsSync(db)) return out;
+  for (const p of (await readSyncDatabase(db, repo.name)).packages) out.set(p.filename, p.sha256sum ?? '');
+  return out;
+}
+
+/**
+ * Add package files to the repository: copied (hard-linked when possible) into it and repo-added,
+ * skipping files already registered with the same checksum. Returns the file names actually added.
+ */
+export async function addPackages(repo: WorkspaceRepository, files: string[]): Promise<string[]> {
+  if (files.length === 0) return [];
+  await mkdir(repo.dir, { recursive: true });
+  const release = await acquireLock(join(repo.dir, '.lock'));
+  try {
+    return await addLocked(repo, files);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Exclusive flock(1) lock held by a helper process for as long as our pipe to it is open: released when
+ * we close it, or automatically when this process dies (no stale lock files, unlike repo-add's .lck).
+ */
+export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECONDS): Promise<() => void> {
+  const holder = start('flock', ['-w', String(waitSeconds), lockFile, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'inherit'], buffer: false });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    holder.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('locked')) resolve();
+    });
+    holder.on('error', reject);
+    holder.on('exit', (code) => reject(new Error(`could not lock ${lockFile} within ${waitSeconds}s (flock exit ${code})`)));
+  });
+  return () => {
+    holder.stdin?.end('\n');
+  };
+}
+
+async function sameInode(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** The critical section, run only under the lock. */
+async function addLocked(repo: WorkspaceRepository, files: string[]): Promise<string[]> {
+  const known = await registeredPackages(repo);
+  const toAdd: string[] = [];
+  for (const file of files) {
+    const name = basename(file);
+    const dest = join(repo.dir, name);
+    // the usual case, a dependency registered by an earlier build, is a hard link of the same file:
+    // no need to hash it again (a leaf of a large graph registers hundreds of packages)
+    if (known.has(name) && (await sameInode(file, dest))) continue;
+    const sum = await sha256File(file);
+    if (known.get(name) === sum && existsSync(dest)) continue;
+    const tmp = join(repo.dir, `.${name}.tmp-${process.pid}`);
+    await rm(tmp, { force: true });
+    try {
+      await link(file, tmp);
+    } catch {
+      await copyFile(file, tmp);
+    }
+    // rename over: a half-copied package is never visible under its real name
+    await rename(tmp, dest);
+    toAdd.push(dest);
+  }
+  if (toAdd.length > 0) {
+    // -R: drop the file of the version being replaced; the lock above makes repo-add's own .lck uncontended
+    await runChecked('repo-add', ['-q', '-R', '--nocolor', repoDbPath(repo), ...toAdd]);
+  }
+  return toAdd.map((f) => basename(f));
+}
+
+/**
+ * Register the outputs of already built (or cache-restored) projects `dist/<arch>/<pkgbase>/` into the
+ * workspace repository. Called before each build for its dependencies, and by the plugin after a run.
+ */
+export async function registerOutputs(workspaceRoot: string, arch: string, pkgbases: string[], repoName = DEFAULT_REPO_NAME): Promise<string[]> {
+  const files: string[] = [];
+  for (const pkgbase of pkgbases) files.push(...(await listPackageFiles(join(workspaceRoot, 'dist', arch, pkgbase))));
+  return addPackages(workspaceRepository(workspaceRoot, arch, repoName), files);
+}
+
+
+/**
+ * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), and
+ * pacman trusts a same-named file in its cache, then rejects it for its checksum. Remove every cached
+ * copy of a workspace package that differs from the repository's, so pacman takes the current one.
+ */
+export async function evictStaleCachedPackages(repo: WorkspaceRepository, cacheDir: string): Promise<string[]> {
+  const evicted: string[] = [];
+  for (const [name, sha256] of await registeredPackages(repo)) {
+    const cached = join(cacheDir, name);
+    if (!existsSync(cached) || (await sha256File(cached)) === sha256) continue;
+    await rm(cached, { force: true });
+    evicted.push(name);
+  }
+  return evicted;
+}
+
+/**
+ * pacman is not safe for two processes writing one package cache (both download `<file>.part`, one
+ * rename fails): parallel builds that share a cache run their pacman steps under this lock.
+ */
+export async function withPacmanCacheLock<T>(cacheDir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(cacheDir, { recursive: true });
+  const release = await acquireLock(join(cacheDir, '.pkgnx-cache.lock'));
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
