@@ -150,7 +150,7 @@ test('configuration errors name the key (exit 2)', { skip }, async () => {
   writeConfig({ ...s3config(), routes: { core: 'bad repo name' } });
   await failsCleanly(() => publish(good), 2, [/publish\.routes\.core: invalid repository name 'bad repo name'/]);
   writeConfig({ ...s3config(), gracePeriod: 3 });
-  await failsCleanly(() => publish(good), 2, [/publish\.gracePeriod: unknown key/]);
+  await failsCleanly(() => publish(good), 2, [/publish\.gracePeriod: is not a known key/]);
 });
 
 test('a server without conditional writes (s3rver): a clear error and nothing published; the single-writer opt-in works', { skip }, async () => {

@@ -18,7 +18,8 @@ import { startVersitygw, type S3TestServer } from '../helpers/s3-server';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
 const skip = publishTestPrerequisites({ pacman: true, versitygw: true });
-const GRACE_SECONDS = 3;
+// long enough for the CLI calls and pacman runs made inside it on a loaded machine
+const GRACE_SECONDS = 12;
 
 let server: S3TestServer;
 let key: TestKey;

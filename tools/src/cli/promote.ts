@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadPublishConfig, promotePackages, type PromoteReport } from '../publish';
 import { repoNameProblem } from '../publish/layout';
-import { EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
+import { EXIT_OK, runVerb, splitNames, UsageError } from './support';
 import { checkArch, configPath, sessionFor } from './publish-support';
 
 const HELP = `usage: promote --arch ARCH --from REPO [--to REPO] PKGBASE...

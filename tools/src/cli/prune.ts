@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadPublishConfig, pruneRepositories } from '../publish';
 import { repoNameProblem } from '../publish/layout';
-import { EXIT_OK, runVerb, UsageError } from '../upstream/cli-support';
+import { EXIT_OK, runVerb, UsageError } from './support';
 import { checkArch, configPath, formatDeletions, sessionFor } from './publish-support';
 
 const HELP = `usage: prune --arch ARCH [--repo REPO]...

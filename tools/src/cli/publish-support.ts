@@ -4,15 +4,15 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { listPackageFiles } from '../build/workspace-repo';
+import { listPackageFiles } from '../packaging/workspace-repo';
 import { noUpstream, openSession, upstreamLookupFromRepoSet, upstreamLookupFromState, type PublishConfig, type Session, type UpstreamLookup } from '../publish';
-import { readConfigFile } from '../publish/config';
 import { ARCH_NAME } from '../publish/layout';
 import type { DeletionReport } from '../publish/repository';
-import { CONFIG_FILE_NAME, loadUpstreamConfig } from '../upstream/config';
-import { loadRepositories } from '../upstream/load';
+import { CONFIG_FILE_NAME, readConfigFile } from '../config-file';
+import { loadUpstreamConfig } from '../upstream/config';
+import { loadRepositories } from '../upstream/load-repositories';
 import { parseStateRepo, stateParseOptions } from '../upstream/state-repo';
-import { UsageError } from '../upstream/cli-support';
+import { UsageError } from './support';
 
 export function configPath(flag: string | undefined): string {
   return resolve(flag ?? CONFIG_FILE_NAME);
@@ -34,7 +34,7 @@ export async function sessionFor(config: PublishConfig, dryRun: boolean, quiet: 
  * No `upstream` section: no upstream packages (everything goes to publish.defaultRepo or publish.projects).
  */
 export async function upstreamLookup(file: string, offline: boolean): Promise<UpstreamLookup> {
-  if (readConfigFile(file).upstream === undefined) return noUpstream;
+  if (readConfigFile(file, 'upstream').upstream === undefined) return noUpstream;
   const config = loadUpstreamConfig(file);
   if (config.stateRepo && existsSync(join(config.stateRepo.dir, '.git'))) {
     return upstreamLookupFromState(parseStateRepo(config.stateRepo.dir, stateParseOptions(config, true)));

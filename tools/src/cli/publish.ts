@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadPublishConfig, publishPackages, routePackage, type PublishReport } from '../publish';
-import { EXIT_OK, runVerb, splitNames, UsageError } from '../upstream/cli-support';
+import { EXIT_OK, runVerb, splitNames, UsageError } from './support';
 import { checkArch, configPath, formatDeletions, projectPackages, sessionFor, upstreamLookup } from './publish-support';
 import { repoNameProblem } from '../publish/layout';
 

@@ -1,11 +1,11 @@
 /**
  * The publishing configuration: key `publish` of `pkgnx.config.json` (beside `upstream`, read the same
- * way). Validated by hand so that every error names the file and the exact key. Secrets never live here:
+ * way, with the one OptionsReader): every error names the file and the exact key. Secrets never live here:
  * S3 credentials come from the AWS SDK's chain, the signing key's secret from the GnuPG home.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, CONFIG_FILE_NAME } from '../upstream/config';
+import { CONFIG_FILE_NAME, readSection, sectionReader } from '../config-file';
+import type { OptionsReader } from '../options';
 import { ARCH_NAME, REPO_NAME, repoNameProblem } from './layout';
 import { parseS3Url } from './s3-store';
 
@@ -57,123 +57,91 @@ export interface PublishConfig {
 export const DEFAULT_ROUTES: Readonly<Record<string, string>> = { core: 'core-testing', extra: 'extra-testing' };
 export const DEFAULT_GRACE_PERIOD_SECONDS = 24 * 3600;
 
-type Json = unknown;
-const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const KNOWN_KEYS = ['destination', 's3', 'defaultRepo', 'routes', 'projects', 'gracePeriodSeconds', 'singleWriter', 'signing', 'publicUrl', 'architectures'];
+const S3_KEYS = ['endpoint', 'region', 'forcePathStyle', 'connectTimeoutSeconds', 'requestTimeoutSeconds', 'maxAttempts'];
+const SIGNING_KEYS = ['packages', 'databases', 'key', 'gnupgHome'];
 
-export function validatePublishConfig(raw: Json, file: string): PublishConfig {
+export function validatePublishConfig(raw: unknown, file: string): PublishConfig {
   const base = dirname(resolve(file));
-  const fail = (key: string, msg: string): never => {
-    throw new ConfigError(file, key, msg);
-  };
-  if (!isObject(raw)) return fail('publish', 'expected an object');
-  const known = ['destination', 's3', 'defaultRepo', 'routes', 'projects', 'gracePeriodSeconds', 'singleWriter', 'signing', 'publicUrl', 'architectures'];
-  for (const k of Object.keys(raw)) if (!known.includes(k)) fail(`publish.${k}`, `unknown key (known: ${known.join(', ')})`);
-  const str = (key: string, v: Json, pattern?: RegExp): string => {
-    if (typeof v !== 'string' || v === '') return fail(key, 'expected a non-empty string');
-    if (pattern && !pattern.test(v)) return fail(key, `invalid value '${v}'`);
-    return v;
-  };
-  const repo = (key: string, v: Json): string => {
-    const name = str(key, v);
+  const o = sectionReader(raw, file, 'publish');
+  o.rejectUnknown(KNOWN_KEYS, 'key');
+  const repo = (reader: OptionsReader, key: string): string => {
+    const name = reader.required(key);
     const problem = repoNameProblem(name);
-    return problem ? fail(key, problem) : name;
+    return problem ? reader.fail(key, problem) : name;
   };
-  const bool = (key: string, v: Json, dflt: boolean): boolean => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') return fail(key, 'expected true or false');
-    return v;
-  };
-  const num = (key: string, v: Json, dflt: number, min: number): number => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) return fail(key, `expected a number >= ${min}`);
-    return v;
-  };
-  const repoMap = (key: string, v: Json, dflt: Record<string, string>, keyPattern: RegExp): Record<string, string> => {
-    if (v === undefined) return { ...dflt };
-    if (!isObject(v)) return fail(key, 'expected an object {name: repository}');
+  const repoMap = (key: string, dflt: Record<string, string>, keyPattern: RegExp): Record<string, string> => {
+    const map = o.object(key, 'an object {name: repository}');
+    if (!map) return { ...dflt };
     const out: Record<string, string> = {};
-    for (const [k, r] of Object.entries(v)) {
-      if (!keyPattern.test(k)) fail(`${key}.${k}`, 'invalid name');
-      out[k] = repo(`${key}.${k}`, r);
+    for (const k of map.keys()) {
+      if (!keyPattern.test(k)) map.fail(k, 'invalid name');
+      out[k] = repo(map, k);
     }
     return out;
   };
 
-  const destText = str('publish.destination', raw.destination);
+  const destText = o.required('destination');
   let destination: S3Destination | LocalDestination;
   if (destText.startsWith('s3://')) {
     const parsed = parseS3Url(destText);
-    if (!parsed || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.bucket)) return fail('publish.destination', `invalid S3 URL '${destText}' (expected s3://bucket/prefix)`);
-    const s3 = raw.s3 === undefined ? {} : isObject(raw.s3) ? raw.s3 : fail('publish.s3', 'expected an object');
-    const s3known = ['endpoint', 'region', 'forcePathStyle', 'connectTimeoutSeconds', 'requestTimeoutSeconds', 'maxAttempts'];
-    for (const k of Object.keys(s3)) if (!s3known.includes(k)) fail(`publish.s3.${k}`, `unknown key (known: ${s3known.join(', ')})`);
+    if (!parsed || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(parsed.bucket)) return o.fail('destination', `invalid S3 URL '${destText}' (expected s3://bucket/prefix)`);
+    const s3 = o.object('s3') ?? sectionReader({}, file, 'publish.s3');
+    s3.rejectUnknown(S3_KEYS, 'key');
     const d: S3Destination = {
       kind: 's3',
       ...parsed,
-      forcePathStyle: bool('publish.s3.forcePathStyle', s3.forcePathStyle, false),
-      connectTimeoutMs: num('publish.s3.connectTimeoutSeconds', s3.connectTimeoutSeconds, 5, 0.1) * 1000,
-      requestTimeoutMs: num('publish.s3.requestTimeoutSeconds', s3.requestTimeoutSeconds, 60, 0.1) * 1000,
-      maxAttempts: Math.floor(num('publish.s3.maxAttempts', s3.maxAttempts, 3, 1)),
+      forcePathStyle: s3.bool('forcePathStyle', false),
+      connectTimeoutMs: s3.number('connectTimeoutSeconds', 5, { min: 0.1 }) * 1000,
+      requestTimeoutMs: s3.number('requestTimeoutSeconds', 60, { min: 0.1 }) * 1000,
+      maxAttempts: s3.number('maxAttempts', 3, { integer: true, min: 1 }),
     };
-    if (s3.endpoint !== undefined) {
-      d.endpoint = str('publish.s3.endpoint', s3.endpoint);
-      if (!/^https?:\/\/[^/]+/.test(d.endpoint)) fail('publish.s3.endpoint', `expected an http(s) URL, got '${d.endpoint}'`);
+    const endpoint = s3.string('endpoint');
+    if (endpoint !== undefined) {
+      if (!/^https?:\/\/[^/]+/.test(endpoint)) s3.fail('endpoint', `expected an http(s) URL, got '${endpoint}'`);
+      d.endpoint = endpoint;
     }
-    if (s3.region !== undefined) d.region = str('publish.s3.region', s3.region, /^[a-z0-9-]+$/);
+    const region = s3.matching('region', /^[a-z0-9-]+$/, 'a region name');
+    if (region !== undefined) d.region = region;
     destination = d;
   } else {
-    if (raw.s3 !== undefined) fail('publish.s3', 'only for an s3:// destination');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(destText) && !destText.startsWith('file://')) fail('publish.destination', `unsupported URL '${destText}' (expected s3://bucket/prefix or a directory)`);
+    if (o.has('s3')) o.fail('s3', 'only for an s3:// destination');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(destText) && !destText.startsWith('file://')) o.fail('destination', `unsupported URL '${destText}' (expected s3://bucket/prefix or a directory)`);
     const path = destText.startsWith('file://') ? destText.slice('file://'.length) : destText;
     destination = { kind: 'local', dir: isAbsolute(path) ? path : resolve(base, path) };
   }
 
   let signing: SigningConfig | undefined;
-  if (raw.signing !== undefined) {
-    if (!isObject(raw.signing)) return fail('publish.signing', 'expected an object {packages, databases, key, gnupgHome}');
-    const s = raw.signing;
-    for (const k of Object.keys(s)) if (!['packages', 'databases', 'key', 'gnupgHome'].includes(k)) fail(`publish.signing.${k}`, 'unknown key (known: packages, databases, key, gnupgHome)');
-    signing = { packages: bool('publish.signing.packages', s.packages, true), databases: bool('publish.signing.databases', s.databases, true) };
-    if (s.key !== undefined) signing.key = str('publish.signing.key', s.key);
-    if (s.gnupgHome !== undefined) {
-      const h = str('publish.signing.gnupgHome', s.gnupgHome);
-      signing.gnupgHome = isAbsolute(h) ? h : resolve(base, h);
-    }
+  const s = o.object('signing', 'an object {packages, databases, key, gnupgHome}');
+  if (s) {
+    s.rejectUnknown(SIGNING_KEYS, 'key');
+    signing = { packages: s.bool('packages', true), databases: s.bool('databases', true) };
+    const key = s.string('key');
+    if (key !== undefined) signing.key = key;
+    const home = s.string('gnupgHome');
+    if (home !== undefined) signing.gnupgHome = isAbsolute(home) ? home : resolve(base, home);
   }
 
   const config: PublishConfig = {
     file,
     destination,
-    defaultRepo: repo('publish.defaultRepo', raw.defaultRepo),
-    routes: repoMap('publish.routes', raw.routes, DEFAULT_ROUTES, REPO_NAME),
-    projects: repoMap('publish.projects', raw.projects, {}, /^[A-Za-z0-9@._+-]+$/),
-    gracePeriodSeconds: num('publish.gracePeriodSeconds', raw.gracePeriodSeconds, DEFAULT_GRACE_PERIOD_SECONDS, 0),
-    singleWriter: bool('publish.singleWriter', raw.singleWriter, false),
+    defaultRepo: repo(o, 'defaultRepo'),
+    routes: repoMap('routes', DEFAULT_ROUTES, REPO_NAME),
+    projects: repoMap('projects', {}, /^[A-Za-z0-9@._+-]+$/),
+    gracePeriodSeconds: o.number('gracePeriodSeconds', DEFAULT_GRACE_PERIOD_SECONDS, { min: 0 }),
+    singleWriter: o.bool('singleWriter', false),
   };
   if (signing) config.signing = signing;
-  if (raw.publicUrl !== undefined) {
-    const u = str('publish.publicUrl', raw.publicUrl);
-    if (!/^(https?|file):\/\//.test(u)) fail('publish.publicUrl', `expected an http(s) or file URL, got '${u}'`);
-    config.publicUrl = u.replace(/\/+$/, '');
+  const publicUrl = o.string('publicUrl');
+  if (publicUrl !== undefined) {
+    if (!/^(https?|file):\/\//.test(publicUrl)) o.fail('publicUrl', `expected an http(s) or file URL, got '${publicUrl}'`);
+    config.publicUrl = publicUrl.replace(/\/+$/, '');
   }
-  if (raw.architectures !== undefined) {
-    if (!Array.isArray(raw.architectures)) fail('publish.architectures', 'expected an array of architecture names');
-    config.architectures = (raw.architectures as Json[]).map((a, i) => str(`publish.architectures[${i}]`, a, ARCH_NAME));
+  if (o.has('architectures')) {
+    config.architectures = o.strings('architectures');
+    config.architectures.forEach((a, i) => ARCH_NAME.test(a) || o.fail(`architectures[${i}]`, 'is not an architecture name', a));
   }
   return config;
-}
-
-/** The parsed configuration file; errors name the file. */
-export function readConfigFile(file: string): Record<string, Json> {
-  if (!existsSync(file)) throw new ConfigError(file, 'publish', 'configuration file not found');
-  let parsed: Json;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(file, '(file)', `invalid JSON: ${(e as Error).message}`);
-  }
-  if (!isObject(parsed)) throw new ConfigError(file, '(file)', 'expected a JSON object');
-  return parsed;
 }
 
 /**
@@ -182,12 +150,10 @@ export function readConfigFile(file: string): Record<string, Json> {
  * when the override is a directory).
  */
 export function loadPublishConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME), overrides: { destination?: string } = {}): PublishConfig {
-  const parsed = readConfigFile(file);
-  if (parsed.publish === undefined) throw new ConfigError(file, 'publish', 'missing key');
-  let raw = parsed.publish;
-  if (overrides.destination !== undefined && isObject(raw)) {
-    raw = { ...raw, destination: overrides.destination };
-    if (!overrides.destination.startsWith('s3://')) delete (raw as Record<string, Json>).s3;
+  let raw = readSection(file, 'publish');
+  if (overrides.destination !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const { s3, ...rest } = raw as Record<string, unknown>;
+    raw = { ...rest, destination: overrides.destination, ...(overrides.destination.startsWith('s3://') && s3 !== undefined ? { s3 } : {}) };
   }
   return validatePublishConfig(raw, file);
 }

@@ -11,7 +11,6 @@
  * entries are merged in name order. Memory stays at one entry; a 10,000-package database takes a few
  * hundred milliseconds (bench/publish.ts compares this with running repo-add on a downloaded copy).
  */
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
@@ -20,6 +19,7 @@ import { extract, pack, type Header, type Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & Pick<Header, 'name'>;
 import type { PackageFile } from './package-file';
+import { start } from '../process/run';
 
 export interface DbEntry {
   /** `<pkgname>-<pkgver>`: the entry's directory in the archive */
@@ -145,16 +145,15 @@ interface Filter {
 }
 
 function spawnFilter(cmd: string, args: string[], what: string): Filter {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (e) => reject(new Error(`${what}: cannot run ${cmd}: ${e.message}`)));
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new DatabaseFormatError(`${what}: ${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`))));
+  const child = start(cmd, args, { buffer: { stdout: false, stderr: true } });
+  const done = child.then((r) => {
+    if (r.exitCode === 0) return;
+    if (r.exitCode === undefined && r.signal === undefined) throw new Error(`${what}: cannot run ${cmd}: ${(r.cause as Error | undefined)?.message ?? r.message}`);
+    throw new DatabaseFormatError(`${what}: ${cmd} ${args.join(' ')} failed (${r.signal ?? `exit ${r.exitCode}`}): ${String(r.stderr).trim()}`);
   });
   // a consumer that stops early must not crash us with EPIPE; the exit status reports the failure
-  child.stdin.on('error', () => undefined);
-  return { stdin: child.stdin, stdout: child.stdout, done };
+  child.stdin!.on('error', () => undefined);
+  return { stdin: child.stdin!, stdout: child.stdout!, done };
 }
 
 /**

@@ -3,14 +3,11 @@
  * `bsdtar -xOqf`, the file list through `bsdtar --exclude='^.*' -tf` sorted bytewise and unique,
  * the size and the MD5/SHA-256 checksums of the whole file.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { runChecked } from '../process/run';
 
 export interface PkgInfo {
   pkgname: string;
@@ -117,11 +114,11 @@ export async function readPackageFile(path: string): Promise<PackageFile> {
   let listing: string;
   try {
     [pkginfo, listing] = await Promise.all([
-      run('bsdtar', ['-xOqf', path, '.PKGINFO'], { maxBuffer: 16 << 20 }).then((r) => r.stdout),
-      run('bsdtar', ['--exclude=^.*', '-tf', path], { maxBuffer: 1 << 30 }).then((r) => r.stdout),
+      runChecked('bsdtar', ['-xOqf', path, '.PKGINFO']).then((r) => r.stdout),
+      runChecked('bsdtar', ['--exclude=^.*', '-tf', path]).then((r) => r.stdout),
     ]);
   } catch (e) {
-    throw new PackageFileError(path, `cannot read the package archive: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`);
+    throw new PackageFileError(path, `cannot read the package archive: ${(e as Error).message.trim()}`);
   }
   const info = parsePkgInfo(pkginfo);
   if (!info.pkgname || !info.pkgver) throw new PackageFileError(path, 'no pkgname/pkgver in .PKGINFO: not a pacman package');

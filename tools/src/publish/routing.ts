@@ -6,7 +6,7 @@
  * The upstream repository comes from a lookup the caller supplies (the state repository or the upstream
  * sync databases, see `upstreamLookupFrom*`), so this module reads nothing itself.
  */
-import type { RepoSet } from '../upstream/repo-set';
+import type { RepoSet } from '../repo-set';
 import type { StateEntry } from '../upstream/state-repo';
 import type { PublishConfig } from './config';
 

@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pidAlive } from '../process';
+import { pidAlive } from '../process/tree';
 import type { PublishConfig } from './config';
 import { PublishError } from './errors';
 import { LocalStore } from './local-store';

@@ -4,11 +4,8 @@
  * environment (`PKGNX_SIGN_KEY`, `GNUPGHOME`). The key is checked, and a test signature made, before
  * anything is uploaded: a missing key or one that needs an interactive passphrase fails first.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { run } from '../process/run';
 
 export interface SignerOptions {
   /** key id, fingerprint or user id; undefined: GnuPG's default secret key */
@@ -26,7 +23,7 @@ export class SigningError extends Error {
 export class Signer {
   private constructor(
     readonly key: string | undefined,
-    private readonly env: NodeJS.ProcessEnv,
+    private readonly env: Record<string, string>,
     readonly description: string,
   ) {}
 
@@ -37,19 +34,15 @@ export class Signer {
   /** Check that the key exists and can sign without interaction. */
   static async create(options: SignerOptions): Promise<Signer> {
     const home = options.gnupgHome ?? process.env.GNUPGHOME;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...(home ? { GNUPGHOME: home } : {}) };
+    const env: Record<string, string> = home ? { GNUPGHOME: home } : {};
     const where = `GnuPG home ${home ?? '~/.gnupg'}`;
     const keyText = options.key ? `signing key '${options.key}'${options.source ? ` (${options.source})` : ''}` : 'the default signing key';
     if (home && !existsSync(home)) throw new SigningError(`${keyText}: ${where} does not exist`);
-    let listing = '';
-    try {
-      listing = (await run('gpg', ['--batch', '--with-colons', '--list-secret-keys', ...(options.key ? [options.key] : [])], { env })).stdout;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException & { stderr?: string };
-      if (err.code === 'ENOENT') throw new SigningError(`${keyText}: gpg is not installed`);
-      throw new SigningError(`${keyText}: not found in ${where}${err.stderr ? ` (${err.stderr.trim().split('\n').pop()})` : ''}`);
-    }
-    if (!/^sec:/m.test(listing)) throw new SigningError(`${keyText}: no secret key in ${where}`);
+    const listed = await run('gpg', ['--batch', '--with-colons', '--list-secret-keys', ...(options.key ? [options.key] : [])], { env }).catch(() => {
+      throw new SigningError(`${keyText}: gpg is not installed`);
+    });
+    if (!listed.ok) throw new SigningError(`${keyText}: not found in ${where}${listed.stderr.trim() ? ` (${listed.stderr.trim().split('\n').pop()})` : ''}`);
+    if (!/^sec:/m.test(listed.stdout)) throw new SigningError(`${keyText}: no secret key in ${where}`);
     const signer = new Signer(options.key, env, `${keyText} in ${where}`);
     await signer.signBuffer(Buffer.from('pkgnx signing check\n'));
     return signer;
@@ -57,21 +50,14 @@ export class Signer {
 
   /** The detached binary signature of a file. */
   async signFile(path: string): Promise<Buffer> {
-    try {
-      const r = await run('gpg', this.args(['--detach-sign', '--no-armor', '--output', '-', path]), { env: this.env, encoding: 'buffer', maxBuffer: 1 << 20 });
-      return r.stdout;
-    } catch (e) {
-      throw new SigningError(`${path}: cannot sign with ${this.description}: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`);
-    }
+    const r = await run('gpg', this.args(['--detach-sign', '--no-armor', '--output', '-', path]), { env: this.env, binary: true });
+    if (!r.ok) throw new SigningError(`${path}: cannot sign with ${this.description}: ${r.stderr.trim()}`);
+    return r.bytes;
   }
 
   private async signBuffer(data: Buffer): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const child = execFile('gpg', this.args(['--detach-sign', '--no-armor', '--output', '-']), { env: this.env, encoding: 'buffer', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(new SigningError(`cannot sign with ${this.description}: ${String(stderr).trim() || err.message} (a key with a passphrase needs a gpg-agent with the passphrase cached)`));
-        else resolve(stdout);
-      });
-      child.stdin?.end(data);
-    });
+    const r = await run('gpg', this.args(['--detach-sign', '--no-armor', '--output', '-']), { env: this.env, binary: true, input: data });
+    if (!r.ok) throw new SigningError(`cannot sign with ${this.description}: ${r.stderr.trim()} (a key with a passphrase needs a gpg-agent with the passphrase cached)`);
+    return r.bytes;
   }
 }

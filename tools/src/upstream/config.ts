@@ -1,11 +1,11 @@
 /**
  * The port-maintenance configuration: key `upstream` of `pkgnx.config.json` at the workspace root.
- * Validated by hand so that every error names the file and the exact key; nothing here has a default
- * architecture, because the whole point is that the port's architecture is the user's choice.
+ * Read with the one OptionsReader (config-file.ts), so every error names the file and the exact key;
+ * nothing here has a default architecture, because the whole point is that the port's architecture is the
+ * user's choice.
  */
 import { DEFAULT_OFFICIAL_URL_TEMPLATE } from '../git/arch-repos';
-import { OptionsError, OptionsReader } from '../options';
-import { readFileSync, existsSync } from 'node:fs';
+import { CONFIG_FILE_NAME, ConfigError, readSection, sectionReader } from '../config-file';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
 export interface RepositorySource {
@@ -55,18 +55,7 @@ export interface UpstreamConfig {
 
 export const DEFAULT_BOOTSTRAP_ONLY = ['linux-api-headers', 'glibc', 'binutils', 'gcc'];
 export { DEFAULT_OFFICIAL_URL_TEMPLATE };
-export const CONFIG_FILE_NAME = 'pkgnx.config.json';
-
-export class ConfigError extends OptionsError {
-  constructor(
-    readonly file: string,
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${file}: ${key}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { CONFIG_FILE_NAME, ConfigError };
 
 const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
@@ -78,15 +67,10 @@ const KNOWN_KEYS = [
 
 type Json = unknown;
 
-function isObject(v: Json): v is Record<string, Json> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Validate the `upstream` object; `file` is used in messages and relative paths resolve against its directory. */
 export function validateUpstreamConfig(raw: Json, file: string): UpstreamConfig {
   const base = dirname(resolve(file));
-  if (!isObject(raw)) throw new ConfigError(file, 'upstream', 'expected an object');
-  const o = new OptionsReader(raw, { describe: (k) => k, error: (k, problem) => new ConfigError(file, `upstream.${k}`, problem) });
+  const o = sectionReader(raw, file, 'upstream');
   o.rejectUnknown(KNOWN_KEYS, 'key');
   const path = (v: string): string => (isAbsolute(v) ? v : resolve(base, v));
 
@@ -176,15 +160,7 @@ export function validateUpstreamConfig(raw: Json, file: string): UpstreamConfig 
 
 /** Read and validate `<file>` (default `pkgnx.config.json` in `cwd`), key `upstream`. */
 export function loadUpstreamConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME)): UpstreamConfig {
-  if (!existsSync(file)) throw new ConfigError(file, 'upstream', 'configuration file not found');
-  let parsed: Json;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(file, '(file)', `invalid JSON: ${(e as Error).message}`);
-  }
-  if (!isObject(parsed) || parsed.upstream === undefined) throw new ConfigError(file, 'upstream', 'missing key');
-  return validateUpstreamConfig(parsed.upstream, file);
+  return validateUpstreamConfig(readSection(file, 'upstream'), file);
 }
 
 /** Stable repository a testing repository's packages are labelled with. */
