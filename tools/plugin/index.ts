@@ -134,6 +134,11 @@ const RESTORED = new Set(['local-cache', 'local-cache-kept-existing', 'remote-ca
 
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  // an unreachable remote cache fails (or hangs) a whole Nx 24 run: probe it, else go on with the local cache
+  const { remoteCacheGuard } = await import('../src/farm/cache-probe');
+  const guard = await remoteCacheGuard(process.env, context.argv);
+  Object.assign(process.env, guard.env);
+  if (guard.message) console.warn(guard.message);
 };
 
 /**
