@@ -10,6 +10,10 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   outdated: { module: '../src/cli/outdated', summary: 'compare upstream and target repositories; write packages_to_build.json' },
   'repo-analyze': { module: '../src/cli/repo-analyze', summary: 'repository health reports (target newer/only, orphans, broken and SONAME-drift deps, ...)' },
   dependents: { module: '../src/cli/dependents', summary: 'reverse dependencies and rebuild order of packages in the target repositories' },
+  'cache-server': { module: '../src/cli/cache-server', summary: "Nx's self-hosted remote cache (GET/PUT /v1/cache/{hash}) over an S3 bucket" },
+  pipeline: { module: '../src/cli/pipeline', summary: "write Nx's task graph as a GitLab CI child pipeline and a GitHub Actions workflow" },
+  'farm-job': { module: '../src/cli/farm-job', summary: 'run build tasks in a CI job: dependencies restored from the remote cache, the result uploaded' },
+  'status-page': { module: '../src/cli/status-page', summary: 'render dist/summary.json as static HTML pages per architecture (dist/status/)' },
 };
 
 async function run(): Promise<void> {
