@@ -7,8 +7,8 @@
  * cache-server part and use that helper.
  */
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,28 +124,58 @@ export interface CacheServerProcess {
 /** `pkgnx cache-server` as a child process, the way a user runs it */
 export async function startCacheServerProcess(s3: FarmS3, bucket: string, extraEnv: Record<string, string> = {}): Promise<CacheServerProcess> {
   const port = await freePort();
+  // the request log goes to a file: tests run nx with spawnSync, which blocks this process's event loop
+  const logDir = mkdtempSync(join(tmpdir(), 'pkgnx-farm-cache-log-'));
+  const logFile = join(logDir, 'requests.jsonl');
+  const logFd = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
     ['--require', '@swc-node/register', join(WORKSPACE_ROOT, 'tools', 'bin', 'pkgnx.ts'), 'cache-server', '--listen', `127.0.0.1:${port}`, '--bucket', bucket, '--endpoint', s3.endpoint, '--path-style'],
     {
       cwd: WORKSPACE_ROOT,
       env: { ...process.env, ...s3.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'tsconfig.json'), PKGNX_CACHE_RW_TOKENS: RW_TOKEN, PKGNX_CACHE_RO_TOKENS: RO_TOKEN, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', logFd, 'pipe'],
     },
   );
-  let stdout = '';
+  closeSync(logFd);
   let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   await waitUntil('cache-server', child, () => stderr, async () => (await fetch(`${url}/healthz`)).status === 200, 60_000);
   return {
     url,
     requests: () =>
-      stdout
+      readFileSync(logFile, 'utf8')
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { method: string; path: string; status: number; access?: string; error?: string }),
-    stop: () => stopChild(child),
+    async stop() {
+      await stopChild(child);
+      rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh `git clone` of a test workspace, as another machine would have it (node_modules and the build roots linked). */
+export function cloneWorkspace(src: string, prefix: string): { dir: string; nx(args: string[], env: Record<string, string>, timeoutMs?: number): { status: number | null; out: string } } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  rmSync(dir, { recursive: true });
+  const git = spawnSync('git', ['clone', '-q', src, dir], { encoding: 'utf8' });
+  if (git.status !== 0) throw new Error(`git clone: ${git.stderr}`);
+  symlinkSync(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  mkdirSync(join(dir, '.pkgnx'), { recursive: true });
+  symlinkSync(join(WORKSPACE_ROOT, '.pkgnx', 'rootfs'), join(dir, '.pkgnx', 'rootfs'));
+  return {
+    dir,
+    nx(args, env, timeoutMs = 900_000) {
+      const r = spawnSync(join(WORKSPACE_ROOT, 'node_modules', '.bin', 'nx'), [...args, '--outputStyle=static'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: timeoutMs,
+        maxBuffer: 1 << 28,
+        env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', CI: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: '', FORCE_COLOR: '0', ...env },
+      });
+      return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    },
   };
 }
