@@ -22,7 +22,7 @@ test('graph --help and cycles -h print their usage and exit 0 without loading th
 });
 
 test('every verb knows --help', () => {
-  for (const verb of ['cycles', 'graph', 'fetch', 'outdated', 'repo-analyze', 'dependents']) {
+  for (const verb of ['cycles', 'graph', 'fetch', 'outdated', 'repo-analyze', 'dependents', 'cache-server', 'pipeline', 'farm-job', 'status-page']) {
     const r = pkgnx([verb, '--help']);
     assert.equal(r.status, 0, `${verb}: ${r.stderr}`);
     assert.match(r.stdout, /^usage: /, verb);

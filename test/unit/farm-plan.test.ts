@@ -61,6 +61,13 @@ test('a job needing more than 50 jobs needs fan-in jobs instead; the plan stays 
   assert.equal(yml['fan-in:1'].needs?.length, 50);
 });
 
+test('an empty task graph (nothing affected) still gives GitLab a pipeline with one job', () => {
+  const g = parseTaskGraph({ tasks: { tasks: {}, dependencies: {} } }, 't.json');
+  const cfg = config({ ...BASIC, publish: { command: 'true' } });
+  const yml = parse(gitlabPipeline(planPipeline(g, cfg, 'gitlab', FILE), cfg, { source: 't.json' })) as Record<string, { script?: string[] }>;
+  assert.deepEqual(Object.keys(yml).filter((k) => yml[k]?.script), ['nothing-to-build']);
+});
+
 test('more tasks than maxJobs: bins of one level and one runner, still valid', () => {
   const edges: Record<string, string[]> = {};
   for (let i = 0; i < 40; i++) edges[`l1-${i}`] = [`l0-${i % 7}`];

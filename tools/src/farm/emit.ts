@@ -51,6 +51,8 @@ export function gitlabPipeline(plan: PipelinePlan, config: FarmConfig, ctx: Emit
       };
     }
   }
+  // GitLab refuses a pipeline without jobs: nothing affected still needs one
+  if (plan.jobs.length === 0) doc['nothing-to-build'] = { stage: 'build', variables: { GIT_STRATEGY: 'none' }, before_script: [], script: ['echo "pkgnx: no build task in the task graph"'] };
   const builds = plan.jobs.filter((j) => j.kind === 'build');
   const tasks = builds.reduce((n, j) => n + j.tasks.length, 0);
   const header =
