@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
@@ -21,6 +21,8 @@ const root = ensureRootfs('x86_64');
 const skip = root.skipReason ?? farmS3Skip ?? (hasCommand('rsync') ? false : 'gitlab-ci-local needs rsync');
 let s3: FarmS3;
 let cache: CacheServerProcess;
+/** workspaces (and the job copies inside them) removed at the end */
+const made: string[] = [];
 
 before(async () => {
   if (skip) return;
@@ -30,6 +32,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
   if (skip) return;
   await cache.stop();
   await s3.stop();
@@ -138,6 +141,7 @@ function packagesIn(dir: string, arch = 'x86_64'): Record<string, string> {
 
 test('the examples: the exported pipeline runs in gitlab-ci-local with the remote cache as the only shared state', { skip, timeout: 1_800_000 }, () => {
   const ws = makeTempWorkspace({ copyExamples: true, prefix: 'pkgnx-glci-ex-' });
+  made.push(ws.root);
   writeFileSync(join(ws.root, 'pkgnx.config.json'), `${JSON.stringify({ farm: FARM }, null, 2)}\n`);
   writeFileSync(join(ws.root, '.gitignore'), 'node_modules\ndist\n.nx\nlogs\n.pkgnx\n.gitlab-ci-local\ntasks.json\n');
   commitAll(ws.root);
@@ -159,6 +163,7 @@ test('the examples: the exported pipeline runs in gitlab-ci-local with the remot
 
 test('a 30-package synthetic subset: the same, with cheap host-backend builds', { skip: skip || (!sharedAvailable && 'needs ../shared'), timeout: 1_800_000 }, () => {
   const ws = makeTempWorkspace({ prefix: 'pkgnx-glci-synth-' });
+  made.push(ws.root);
   chmodSync(ws.root, 0o755); // the host backend's build user reads the job copies below it
   const dbs = ['core', 'extra'].map((r) => join(SHARED_DATA, 'syncdb', 'arch-x86_64-2022', `${r}.db.tar.gz`));
   const gen = spawnSync(process.execPath, [join(SHARED, 'bench', 'synth-distro.mjs'), '--out', join(ws.root, 'pkgbuilds'), '--limit', '30', '--build-seconds', '0.2', ...dbs], { encoding: 'utf8' });

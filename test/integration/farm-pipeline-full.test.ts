@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { makeTempWorkspace } from '../helpers/nx-workspace';
@@ -70,8 +70,9 @@ function checkGitlab(doc: Record<string, Job>, deps: Record<string, string[]>): 
   return jobOf;
 }
 
-test('the pipeline of the 2,618-package synthetic distribution is valid, for GitLab and GitHub', { skip: !sharedAvailable && 'needs ../shared', timeout: 900_000 }, () => {
+test('the pipeline of the 2,618-package synthetic distribution is valid, for GitLab and GitHub', { skip: !sharedAvailable && 'needs ../shared', timeout: 900_000 }, (t) => {
   const ws = makeTempWorkspace({ prefix: 'pkgnx-farm-full-' });
+  t.after(() => rmSync(ws.root, { recursive: true, force: true }));
   const dbs = ['core', 'extra', 'multilib'].map((r) => join(SHARED_DATA, 'syncdb', 'arch-x86_64-2022', `${r}.db.tar.gz`));
   const gen = spawnSync(process.execPath, [join(SHARED, 'bench', 'synth-distro.mjs'), '--out', join(ws.root, 'pkgbuilds'), ...dbs], { encoding: 'utf8' });
   assert.equal(gen.status, 0, gen.stderr);

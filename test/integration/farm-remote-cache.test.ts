@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
@@ -23,6 +23,13 @@ const EXAMPLES = ['greet-utils', 'hello-cli', 'hello-fr', 'libhello', 'tap-fixtu
 let s3: FarmS3;
 let cache: CacheServerProcess;
 let first: TempWorkspace;
+/** the clones, removed at the end */
+const made: string[] = [];
+const clone = (prefix: string): ReturnType<typeof cloneWorkspace> => {
+  const c = cloneWorkspace(first.root, prefix);
+  made.push(c.dir);
+  return c;
+};
 
 before(async () => {
   if (skip) return;
@@ -36,6 +43,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
+  for (const dir of [first.root, ...made]) rmSync(dir, { recursive: true, force: true });
   await cache.stop();
   await s3.stop();
 });
@@ -64,7 +72,7 @@ test('a first clone builds and uploads; a second clone is all remote hits and it
   assert.ok(puts.every((q) => q.status === 200));
   assert.equal((await s3.keys(BUCKET)).length, EXAMPLES.length);
 
-  const second = cloneWorkspace(first.root, 'pkgnx-farm-second-');
+  const second = clone('pkgnx-farm-second-');
   const s = second.nx(['run-many', '-t', 'build'], rw());
   assert.equal(s.status, 0, s.out.slice(-5000));
   assert.match(s.out, /Nx read the output from the cache instead of running the command for 6 out of 6 tasks/);
@@ -79,7 +87,7 @@ test('a first clone builds and uploads; a second clone is all remote hits and it
 
 test('a read-only token reads but never writes: the run is fine, the server refused the upload, the bucket is unchanged', { skip, timeout: 600_000 }, async () => {
   const before = await s3.keys(BUCKET);
-  const c = cloneWorkspace(first.root, 'pkgnx-farm-ro-');
+  const c = clone('pkgnx-farm-ro-');
   // a change only this machine has: a task whose hash the cache has never seen
   writeFileSync(join(c.dir, 'pkgbuilds', 'hello-fr', 'fr.txt'), 'Salut, {name} !\n');
   execFileSync('bash', ['-c', "sed -i \"s/^sha256sums=.*/sha256sums=('$(sha256sum pkgbuilds/hello-fr/fr.txt | cut -d' ' -f1)')/\" pkgbuilds/hello-fr/PKGBUILD"], { cwd: c.dir });
@@ -112,7 +120,7 @@ test('an unreachable server: Nx 24 alone fails the run; with pkgnx the run goes 
       srv.close(() => resolve(typeof a === 'object' && a ? a.port : 1));
     });
   });
-  const c = cloneWorkspace(first.root, 'pkgnx-farm-down-');
+  const c = clone('pkgnx-farm-down-');
   const env = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: `http://127.0.0.1:${dead}`, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: RW_TOKEN };
   // the real behaviour of Nx 24.0.6, without pkgnx's probe: no task runs, exit 1
   const raw = c.nx(['run', 'tap-runner:build'], { ...env, PKGNX_REMOTE_CACHE_PROBE: 'off' });

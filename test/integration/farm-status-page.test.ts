@@ -73,5 +73,6 @@ test('the status page in a headless Chromium: counts, failures first, the failed
   } finally {
     await browser.close();
     rmSync(shots, { recursive: true, force: true });
+    rmSync(ws.root, { recursive: true, force: true });
   }
 });
