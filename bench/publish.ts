@@ -8,7 +8,7 @@
  * sync databases (6,960 packages) and of 2025 core, topped up with renamed copies of extra entries; the
  * sync databases have no file lists, so every entry gets a synthetic one of 12 paths (real .files
  * databases are larger, so the files-database part of these figures is a lower bound).
- *   node --require @swc-node/register bench/publish.ts        (needs versitygw: scripts/install-test-servers.sh;
+ *   node --require @swc-node/register bench/publish.ts        (needs versitygw: scripts/install-test-tools.sh;
  *   the shared data beside the checkout, or PKGNX_SHARED=/path/to/shared)
  */
 import { execFileSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-/** The `pkgnx` CLI as a separate process (`npm run pkgnx -- ...` without npm), from any directory. */
+/** The `pkgnx` CLI as a separate process (`npx pkgnx ...` without npm), from any directory. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { BUILD_USER, WORKSPACE_ROOT, hasCommand } from './env';
@@ -52,6 +52,6 @@ export function publishTestPrerequisites(needs: { pacman?: boolean; versitygw?: 
   for (const cmd of tools) if (!hasCommand(cmd)) return `${cmd} is not installed`;
   if (needs.pacman && process.getuid?.() !== 0) return 'pacman -Sy needs root';
   if (process.getuid?.() === 0 && spawnSync('id', [BUILD_USER]).status !== 0) return `no "${BUILD_USER}" user for makepkg`;
-  if (needs.versitygw && !versitygwBinary()) return 'versitygw is not installed (scripts/install-test-servers.sh)';
+  if (needs.versitygw && !versitygwBinary()) return 'versitygw is not installed (scripts/install-test-tools.sh)';
   return undefined;
 }

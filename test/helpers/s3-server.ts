@@ -1,6 +1,6 @@
 /**
  * S3 servers for tests, one per test file on a free loopback port:
- * - versitygw v1.8.0 (scripts/install-test-servers.sh): implements conditional writes like AWS S3
+ * - versitygw v1.8.0 (scripts/install-test-tools.sh): implements conditional writes like AWS S3
  *   (412 on If-Match/If-None-Match failures), real SigV4 authentication, anonymous reads by bucket policy;
  * - s3rver (devDependency): ignores If-Match/If-None-Match, the "server without conditional writes".
  */
@@ -110,7 +110,7 @@ function serverHandle(kind: S3TestServer['kind'], child: ChildProcess, port: num
 
 export async function startVersitygw(): Promise<S3TestServer> {
   const bin = versitygwBinary();
-  if (!bin) throw new Error(`versitygw ${VERSITYGW_VERSION} is not installed: run scripts/install-test-servers.sh`);
+  if (!bin) throw new Error(`versitygw ${VERSITYGW_VERSION} is not installed: run scripts/install-test-tools.sh`);
   const dataDir = mkdtempSync(join(tmpdir(), 'pkgnx-vgw-'));
   const accessKeyId = 'pkgnxtest';
   const secretAccessKey = 'pkgnxtestsecret';

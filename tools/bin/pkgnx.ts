@@ -13,6 +13,10 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   publish: { module: '../src/cli/publish', summary: 'upload built packages into their pacman repositories (S3 or a directory), one database rewrite per repository' },
   promote: { module: '../src/cli/promote', summary: 'move pkgbases between repositories (testing -> stable), as dbscripts db-move' },
   prune: { module: '../src/cli/prune', summary: 'delete published files past their grace period, and files killed publishers left' },
+  'cache-server': { module: '../src/cli/cache-server', summary: "Nx's self-hosted remote cache (GET/PUT /v1/cache/{hash}) over an S3 bucket" },
+  pipeline: { module: '../src/cli/pipeline', summary: "write Nx's task graph as a GitLab CI child pipeline and a GitHub Actions workflow" },
+  'farm-job': { module: '../src/cli/farm-job', summary: 'run build tasks in a CI job: dependencies restored from the remote cache, the result uploaded' },
+  'status-page': { module: '../src/cli/status-page', summary: 'render dist/summary.json as static HTML pages per architecture (dist/status/)' },
 };
 
 async function run(): Promise<void> {

@@ -12,6 +12,7 @@ import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
 import { buildTargetConfiguration } from './targets';
+import { remoteCacheGuard } from '../src/farm/cache-probe';
 
 export type { PkgnxPluginOptions };
 
@@ -124,7 +125,11 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
-  return { [RUN_ID_ENV]: context.id } as unknown as void;
+  // an unreachable remote cache fails (or hangs) a whole Nx 24 run: probe it, else go on with the local cache
+  const guard = await remoteCacheGuard(process.env, context.argv);
+  Object.assign(process.env, guard.env);
+  if (guard.message) console.warn(guard.message);
+  return { [RUN_ID_ENV]: context.id, ...guard.env } as unknown as void;
 };
 
 /**
