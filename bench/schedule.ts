@@ -44,7 +44,7 @@ function sleepSeconds(dir: string, pkgbase: string): number {
 
 /** The edges the pkgnx plugin hands Nx: the real sandboxed metadata, libalpm resolution and cycle breaks. */
 async function pkgnxGraph(workspaceRoot: string, pkgbases: string[]): Promise<Graph> {
-  const g = await workspaceGraph(workspaceRoot, pkgbases.map((p) => `pkgbuilds/${p}/PKGBUILD`), { architectures: ['x86_64'] });
+  const g = await workspaceGraph(workspaceRoot, pkgbases.map((p) => `pkgbuilds/${p}/PKGBUILD`), {}); // no chroot-config: x86_64
   const edges = new Map<string, Set<string>>(pkgbases.map((p) => [p, new Set<string>()]));
   for (const e of g.edges) edges.get(e.source)?.add(e.target);
   const dropped = g.cycles.removed.map((r) => ({ from: r.source, to: r.target, why: `${r.kinds.join('+')}, ${r.reason}` }));

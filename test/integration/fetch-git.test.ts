@@ -280,7 +280,8 @@ test('dry run: no git, no files, the same lines', async () => {
 test('local packages and plain directories: no git at all', async () => {
   const { options, lines, gitCalls } = setup();
   mkdirSync(join(options.pkgbuildsDir, 'mine'), { recursive: true });
-  writeFileSync(join(options.pkgbuildsDir, 'mine', '.SRCINFO'), 'pkgbase = mine\n\tpkgver = 1\n\tpkgrel = 1\n');
+  // a .SRCINFO as makepkg writes it (read with the one .SRCINFO parser, which needs the pkgname section)
+  writeFileSync(join(options.pkgbuildsDir, 'mine', '.SRCINFO'), 'pkgbase = mine\n\tpkgver = 1\n\tpkgrel = 1\n\tarch = any\n\npkgname = mine\n');
   const r = await fetchPackages([{ pkgbase: 'mine', source: 'local' }, { pkgbase: 'mine2', source: 'local' }], options);
   assert.equal(r[0].action, 'local');
   assert.equal(r[1].action, 'failed');

@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
 import { readMetadata, type MetadataSettings } from '../metadata';
+import { metadataView } from '../metadata/build-root-view';
 import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
@@ -84,7 +85,6 @@ async function graphCacheKey(workspaceRoot: string, files: string[], options: Re
   }
   // what sourced PKGBUILDs see of the build roots (pacman state, chroot-config) shapes their metadata too
   if (options.metadataSource === 'pkgbuild') {
-    const { metadataView } = await import('../metadata/build-root-view');
     for (const arch of options.architectures) hash.update(`${arch}:${metadataView(workspaceRoot, arch).fingerprint}`);
   }
   return hash.digest('hex');

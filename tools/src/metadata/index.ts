@@ -9,7 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import type { Srcinfo } from '../model';
 import { parseSrcinfo } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';
-import type { ExtractStats } from './extract';
+import { extractSrcinfo, type ExtractStats } from './extract';
 
 export type MetadataResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
 
@@ -50,8 +50,6 @@ async function readSrcinfoFiles(workspaceRoot: string, dirs: readonly string[]):
  */
 export async function readMetadata(workspaceRoot: string, dirs: readonly string[], arch: string, settings: MetadataSettings, opts: ReadMetadataOptions = {}): Promise<Map<string, MetadataResult>> {
   if (settings.source === 'srcinfo') return readSrcinfoFiles(workspaceRoot, dirs);
-  // loaded lazily: the sandbox runner is only needed when metadata comes from PKGBUILDs
-  const { extractSrcinfo } = await import('./extract');
   return extractSrcinfo([...dirs], {
     carch: arch,
     timeoutMs: settings.timeoutSeconds * 1000,

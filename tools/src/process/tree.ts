@@ -75,20 +75,23 @@ export function processTree(root: number): number[] {
 /**
  * SIGKILL every process below `root`, leaving `root` alive until they are reaped: killed children whose
  * parent died first would stay zombies of pid 1 (which need not reap them). Their own parents, alive until
- * then, reap them. Returns whether all were gone within `timeoutMs`.
+ * then, reap them. The tree is read again until nothing is below `root`: a process forked between a reading
+ * and the kills is found by the next one. Returns whether all were gone within `timeoutMs`.
  */
 export async function killBelow(root: number, timeoutMs = 5000): Promise<boolean> {
-  const below = processTree(root).filter((p) => p !== root);
-  for (const pid of below) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
   const deadline = Date.now() + timeoutMs;
+  const killed = new Set<number>();
   for (;;) {
-    if (below.every((p) => !pidAlive(p))) return true;
+    const below = processTree(root).filter((p) => p !== root);
+    for (const pid of below) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed.add(pid);
+      } catch {
+        // already gone
+      }
+    }
+    if (below.length === 0 && [...killed].every((p) => !pidAlive(p))) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
