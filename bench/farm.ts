@@ -17,7 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { workspaceGraph } from '../tools/src/graph/load';
+import { workspaceGraph } from '../tools/src/graph/cached-graph';
 import { validateFarmConfig } from '../tools/src/farm/farm-config';
 import { planPipeline, type PlannedJob } from '../tools/src/farm/plan';
 import type { FarmTaskGraph } from '../tools/src/farm/task-graph';

@@ -15,7 +15,7 @@ import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
 import { ensureRootfs } from '../helpers/rootfs';
 import { SHARED, SHARED_DATA, WORKSPACE_ROOT, hasCommand, sharedAvailable } from '../helpers/env';
 import { farmS3Skip, RW_TOKEN, startCacheServerProcess, startFarmS3, type CacheServerProcess, type FarmS3 } from '../helpers/farm-s3';
-import type { RunSummary } from '../../tools/src/build/summary';
+import type { RunSummary } from '../../tools/src/packaging/run-summary';
 
 const root = ensureRootfs('x86_64');
 const skip = root.skipReason ?? farmS3Skip ?? (hasCommand('rsync') ? false : 'gitlab-ci-local needs rsync');

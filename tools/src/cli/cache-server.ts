@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { CACHE_SERVER_SETTINGS, CacheConfigError, resolveCacheServerConfig, type CacheSettingValues } from '../farm/cache-config';
 import { startCacheServer } from '../farm/cache-server';
 import { s3CacheStore } from '../farm/cache-store';
-import { UsageError } from '../upstream/cli-support';
+import { UsageError } from './support';
 
 const HELP = `usage: cache-server [options]
   Nx's self-hosted remote cache (GET/PUT /v1/cache/{hash}) storing artifacts in an S3 bucket.

@@ -15,8 +15,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { probeRemoteCache, probeTimeoutMs, remoteCacheFromEnv } from '../farm/cache-probe';
-import type { RunSummary } from '../build/summary';
-import { UsageError } from '../upstream/cli-support';
+import type { RunSummary } from '../packaging/run-summary';
+import { UsageError } from './support';
 
 const HELP = `usage: farm-job TASK-ID... | --all --arch ARCH [--workspace DIR]
   TASK-ID: project:target:configuration as in Nx's task graph (e.g. hello-cli:build:x86_64)

@@ -13,7 +13,7 @@ import { githubPlanOutputs, githubWorkflow, gitlabPipeline } from '../farm/emit'
 import { planGithubLevels, planPipeline, validatePlan } from '../farm/plan';
 import { parseTaskGraph, TaskGraphError, type FarmTaskGraph } from '../farm/task-graph';
 import { CONFIG_FILE_NAME } from '../upstream/config';
-import { UsageError } from '../upstream/cli-support';
+import { UsageError } from './support';
 
 const HELP = `usage: pipeline --from GRAPH.json [--from ...] (--gitlab FILE | --github-plan) [--config FILE]
        pipeline --github FILE [--graph-command CMD ...] [--config FILE]

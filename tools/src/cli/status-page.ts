@@ -7,13 +7,13 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RunSummary } from '../build/summary';
-import { findPkgbuilds, readPluginOptionsFromNxJson, resolveOptions, workspaceGraph } from '../graph/load';
+import type { RunSummary } from '../packaging/run-summary';
+import { findPkgbuilds, readPluginOptionsFromNxJson, resolveOptions, workspaceGraph } from '../graph/cached-graph';
 import { projectMetadata } from '../graph/workspace-graph';
 import { renderStatusPages, type PackageVersions } from '../farm/status-page';
 import { CONFIG_FILE_NAME, loadUpstreamConfig } from '../upstream/config';
-import { loadRepositories } from '../upstream/load';
-import { UsageError } from '../upstream/cli-support';
+import { loadRepositories } from '../upstream/load-repositories';
+import { UsageError } from './support';
 
 const HELP = `usage: status-page [--workspace DIR] [--out DIR] [--title TEXT]
   render dist/summary.json (the last run) as static HTML pages: DIR/index.html and DIR/<arch>.html

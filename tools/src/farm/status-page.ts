@@ -4,7 +4,7 @@
  * glance: counts at the top, failures first, a colour per result; a failed package links to its log, a
  * skipped one to the failure it waited for. No script, no external resource: publishable as it is.
  */
-import type { RunSummary } from '../build/summary';
+import type { RunSummary } from '../packaging/run-summary';
 
 export type Result = 'failed' | 'stopped' | 'skipped' | 'built' | 'restored';
 
