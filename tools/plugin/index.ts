@@ -10,9 +10,10 @@ import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
 import { buildTargetConfiguration } from './targets';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
+import { writeStatusSite } from '../src/farm/status-site';
 
 export type { PkgnxPluginOptions };
 
@@ -120,8 +121,8 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
 }
 
 /**
- * Before a run: mark the previous summary as not current, and hand the run's id to its tasks (Nx applies the
- * environment a plugin returns here), so the build executor's record of the task graph is this run's.
+ * Before a run: mark the previous summary as not current, and make sure an unusable remote cache does not
+ * fail the whole run.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
@@ -129,16 +130,17 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
   if (guard.message) console.warn(guard.message);
-  return { [RUN_ID_ENV]: context.id, ...guard.env } as unknown as void;
+  return guard.env as unknown as void;
 };
 
 /**
  * After every run: packages restored from the cache join the workspace repository (the executor does
- * not run on a cache hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped.
+ * not run on a cache hit), dist/summary.{json,txt} say what was built, restored, failed, skipped, and
+ * dist/status/ shows it as pages.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
-  const recorded = takeTaskGraph(context.workspaceRoot, context.id);
+  const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
   const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
@@ -162,4 +164,12 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   }
   const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
+  // the status pages beside the summary (plugin option statusPage: false turns them off); never fails the run
+  if (options.statusPage) {
+    try {
+      await writeStatusSite(context.workspaceRoot, summary, { warn: (m) => console.warn(`pkgnx status page: ${m}`) });
+    } catch (e) {
+      console.warn(`pkgnx: could not write dist/status/: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 };
