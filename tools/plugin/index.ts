@@ -4,10 +4,12 @@
  * Thin adapter: every decision lives in tools/src/graph.
  */
 import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
+import { WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
@@ -88,7 +90,27 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   },
 ];
 
-let warnedFingerprint: string | undefined;
+/**
+ * The graph's warnings are printed once per change of the graph (or of the directories not loaded), not on every
+ * command: at distribution scale the same forced cycle break on every `nx` call is noise. What was last
+ * printed is remembered in the workspace data (cleared by `nx reset`, which prints them again);
+ * `npx pkgnx graph` and `npx pkgnx cycles` list everything at any time.
+ */
+function shouldWarn(workspaceRoot: string, fingerprint: string): boolean {
+  const file = join(workspaceRoot, WORKSPACE_DATA, 'warned-fingerprint');
+  try {
+    if (readFileSync(file, 'utf8') === fingerprint) return false;
+  } catch {
+    // never warned here yet
+  }
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, fingerprint);
+  } catch {
+    // read-only workspace data: warn every time rather than never
+  }
+  return true;
+}
 
 export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async (rawOptions, context) => {
   const files = Object.values(context.projects)
@@ -97,8 +119,7 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
   // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
   const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
-  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
-    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+  if (shouldWarn(context.workspaceRoot, createHash('sha256').update(`${graph.fingerprint}\0${notLoaded.join('\0')}`).digest('hex'))) {
     if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
