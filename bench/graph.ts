@@ -5,8 +5,9 @@
  * --pkgbuilds DIR: every directory below DIR holding a PKGBUILD becomes a project (default: the 2,618-pkgbase
  * synthetic distribution, ../shared/bench/synth-distro.mjs over the 2022 Arch databases). --arch: the configured
  * architectures (each gets a chroot-config/<arch>/ and so a build configuration).
- * Beside it, the floor: a workspace of plain project.json projects with the same names and the same dependency
- * edges (implicitDependencies) and no plugin — what Nx itself costs for that many projects. Printed, each with its
+ * Beside it, the floor: the same files, with a plain project.json in every PKGBUILD directory giving the same
+ * project names and dependency edges (implicitDependencies), and no plugin — what Nx itself costs for that many
+ * projects. Printed, each with its
  * ratio to the floor measured in the same run, and the load average:
  *   - cold (empty Nx, metadata and graph caches), `nx show projects`;
  *   - warm `nx show projects` without the daemon (median of --runs) and the peak memory of the process tree;
@@ -177,9 +178,13 @@ interface GraphJson {
   graph: { nodes: Record<string, { data: { root: string } }>; dependencies: Record<string, { target: string }[]> };
 }
 
-/** the floor: the same project names and edges as plain project.json projects, one build target each */
-function floorWorkspace(graph: GraphJson): string {
+/**
+ * the floor: the same files (so Nx hashes as much), and the same project names and edges as plain project.json
+ * projects with one build target each, without the plugin
+ */
+function floorWorkspace(graph: GraphJson, from: string): string {
   const ws = nxWorkspace('pkgnx-bench-floor-');
+  cpSync(join(from, 'pkgbuilds'), join(ws, 'pkgbuilds'), { recursive: true });
   // the same nx.json and .env as the plugin's workspace, without the plugin: what Nx itself costs
   const nxJson = JSON.parse(readFileSync(join(ROOT, 'nx.json'), 'utf8')) as Record<string, unknown>;
   delete nxJson.plugins;
@@ -293,7 +298,7 @@ async function main(): Promise<void> {
   await run(nxOf(ws), ['graph', `--file=${join(ws, 'graph.json')}`], ws);
   const graph = JSON.parse(readFileSync(join(ws, 'graph.json'), 'utf8')) as GraphJson;
   rmSync(join(ws, 'graph.json'));
-  const floor = floorWorkspace(graph);
+  const floor = floorWorkspace(graph, ws);
   const floorCold = await run(nxOf(floor), ['show', 'projects'], floor);
   line(`cold, nx show projects (${count} projects)`, s(cold.ms), `floor ${s(floorCold.ms)}; ${(cold.ms / dirs.length).toFixed(2)} ms per PKGBUILD (${ARCHS.length} arch); CPU ${s(cold.cpuMs)}; ${load()}`);
 
@@ -317,8 +322,13 @@ async function main(): Promise<void> {
   const lowRoot = graph.graph.nodes[low.name].data.root;
   const aff = await affectedAfterChange(ws, () => bumpPkgrel(join(ws, lowRoot, 'PKGBUILD')));
   const floorProject = join(floor, lowRoot, 'project.json');
-  const floorAff = await affectedAfterChange(floor, () => writeFileSync(floorProject, JSON.stringify({ ...(JSON.parse(readFileSync(floorProject, 'utf8')) as object), tags: ['bumped'] })));
-  line(`nx affected -t build --graph, ${low.name} bumped`, s(aff.ms), `${aff.tasks} tasks, ${aff.peakMiB.toFixed(0)} MiB, CPU ${s(aff.cpuMs)}; warm ${ratio(aff.ms, w.ms)}; floor ${s(floorAff.ms)} (${floorAff.tasks} tasks): ${ratio(aff.ms, floorAff.ms)}; ${load()}`);
+  // Nx itself may fail here on a large graph ("Invalid string length" writing the task graph): say so
+  const floorAff = await affectedAfterChange(floor, () => writeFileSync(floorProject, JSON.stringify({ ...(JSON.parse(readFileSync(floorProject, 'utf8')) as object), tags: ['bumped'] }))).catch((e: unknown) => {
+    sh('git', ['checkout', '-q', '--', '.'], floor);
+    return `failed: ${(e instanceof Error ? e.message : String(e)).split('\n').filter((l) => /\w/.test(l)).slice(1, 3).join(' ').trim()}`;
+  });
+  const floorText = typeof floorAff === 'string' ? `floor ${floorAff}` : `floor ${s(floorAff.ms)} (${floorAff.tasks} tasks): ${ratio(aff.ms, floorAff.ms)}`;
+  line(`nx affected -t build --graph, ${low.name} bumped`, s(aff.ms), `${aff.tasks} tasks, ${aff.peakMiB.toFixed(0)} MiB, CPU ${s(aff.cpuMs)}; warm ${ratio(aff.ms, w.ms)}; ${floorText}; ${load()}`);
   await run(nxOf(ws), ['show', 'projects'], ws);
 
   if (!values['no-daemon']) {

@@ -10,6 +10,7 @@ import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
 import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
 import { chooseBackend, sourceDateEpoch } from '../../tools/src/packaging/build-package';
 import { metadataLoader } from '../../tools/src/graph/cached-graph';
+import { buildInputsFor } from '../../tools/src/model';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { loadWorkspaceGraph, projectMetadata } from '../../tools/src/graph/workspace-graph';
 import { resolveRootfs } from '../../tools/src/roots/locate';
@@ -68,7 +69,21 @@ test('the build inputs per architecture come from the graph (project metadata), 
   const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/x/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
   const meta = projectMetadata(graph.projects[0], 'x86_64');
   assert.deepEqual(meta.build.aarch64, { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
-  assert.deepEqual(meta.build.x86_64.checkdepends, ['t']);
+  assert.deepEqual(buildInputsFor(meta, 'x86_64')?.checkdepends, ['t']);
+});
+
+test('an architecture with the same build inputs as another names it in the project metadata', async () => {
+  const ws = join(tmp, 'ws-shared-inputs');
+  const dir = join(ws, 'pkgbuilds', 'y');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=y\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a)\npackage() { :; }\n');
+  const options = resolvePluginOptions({ architectures: ['x86_64', 'aarch64'] }, ['aarch64', 'x86_64']);
+  const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/y/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
+  const meta = projectMetadata(graph.projects[0], 'x86_64');
+  const [first, second] = Object.keys(meta.build);
+  assert.equal(meta.build[second], first);
+  assert.deepEqual(buildInputsFor(meta, second), { arch: ['x86_64', 'aarch64'], depends: ['a'], makedepends: [], checkdepends: [] });
+  assert.equal(buildInputsFor(meta, 'riscv64'), undefined);
 });
 
 // One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).

@@ -5,7 +5,7 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { OptionsError, parseBuildOptions } from '../../src/packaging/build-options';
 import { runBuild } from '../../src/packaging/build-package';
-import type { ProjectPkgnxMetadata } from '../../src/model';
+import { buildInputsFor, type ProjectPkgnxMetadata } from '../../src/model';
 import { recordTaskGraph } from '../../plugin/run';
 
 /** every project the given one depends on, directly or not (npm and other external nodes excluded) */
@@ -53,7 +53,7 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
     return { success: false };
   }
   // what the graph read of the PKGBUILD for this architecture: it is not sourced again here
-  const buildInputs = metadata?.build?.[options.arch];
+  const buildInputs = metadata ? buildInputsFor(metadata, options.arch) : undefined;
   if (!buildInputs) {
     console.error(`pkgnx build (${project}): no metadata for architecture ${options.arch}: it is not one of the plugin's architectures (chroot-config/<arch>/ and the plugin option "architectures")`);
     return { success: false };
