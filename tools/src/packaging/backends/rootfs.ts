@@ -23,6 +23,9 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readF
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureShifted } from '../../roots/shift';
+import { rootLockFile, withRootLock } from '../../roots/create';
+import { inspectRoot, standInWarning } from '../../roots/inspect';
+import { updateRoot } from '../../roots/update';
 import { isRoot, uidBase } from '../../sandbox/identity';
 import { seccompProgram } from '../../sandbox/seccomp';
 import { PACMAN_CAPS, SECCOMP_FD, USERNS_FD, sandboxArgv, type Bind } from '../../sandbox/root-exec';
@@ -37,6 +40,8 @@ import { acquireLock } from '../../process/flock';
 const SANDBOX_CACHE = '/var/cache/pacman/pkg';
 const SANDBOX_STARTDIR_RO = '/.pkgnx-startdir';
 const SANDBOX_GNUPG = '/.pkgnx-gnupg';
+/** how long a build waits for an update of its root (which holds the root's lock alone) to finish */
+const ROOT_WAIT_SECONDS = 3600;
 
 export type ResolvedCopyMethod = 'overlay' | 'copy';
 
@@ -179,13 +184,24 @@ export const rootfsBackend: BuildBackend = {
     const base = uidBase();
     const [, setup, build] = this.plan(req);
     let userns: BuildUserNamespace | undefined;
+    let releaseRoot: (() => void) | undefined;
     try {
       await mkdir(req.copiesDir ?? join(req.workspaceRoot, '.pkgnx', 'chroots', req.arch), { recursive: true });
       await mkdir(l.copyDir, { recursive: true });
       await mkdir(l.scriptsDir, { recursive: true });
       // the root belongs to the build's uid range once (and stays so): root inside owns its files
-      const shifted = await withRootLock(req.rootfs ?? '', async () => ensureShifted(req.rootfs ?? '', base));
-      if (shifted) await logLine(req.logFile, `==> pkgnx: ${req.rootfs}: ${shifted.changed} files now belong to the build's uid range (base ${base}${shifted.from ? `, was ${shifted.from}` : ''})`);
+      const root = req.rootfs ?? '';
+      const facts = inspectRoot(root);
+      if (facts.kind === 'stand-in') await logLine(req.logFile, `==> pkgnx: ${standInWarning(facts, req.arch)}`);
+      if (req.devtools.updateRoot) {
+        // devtools' updateRoot for this backend: the root itself, when no other build has it mounted
+        const u = await updateRoot({ workspaceRoot: req.workspaceRoot, arch: req.arch, root, waitSeconds: 0, logFile: req.logFile, signal: req.signal, say: (line) => void logLine(req.logFile, `==> pkgnx: ${line}`) });
+        await logLine(req.logFile, `==> pkgnx: updateRoot: ${u.updated ? `${root} updated (pacman -Syuu)` : `not updated now: ${u.skipped}`}`);
+      }
+      const shifted = await withRootLock(root, {}, async () => ensureShifted(root, base));
+      if (shifted) await logLine(req.logFile, `==> pkgnx: ${root}: ${shifted.changed} files now belong to the build's uid range (base ${base}${shifted.from ? `, was ${shifted.from}` : ''})`);
+      // held until the copy is gone: an update of the root (exclusive) never changes it under a mounted overlay
+      releaseRoot = await acquireLock(rootLockFile(root), { shared: true, waitSeconds: ROOT_WAIT_SECONDS });
       if (l.method === 'overlay') {
         const rootMode = statSync(req.rootfs ?? '/').mode & 0o7777;
         for (const d of [l.upper, l.work]) await mkdir(d, { recursive: true });
@@ -228,6 +244,7 @@ export const rootfsBackend: BuildBackend = {
       return { success: true };
     } finally {
       userns?.close();
+      releaseRoot?.();
       await rm(l.copyDir, { recursive: true, force: true });
       await logLine(req.logFile, `==> pkgnx: copy ${req.copyName} removed ${new Date().toISOString()}`, false).catch(() => undefined);
     }
@@ -238,14 +255,4 @@ export const rootfsBackend: BuildBackend = {
 function chownTree(dir: string, id: number): void {
   mkdirSync(dir, { recursive: true });
   runCheckedSync('chown', ['-R', `${id}:${id}`, dir]);
-}
-
-/** one shift of a root at a time (parallel builds share it) */
-async function withRootLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  const release = await acquireLock(`${root}.pkgnx-lock`);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
 }
