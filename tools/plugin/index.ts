@@ -4,15 +4,18 @@
  * Thin adapter: every decision lives in tools/src/graph.
  */
 import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
+import { WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
 import { buildTargetConfiguration } from './targets';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
+import { writeStatusSite } from '../src/farm/status-site';
 
 export type { PkgnxPluginOptions };
 
@@ -87,7 +90,27 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   },
 ];
 
-let warnedFingerprint: string | undefined;
+/**
+ * The graph's warnings are printed once per change of the graph (or of the directories not loaded), not on every
+ * command: at distribution scale the same forced cycle break on every `nx` call is noise. What was last
+ * printed is remembered in the workspace data (cleared by `nx reset`, which prints them again);
+ * `npx pkgnx graph` and `npx pkgnx cycles` list everything at any time.
+ */
+function shouldWarn(workspaceRoot: string, fingerprint: string): boolean {
+  const file = join(workspaceRoot, WORKSPACE_DATA, 'warned-fingerprint');
+  try {
+    if (readFileSync(file, 'utf8') === fingerprint) return false;
+  } catch {
+    // never warned here yet
+  }
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, fingerprint);
+  } catch {
+    // read-only workspace data: warn every time rather than never
+  }
+  return true;
+}
 
 export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async (rawOptions, context) => {
   const files = Object.values(context.projects)
@@ -96,8 +119,7 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
   // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
   const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
-  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
-    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+  if (shouldWarn(context.workspaceRoot, createHash('sha256').update(`${graph.fingerprint}\0${notLoaded.join('\0')}`).digest('hex'))) {
     if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
@@ -129,8 +151,8 @@ function rootfsOption(nxJson: NxJsonConfiguration, target: string): string | und
 }
 
 /**
- * Before a run: mark the previous summary as not current, and hand the run's id to its tasks (Nx applies the
- * environment a plugin returns here), so the build executor's record of the task graph is this run's.
+ * Before a run: mark the previous summary as not current, and make sure an unusable remote cache does not
+ * fail the whole run.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
@@ -138,16 +160,17 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
   if (guard.message) console.warn(guard.message);
-  return { [RUN_ID_ENV]: context.id, ...guard.env } as unknown as void;
+  return guard.env as unknown as void;
 };
 
 /**
  * After every run: packages restored from the cache join the workspace repository (the executor does
- * not run on a cache hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped.
+ * not run on a cache hit), dist/summary.{json,txt} say what was built, restored, failed, skipped, and
+ * dist/status/ shows it as pages.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
-  const recorded = takeTaskGraph(context.workspaceRoot, context.id);
+  const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
   const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
@@ -171,4 +194,12 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   }
   const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
+  // the status pages beside the summary (plugin option statusPage: false turns them off); never fails the run
+  if (options.statusPage) {
+    try {
+      await writeStatusSite(context.workspaceRoot, summary, { warn: (m) => console.warn(`pkgnx status page: ${m}`) });
+    } catch (e) {
+      console.warn(`pkgnx: could not write dist/status/: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 };

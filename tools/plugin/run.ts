@@ -2,20 +2,31 @@
  * The Nx side of a run: which nx command lines are build runs, Nx's task results in pkgnx's vocabulary, and the
  * channel through which the build executor hands the plugin the run's task graph (Nx gives plugins only the
  * tasks that ran: the ones it skipped after a failure, and what they waited for, come from there).
- * The channel is keyed by the run's id: the plugin's preTasksExecution sets it in the environment of every
- * task of the run, the executor writes `task-graph-<id>.json`, postTasksExecution reads and removes it.
+ * The channel is keyed by the nx process that runs the tasks (its pid and start time, so a reused pid is another
+ * key): the executor finds it in NX_INVOCATION_ANCESTOR_PIDS, which Nx sets for every task; the plugin is in
+ * that process or its plugin worker (nxCommand). The executor writes `task-graph-<key>.json`, postTasksExecution
+ * reads and removes it. (Nx 24 computes a task's environment before preTasksExecution runs, so an environment
+ * variable returned from there never reaches the tasks.)
  */
 import type { ExecutorContext, TaskResult, TaskResults } from '@nx/devkit';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskOutcome, TaskRun } from '../src/packaging/run-summary';
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 
-/** the environment variable carrying the run id from preTasksExecution to the executors */
-export const RUN_ID_ENV = 'PKGNX_NX_RUN_ID';
+/** `<pid>-<start time in clock ticks since boot>`: one nx process, even after its pid is reused */
+function processKey(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after "(comm) ": state is the 3rd field of the line, starttime the 22nd
+    return `${pid}-${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return undefined;
+  }
+}
 
-function channelFile(workspaceRoot: string, runId: string): string {
-  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${runId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+function channelFile(workspaceRoot: string, key: string): string {
+  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${key}.json`);
 }
 
 interface RecordedTaskGraph {
@@ -25,11 +36,13 @@ interface RecordedTaskGraph {
 
 /** executor side: every build task of the run writes the same content; the last write wins */
 export function recordTaskGraph(context: ExecutorContext): void {
-  const runId = process.env[RUN_ID_ENV];
+  // the nx process that forked this task: the last of the pids Nx hands its tasks
+  const nxPid = Number((process.env.NX_INVOCATION_ANCESTOR_PIDS ?? '').split(',').pop());
+  const key = nxPid > 0 ? processKey(nxPid) : undefined;
   const graph = context.taskGraph;
-  if (!runId || !graph) return;
+  if (!key || !graph) return;
   try {
-    const file = channelFile(context.root, runId);
+    const file = channelFile(context.root, key);
     mkdirSync(join(file, '..'), { recursive: true });
     const body: RecordedTaskGraph = {
       tasks: Object.fromEntries(Object.entries(graph.tasks).map(([id, t]) => [id, t.target])),
@@ -43,15 +56,40 @@ export function recordTaskGraph(context: ExecutorContext): void {
   }
 }
 
-/** plugin side: the run's recorded task graph, removed once read */
-export function takeTaskGraph(workspaceRoot: string, runId: string): RecordedTaskGraph | undefined {
-  const file = channelFile(workspaceRoot, runId);
+/**
+ * plugin side: the run's recorded task graph, removed once read. Normally the file of our nx process; where the
+ * hook runs elsewhere (the Nx daemon), the record whose tasks include every task that ran. Records of nx
+ * processes that are gone are removed.
+ */
+export function takeTaskGraph(workspaceRoot: string, ranTaskIds: readonly string[]): RecordedTaskGraph | undefined {
+  const dir = join(workspaceRoot, WORKSPACE_DATA, 'runs');
+  const read = (file: string): RecordedTaskGraph | undefined => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as RecordedTaskGraph;
+    } catch {
+      return undefined;
+    }
+  };
+  const own = processKey(nxCommand().pid);
+  let chosen: string | undefined = own && existsSync(channelFile(workspaceRoot, own)) ? channelFile(workspaceRoot, own) : undefined;
+  let names: string[] = [];
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RecordedTaskGraph;
+    names = readdirSync(dir).filter((n) => /^task-graph-\d+-\d+\.json$/.test(n));
   } catch {
     return undefined;
+  }
+  for (const name of names) {
+    const file = join(dir, name);
+    const [, pid, start] = /^task-graph-(\d+)-(\d+)\.json$/.exec(name) ?? [];
+    const alive = processKey(Number(pid)) === `${pid}-${start}`;
+    if (!chosen && alive && ranTaskIds.every((id) => read(file)?.tasks[id])) chosen = file;
+    else if (!alive && file !== chosen) rmSync(file, { force: true });
+  }
+  if (!chosen) return undefined;
+  try {
+    return read(chosen);
   } finally {
-    rmSync(file, { force: true });
+    rmSync(chosen, { force: true });
   }
 }
 

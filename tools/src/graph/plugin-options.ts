@@ -42,6 +42,8 @@ export interface PkgnxPluginOptions {
   rootInput?: RootInput;
   /** the packages rootInput "toolchain" hashes (default binutils gcc gcc-libs glibc linux-api-headers) */
   toolchainPackages?: string[];
+  /** write the run's status pages (dist/status/) after every build run (default true) */
+  statusPage?: boolean;
 }
 
 export interface ResolvedPluginOptions {
@@ -57,6 +59,7 @@ export interface ResolvedPluginOptions {
   buildTargetName: string;
   rootInput: RootInput;
   toolchainPackages: string[];
+  statusPage: boolean;
 }
 
 export class PluginOptionsError extends OptionsError {
@@ -70,6 +73,7 @@ const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
   'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'rootInput', 'toolchainPackages',
+  'statusPage',
 ];
 
 function toolchainPackages(o: OptionsReader): string[] {
@@ -135,5 +139,6 @@ export function resolvePluginOptions(raw: unknown, discoveredArchitectures: stri
     buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
     rootInput: o.oneOf('rootInput', ['none', 'toolchain', 'all'] as const, 'none'),
     toolchainPackages: toolchainPackages(o),
+    statusPage: o.bool('statusPage', true),
   };
 }
