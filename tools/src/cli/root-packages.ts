@@ -6,22 +6,22 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { inspectRoot, packageManifest } from '../roots/inspect';
-import { resolveRootfs } from '../roots/locate';
+import { rootDirFor } from '../roots/locate';
 import { EXIT_OK, UsageError, runVerb, splitNames } from './support';
 
 const HELP = `usage: root packages --arch ARCH... (--all | --package PKG...) [--rootfs PATH] [--workspace DIR]
 Print the packages installed in the build root of each ARCH (where builds look for it: the build option
-rootfs given as --rootfs, with {arch}; else chroot-config/ARCH/rootfs), "ARCH: name version" per line,
+rootfs given as --rootfs, with {arch}; else chroot-config/ARCH/rootfs, else .pkgnx/rootfs/ARCH), "ARCH: name version" per line,
 sorted: every package (--all) or the named ones. A missing or stand-in root prints one line saying so.
 This is the build target's runtime cache input under the plugin option rootInput (docs/roots.md).`;
 
 export function manifestLines(workspaceRoot: string, arches: string[], select: 'all' | string[], rootfsOption?: string): string[] {
   const out: string[] = [];
   for (const arch of arches) {
-    const root = resolveRootfs(workspaceRoot, arch, rootfsOption);
-    const facts = root ? inspectRoot(root) : undefined;
-    if (!root || facts?.kind === 'missing') out.push(`${arch}: (no build root)`);
-    else if (facts?.kind === 'stand-in') out.push(`${arch}: (stand-in root without pacman packages)`);
+    const root = rootDirFor(workspaceRoot, arch, rootfsOption);
+    const facts = inspectRoot(root);
+    if (facts.kind === 'missing') out.push(`${arch}: (no build root)`);
+    else if (facts.kind === 'stand-in') out.push(`${arch}: (stand-in root without pacman packages)`);
     else for (const line of packageManifest(root, select)) out.push(`${arch}: ${line}`);
   }
   return out;

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { logStamp } from '../packaging/logs';
-import { resolveRootfs } from '../roots/locate';
+import { rootDirFor } from '../roots/locate';
 import { UsageError } from './support';
 
 const ARCH = /^[A-Za-z0-9_]+$/;
@@ -20,7 +20,7 @@ export function rootTarget(values: { arch?: string; dir?: string; workspace?: st
   if (!values.arch) throw new UsageError('--arch is required (e.g. --arch x86_64)');
   if (!ARCH.test(values.arch)) throw new UsageError(`--arch: "${values.arch}" is not a pacman architecture name`);
   const workspaceRoot = resolve(values.workspace ?? process.cwd());
-  const root = values.dir ? resolve(values.dir) : (resolveRootfs(workspaceRoot, values.arch) ?? join(workspaceRoot, '.pkgnx', 'rootfs', values.arch));
+  const root = values.dir ? resolve(values.dir) : rootDirFor(workspaceRoot, values.arch);
   return { workspaceRoot, arch: values.arch, root };
 }
 

@@ -4,7 +4,7 @@
  * only (sandbox/root-exec.ts). So no install scriptlet of a package put into a root ever runs as a host
  * account, and every file it writes already belongs to the root's uid range.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLogged } from '../process/logged-run';
@@ -32,6 +32,23 @@ export class RootStepError extends Error {
   override name = 'RootStepError';
 }
 
+/** pacman's and bubblewrap's error lines the step wrote to the log (the reason, not the whole log) */
+function errorLines(logFile: string, from: number): string {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(from).toString('utf8');
+  } catch {
+    return '';
+  }
+  const lines = text.split('\n').filter((l) => /^(error|bwrap|pacman-key|gpg): |signature|keyring/i.test(l) && !/^==> pkgnx:/.test(l));
+  return lines.length ? `:\n  ${[...new Set(lines)].slice(-8).join('\n  ')}` : '';
+}
+
+function reasonAndLog(logFile: string, from: number): string {
+  const reason = errorLines(logFile, from);
+  return reason ? `${reason}\n  log: ${logFile}` : `; log: ${logFile}`;
+}
+
 /** runs the step; throws a RootStepError naming its purpose, exit status and log on failure */
 export async function runRootStep(step: RootStep): Promise<void> {
   const base = uidBase();
@@ -53,9 +70,10 @@ export async function runRootStep(step: RootStep): Promise<void> {
         extraBwrap: [...(step.extraBwrap ?? []), '--chdir', '/'],
         command: ['/bin/bash', '-c', `${SCRIPT_PROLOGUE}${step.script}`, 'pkgnx-root'],
       });
+      const logStart = existsSync(step.logFile) ? statSync(step.logFile).size : 0;
       const r = await runLogged({ argv, purpose: step.purpose }, { logFile: step.logFile, signal: step.signal, fds: [userns.fd, fd] });
       if (r.aborted) throw new RootStepError(`${step.purpose}: interrupted (log: ${step.logFile})`);
-      if (r.code !== 0) throw new RootStepError(`${step.purpose} failed (exit ${r.code ?? r.signal}); log: ${step.logFile}`);
+      if (r.code !== 0) throw new RootStepError(`${step.purpose} failed (exit ${r.code ?? r.signal})${reasonAndLog(step.logFile, logStart)}`);
     } finally {
       closeSync(fd);
     }

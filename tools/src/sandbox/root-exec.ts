@@ -44,7 +44,8 @@ host)
     elif [ -d "/$d" ]; then mkdir "${ASSEMBLED_ROOT}/$d"; mount --rbind "/$d" "${ASSEMBLED_ROOT}/$d"; mount -o remount,bind,ro "${ASSEMBLED_ROOT}/$d"
     fi
   done
-  mkdir -p ${ASSEMBLED_ROOT}/tmp ${ASSEMBLED_ROOT}/var/tmp ${ASSEMBLED_ROOT}/run ;;
+  # bubblewrap (unprivileged outside) cannot create anything in this root-owned tmpfs: its mount points now
+  mkdir -p ${ASSEMBLED_ROOT}/tmp ${ASSEMBLED_ROOT}/var/tmp ${ASSEMBLED_ROOT}/run ${ASSEMBLED_ROOT}/proc ${ASSEMBLED_ROOT}/dev ;;
 esac
 # the root's /tmp first: a workspace under /tmp is bound inside it
 mount -t tmpfs -o mode=1777 pkgnx-tmp ${ASSEMBLED_ROOT}/tmp
