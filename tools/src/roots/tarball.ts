@@ -66,7 +66,8 @@ export async function verifyTarball(tarball: string, signature: string, keyFiles
   writeFileSync(keyring, Buffer.concat(parts));
   const r = await run('gpgv', ['--status-fd', '1', '--homedir', workDir, '--keyring', keyring, signature, tarball]);
   const status = r.stdout;
-  const valid = /^\[GNUPG:\] VALIDSIG (\S+)(?: \S+){7} (\S+)/m.exec(status);
+  // VALIDSIG <fpr> then 8 fields (dates, version, reserved, algorithms, class), then the primary key fpr
+  const valid = /^\[GNUPG:\] VALIDSIG (\S+)(?: \S+){8} (\S+)/m.exec(status);
   if (r.exitCode === 0 && valid) {
     const signer = valid[2];
     return { sha256: sha256Of(tarball), signer, key: owners.get(signer) ?? owners.get(valid[1]) ?? keyFiles[0] };
