@@ -7,7 +7,8 @@
  * on a shared filesystem) is never taken over by itself: `breakLock` does it, on the user's word.
  * Checking and taking happen under a flock(1) guard, so two runs never both take over one stale lock.
  */
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { acquireLock } from '../process/flock';
 import { pidAlive } from '../process/tree';
@@ -73,6 +74,7 @@ function readHolder(file: string): LockHolder | undefined {
  * taken over, if anything (for the log).
  */
 export async function takeRunLock(file: string, command: string, opts: { breakLock?: boolean } = {}): Promise<{ release: () => void; tookOver?: string }> {
+  mkdirSync(dirname(file), { recursive: true });
   const guard = await acquireLock(`${file}.guard`, 60);
   try {
     const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command };

@@ -38,8 +38,9 @@ export function say(verb: string): (line: string) => void {
 /** an AbortSignal that SIGINT/SIGTERM abort (the running sandbox step is stopped, its temporary root removed) */
 export function interruptSignal(): AbortSignal {
   const c = new AbortController();
+  // `on`, not `once`: children stopping on the first signal may signal their group (us) again
   const stop = (): void => c.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return c.signal;
 }
