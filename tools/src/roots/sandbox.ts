@@ -40,7 +40,7 @@ function errorLines(logFile: string, from: number): string {
   } catch {
     return '';
   }
-  const lines = text.split('\n').filter((l) => /^(error|bwrap|pacman-key|gpg): |signature|keyring/i.test(l) && !/^==> pkgnx:/.test(l));
+  const lines = text.split('\n').filter((l) => /^(error|bwrap|pacman-key): |^==> ERROR|^gpg: .*(error|failed|not found|no valid)|is corrupted/i.test(l));
   return lines.length ? `:\n  ${[...new Set(lines)].slice(-8).join('\n  ')}` : '';
 }
 
