@@ -223,4 +223,37 @@ describe('build roots from a signed pacman repository', { skip }, () => {
     console.log(`rootInput toolchain, toolchain 1.2 -> 1.3: ${on.cached ? 'cache hit' : 'rebuilt'}`);
     assert.equal(on.cached, false);
   });
+
+  test('bootstrap in the Arch root: stage 2 builds against stage 1\'s toolchain, which replaces the root\'s installed one of the same version', async () => {
+    // the workspace's own pkgnx-toolchain 1.3, the version the root has: stage 2 must still get the workspace's
+    ws.write('pkgbuilds/pkgnx-toolchain/PKGBUILD', `pkgname=pkgnx-toolchain
+pkgver=1.3
+pkgrel=1
+arch=(x86_64)
+license=(0BSD)
+package() { install -Dm644 /dev/null "$pkgdir/usr/share/pkgnx-toolchain/from-workspace"; }
+`);
+    ws.write('pkgbuilds/uses-toolchain/PKGBUILD', `pkgname=uses-toolchain
+pkgver=1.0
+pkgrel=1
+arch=(x86_64)
+license=(0BSD)
+build() { ls /usr/share/pkgnx-toolchain > seen; }
+package() { install -Dm644 seen "$pkgdir/usr/share/uses-toolchain/seen"; }
+`);
+    ws.write('bootstrap/mini.json', JSON.stringify({ stages: [{ name: 'stage1', pkgbases: ['pkgnx-toolchain'] }, { name: 'stage2', pkgbases: ['uses-toolchain'] }] }));
+    const r = await runPkgnx(['bootstrap', '--plan', 'bootstrap/mini.json'], { cwd: ws.dir, env: { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', CI: 'true', NX_TUI: 'false', FORCE_COLOR: '0' } });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    console.log(r.stderr.trim().split('\n').filter((l) => l.startsWith('bootstrap:')).join('\n'));
+    const logs = readdirSync(join(ws.dir, 'logs', 'uses-toolchain')).filter((f) => f.endsWith('.log'));
+    const log = readFileSync(join(ws.dir, 'logs', 'uses-toolchain', logs[0]), 'utf8');
+    console.log(log.split('\n').find((l) => l.includes('replacing installed packages')));
+    assert.match(log, /replacing installed packages with the workspace's builds: pkgnx-workspace\/pkgnx-toolchain/);
+    const pkg = readdirSync(join(ws.dir, 'dist', 'x86_64', 'uses-toolchain')).find((f) => f.includes('.pkg.tar'))!;
+    const seen = execFileSync('bsdtar', ['-xOf', join(ws.dir, 'dist', 'x86_64', 'uses-toolchain', pkg), 'usr/share/uses-toolchain/seen'], { encoding: 'utf8' });
+    assert.equal(seen, 'from-workspace\n', 'the build saw stage 1\'s toolchain, not the root\'s 1.3');
+    const rootPkgs = await cli(['root', 'packages', '--arch', 'x86_64', '--package', 'pkgnx-toolchain']);
+    assert.equal(rootPkgs.stdout.trim(), 'x86_64: pkgnx-toolchain 1.3-1');
+    assert.ok(existsSync(join(root, 'usr/share/pkgnx-toolchain/1.3')), 'the root itself is untouched: only the build\'s copy was changed');
+  });
 });
