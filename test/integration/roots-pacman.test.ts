@@ -162,6 +162,14 @@ describe('build roots from a signed pacman repository', { skip }, () => {
       for (const p of report.problems) console.log(`problem: ${p.problem}\n    fix: ${p.fix}`);
       assert.ok(report.problems.some((p) => /stale keyring: keys\/pacman\/late\.asc/.test(p.problem) && /root update/.test(p.fix)));
       assert.ok(report.problems.some((p) => /unsigned source: .*\[core\] \(SigLevel = Optional TrustAll\)/.test(p.problem) && /SigLevel = Required/.test(p.fix)));
+      const bare = join(work, 'bare-root');
+      const made = await cli(['root', 'create', '--arch', 'x86_64', '--keyring', 'none', '--package', 'filesystem', '--dir', bare]);
+      assert.equal(made.status, 0, made.stderr);
+      const noDevel = await cli(['root', 'check', '--arch', 'x86_64', '--dir', bare]);
+      console.log(noDevel.stdout.split('\n').filter((l) => /PROBLEM|fix:/.test(l)).slice(0, 4).join('\n'));
+      assert.equal(noDevel.status, 1);
+      assert.match(noDevel.stdout, /PROBLEM: no base-devel: [^\n]*\n\s+fix: npx pkgnx root create --arch x86_64 --replace \(base-devel brings pacman and makepkg\)/);
+      assert.match(noDevel.stdout, /PROBLEM: no \/usr\/bin\/pacman: builds cannot run in it/);
       const wrong = await cli(['root', 'check', '--arch', 'aarch64', '--dir', root]);
       assert.equal(wrong.status, 1);
       assert.match(wrong.stdout, /wrong architecture: its \/usr\/bin\/bash is built for x86_64/);

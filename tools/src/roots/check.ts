@@ -48,10 +48,12 @@ export function checkRoot(workspaceRoot: string, arch: string, root: string): Ro
   }
   notes.push(`an Arch root: ${facts.packages.length} packages installed`);
   const names = new Set(facts.packages.map((p) => p.name));
+  // `root update` runs the root's own pacman: without one, only a new root helps
+  const install = existsSync(join(root, 'usr/bin/pacman')) ? `npx pkgnx root update --arch ${arch} --install base-devel` : `${create} --replace (base-devel brings pacman and makepkg)`;
   if (!names.has('base-devel') && !facts.packages.some((p) => p.groups.includes('base-devel')))
-    problems.push({ problem: 'no base-devel: neither the base-devel package nor any package of the base-devel group is installed', fix: `npx pkgnx root update --arch ${arch} --install base-devel` });
+    problems.push({ problem: 'no base-devel: neither the base-devel package nor any package of the base-devel group is installed', fix: install });
   for (const tool of ['usr/bin/pacman', 'usr/bin/makepkg', 'usr/bin/bash']) {
-    if (!existsSync(join(root, tool))) problems.push({ problem: `no /${tool}: builds cannot run in it`, fix: `npx pkgnx root update --arch ${arch} --install base-devel` });
+    if (!existsSync(join(root, tool))) problems.push({ problem: `no /${tool}: builds cannot run in it`, fix: install });
   }
   const record = facts.record;
   if (!hasKeyring(root)) problems.push({ problem: 'no pacman keyring (etc/pacman.d/gnupg is empty): pacman cannot verify signed packages', fix: `npx pkgnx root update --arch ${arch} (it initialises and populates the keyring)` });
