@@ -70,7 +70,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
         targets: {
-          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)),
+          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfsOption(context.nxJsonConfiguration, options.buildTargetName)),
         },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
@@ -134,11 +134,20 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   return deps;
 };
 
-/** the build option repoName as nx.json's targetDefaults set it (the executor's default otherwise) */
-function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
+/** a build option as nx.json's targetDefaults set it (the executor's default otherwise) */
+function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): string | undefined {
   const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
-  const name = defaults[target]?.options?.repoName ?? defaults['./tools:build']?.options?.repoName;
-  return typeof name === 'string' ? name : undefined;
+  const value = defaults[target]?.options?.[key] ?? defaults['./tools:build']?.options?.[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
+  return buildOptionDefault(nxJson, target, 'repoName');
+}
+
+/** where builds find their roots (the rootInput runtime command reads the same ones) */
+function rootfsOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
+  return buildOptionDefault(nxJson, target, 'rootfs');
 }
 
 /**

@@ -58,6 +58,8 @@ export interface BuildOptions {
   /** print the commands and change nothing */
   dryRun: boolean;
   makepkgArgs: string[];
+  /** rootfs: installed packages the workspace repository's builds replace in the copy (bootstrap stages) */
+  replaceFromWorkspace: string[];
   /** build logs kept per package in logs/<pkgbase>/ */
   keepLogs: number;
   /** unprivileged user makepkg runs as (created in a rootfs copy when missing) */
@@ -85,7 +87,7 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 
 /** every key parseBuildOptions reads: schema.json's properties are exactly these */
 export const BUILD_OPTION_KEYS = [
-  'arch', 'backend', 'rootfs', 'pacmanCacheDir', 'noCache', 'nocheck', 'nocheckReason', 'dryRun', 'makepkgArgs', 'keepLogs',
+  'arch', 'backend', 'rootfs', 'pacmanCacheDir', 'noCache', 'nocheck', 'nocheckReason', 'dryRun', 'makepkgArgs', 'replaceFromWorkspace', 'keepLogs',
   'buildUser', 'copyMethod', 'network', 'repoName', 'timeLimitMinutes', 'binfmtDir',
   'chrootDir', 'tmpfsSize', 'ccacheDir', 'bindRw', 'bindRo', 'srcdest', 'logdest', 'gnupgHome', 'cleanupOnFailure', 'updateRoot', 'killGraceMs', 'sudo',
   'setarchAliasDir', 'qemuStatic',
@@ -109,6 +111,7 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
     nocheckReason: o.string('nocheckReason'),
     dryRun: o.bool('dryRun', false),
     makepkgArgs: o.strings('makepkgArgs', { splitString: true }),
+    replaceFromWorkspace: o.strings('replaceFromWorkspace', { splitString: true }),
     keepLogs: o.number('keepLogs', 3, { integer: true, min: 1 }),
     buildUser,
     copyMethod: o.oneOf('copyMethod', COPY_METHODS, 'auto'),

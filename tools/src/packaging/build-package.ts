@@ -20,7 +20,8 @@ import { isRoot } from '../sandbox/identity';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from '../process/logged-run';
 import { rootfsBackend } from './backends/rootfs';
-import { addPackages, acquireLock, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { acquireLock } from '../process/flock';
+import { addPackages, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
 import { hasCommand, runCheckedSync, runSync } from '../process/run';
 import { pidAlive, watchParent } from '../process/tree';
 
@@ -183,6 +184,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     buildUser: options.buildUser,
     network: options.network,
     copiesDir: join(workspaceRoot, '.pkgnx', 'chroots', arch),
+    replaceFromWorkspace: options.replaceFromWorkspace,
   };
 
   if (options.dryRun) {

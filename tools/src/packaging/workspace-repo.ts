@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runChecked, start } from '../process/run';
+import { runChecked } from '../process/run';
+import { acquireLock } from '../process/flock';
 import { readSyncDatabase } from '../syncdb';
 import type { WorkspaceRepository } from './backends/backend';
 
 
 export const DEFAULT_REPO_NAME = 'pkgnx-workspace';
-const LOCK_WAIT_SECONDS = 600;
 
 export function workspaceRepository(workspaceRoot: string, arch: string, name = DEFAULT_REPO_NAME): WorkspaceRepository {
   return { name, dir: join(workspaceRoot, 'dist', arch, 'repo') };
@@ -62,26 +62,6 @@ export async function addPackages(repo: WorkspaceRepository, files: string[]): P
   } finally {
     release();
   }
-}
-
-/**
- * Exclusive flock(1) lock held by a helper process for as long as our pipe to it is open: released when
- * we close it, or automatically when this process dies (no stale lock files, unlike repo-add's .lck).
- */
-export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECONDS): Promise<() => void> {
-  const holder = start('flock', ['-w', String(waitSeconds), lockFile, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'inherit'], buffer: false });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    holder.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes('locked')) resolve();
-    });
-    holder.on('error', reject);
-    holder.on('exit', (code) => reject(new Error(`could not lock ${lockFile} within ${waitSeconds}s (flock exit ${code})`)));
-  });
-  return () => {
-    holder.stdin?.end('\n');
-  };
 }
 
 async function sameInode(a: string, b: string): Promise<boolean> {

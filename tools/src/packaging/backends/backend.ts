@@ -74,6 +74,11 @@ export interface BuildRequest {
   network?: boolean;
   /** where disposable copies live: `<workspace>/.pkgnx/chroots/<arch>`; a copy is `<copiesDir>/<copyName>` */
   copiesDir?: string;
+  /**
+   * rootfs: package names the workspace repository has that replace the root's installed copies in the
+   * build's copy, even at the same version (bootstrap stages build against the stages before them)
+   */
+  replaceFromWorkspace?: string[];
 }
 
 export interface BuildOutcome {

@@ -17,6 +17,7 @@ import { isRoot } from '../../sandbox/identity';
 import type { DevtoolsSettings } from '../build-options';
 import type { BuildBackend, BuildOutcome, BuildRequest } from './backend';
 import { pacmanConfWithWorkspaceRepo } from './shared';
+import { readPacmanArchitectures } from '../../pacman-conf';
 
 /** the devtools settings with the defaults that depend on the build resolved */
 export interface DevtoolsOptions extends Required<Omit<DevtoolsSettings, 'ccacheDir'>> {
@@ -191,22 +192,6 @@ export function readCarch(makepkgConfText: string): string | undefined {
     if (m) carch = m[2];
   }
   return carch;
-}
-
-/** `Architecture` values of pacman.conf's [options] (may be several, or `auto`) */
-export function readPacmanArchitectures(pacmanConfText: string): string[] | undefined {
-  let section = '';
-  let values: string[] | undefined;
-  for (const line of pacmanConfText.split('\n')) {
-    const header = /^\s*\[([^\]]+)\]/.exec(line);
-    if (header) {
-      section = header[1];
-      continue;
-    }
-    const m = /^\s*Architecture\s*=\s*(.+?)\s*$/.exec(line);
-    if (m && section === 'options') values = m[1].split(/\s+/);
-  }
-  return values;
 }
 
 export function checkChrootConfig(req: BuildRequest): void {
