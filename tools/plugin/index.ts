@@ -1,6 +1,6 @@
 /**
  * The pkgnx Nx plugin: one project per PKGBUILD directory under pkgbuilds/, named after its pkgbase,
- * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
+ * with a `build` and a `publish` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
 import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
@@ -10,8 +10,9 @@ import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, RUN_ID_ENV, takeTaskGraph } from './run';
-import { buildTargetConfiguration } from './targets';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, publishRunDir, RUN_ID_ENV, takeTaskGraph } from './run';
+import { buildTargetConfiguration, publishTargetConfiguration } from './targets';
+import type { PublishingInput } from '../src/packaging/run-summary';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
 
 export type { PkgnxPluginOptions };
@@ -32,10 +33,10 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
  * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
  * never leaves an old summary that looks current.
  */
-async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
+async function markRunStarted(workspaceRoot: string, argv: readonly string[], targets: readonly string[]): Promise<void> {
   const { markSummaryStale } = await import('../src/packaging/run-summary');
   const args = argv.slice(2);
-  if (!isBuildRun(args, buildTarget)) return;
+  if (!targets.some((t) => isBuildRun(args, t))) return;
   try {
     markSummaryStale(workspaceRoot, { pid: nxCommand().pid, startedAt: new Date().toISOString(), command: args.join(' ') });
   } catch (e) {
@@ -47,7 +48,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
-    await markRunStarted(context.workspaceRoot, nxCommand().argv, options.buildTargetName);
+    await markRunStarted(context.workspaceRoot, nxCommand().argv, [options.buildTargetName, options.publishTargetName]);
     const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
@@ -68,6 +69,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
         } as ProjectConfiguration['metadata'],
         targets: {
           [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)),
+          [options.publishTargetName]: publishTargetConfiguration(p.name, options),
         },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
@@ -124,7 +126,8 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
  * environment a plugin returns here), so the build executor's record of the task graph is this run's.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
-  await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  const options = resolveOptions(rawOptions, context.workspaceRoot);
+  await markRunStarted(context.workspaceRoot, context.argv, [options.buildTargetName, options.publishTargetName]);
   // an unreachable remote cache fails (or hangs) a whole Nx 24 run: probe it, else go on with the local cache
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
@@ -133,17 +136,41 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 };
 
 /**
- * After every run: packages restored from the cache join the workspace repository (the executor does
- * not run on a cache hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped.
+ * The databases of the repositories the run's publish tasks staged into: each rewritten once for the whole
+ * run. Returns the summary's view; `failed` when a commit failed (the run must then fail).
+ */
+async function commitPublishing(workspaceRoot: string, runId: string, publishTarget: string, buildTasks: ReturnType<typeof buildTaskRuns>['tasks'], publishTasks: ReturnType<typeof buildTaskRuns>['tasks']): Promise<{ publishing?: PublishingInput; failed: string[] }> {
+  const runDir = publishRunDir(workspaceRoot, runId);
+  if (!runDir || publishTasks.length === 0) return { failed: [] };
+  // loaded here, not at the top: the S3 SDK is not needed by the graph nor by every other nx command
+  const { commitRun } = await import('../src/publish/workspace');
+  const { commits, failures } = await commitRun(runDir, { log: (line) => console.log(`pkgnx ${publishTarget}: ${line}`) });
+  return {
+    publishing: publishingSummary(publishTasks, buildTasks, commits, failures),
+    failed: failures.map((f) => `${f.destination} (${f.arch}; ${f.projects.join(', ')}): ${f.message}`),
+  };
+}
+
+/**
+ * After every run: the databases of what the publish tasks staged are written (once per repository),
+ * packages restored from the cache join the workspace repository (the executor does not run on a cache
+ * hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped and published where.
+ * A failed database commit fails the run: Nx reports an error thrown here and exits 1.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const recorded = takeTaskGraph(context.workspaceRoot, context.id);
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
-  const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
+  const publishTasks = buildTaskRuns(context.taskResults, options.publishTargetName, recorded).tasks;
+  const { publishing, failed } = await commitPublishing(context.workspaceRoot, context.id, options.publishTargetName, tasks, publishTasks);
+  const publishError = (): Error =>
+    new Error(`pkgnx ${options.publishTargetName}: the packages are uploaded but the database commit failed, so nothing of them is published: ${failed.join('; ')}\nRerun the same publish to complete it (uploaded files are not uploaded again).`);
+  const { clearStaleMark, writeRunSummary, renderSummaryTable, renderPublished } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
   if (tasks.length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
+    if (publishing) process.stdout.write(`\n${renderPublished({ published: publishing.repositories, notPublished: publishing.notPublished })}`);
+    if (failed.length) throw publishError();
     return;
   }
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
@@ -160,6 +187,8 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
+  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime, ...(publishing ? { publishing } : {}) });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
+  else if (publishing) process.stdout.write(`\n${renderPublished(summary)}`);
+  if (failed.length) throw publishError();
 };

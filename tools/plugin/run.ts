@@ -8,14 +8,27 @@
 import type { ExecutorContext, TaskResult, TaskResults } from '@nx/devkit';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TaskOutcome, TaskRun } from '../src/packaging/run-summary';
+import { failureReason, type NotPublishedEntry, type PublishingInput, type TaskOutcome, type TaskRun } from '../src/packaging/run-summary';
+import type { RunCommit, RunCommitFailure } from '../src/publish/workspace';
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 
 /** the environment variable carrying the run id from preTasksExecution to the executors */
 export const RUN_ID_ENV = 'PKGNX_NX_RUN_ID';
 
+function runFileName(runId: string): string {
+  return runId.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
 function channelFile(workspaceRoot: string, runId: string): string {
-  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${runId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${runFileName(runId)}.json`);
+}
+
+/**
+ * Where the publish tasks of a run leave what they staged, for postTasksExecution to commit: undefined
+ * outside a run the plugin saw start (the executor then commits at once).
+ */
+export function publishRunDir(workspaceRoot: string, runId: string | undefined = process.env[RUN_ID_ENV]): string | undefined {
+  return runId ? join(workspaceRoot, WORKSPACE_DATA, 'runs', `publish-${runFileName(runId)}`) : undefined;
 }
 
 interface RecordedTaskGraph {
@@ -126,4 +139,41 @@ export function nxCommand(): { pid: number; argv: string[] } {
   } catch {
     return { pid: process.ppid, argv: [] };
   }
+}
+
+/**
+ * What the run's publish tasks published, in the summary's vocabulary: every repository committed, and
+ * every project not published with why (its task failed or did not run, or its repository's commit failed).
+ */
+export function publishingSummary(publishTasks: TaskRun[], buildTasks: TaskRun[], commits: RunCommit[], failures: RunCommitFailure[]): PublishingInput {
+  const repositories = commits.flatMap((c) =>
+    c.report.repositories.map((r) => ({
+      destination: c.report.destination,
+      arch: r.ref.arch,
+      repo: r.ref.repo,
+      location: r.location,
+      generation: r.generation,
+      changed: r.changed,
+      added: r.added.map((file) => ({ file, reason: r.routes[file] ?? '' })),
+      unchanged: r.unchanged,
+      scheduledForDeletion: r.scheduledForDeletion,
+      deleted: c.report.deletions.filter((d) => d.ref.repo === r.ref.repo).flatMap((d) => d.deleted),
+      projects: c.projects[r.ref.repo] ?? [],
+    })),
+  );
+  const notPublished: NotPublishedEntry[] = [];
+  const buildOf = (t: TaskRun): TaskRun | undefined => buildTasks.find((b) => b.project === t.project && b.configuration === t.configuration);
+  for (const t of publishTasks) {
+    const where = { project: t.project, ...(t.configuration ? { configuration: t.configuration } : {}) };
+    if (t.outcome === 'failed') notPublished.push({ ...where, reason: `publish failed: ${failureReason(t) ?? `exit ${t.code ?? '?'}`}` });
+    else if (t.outcome === 'stopped') notPublished.push({ ...where, reason: 'publish interrupted' });
+    else if (t.outcome === 'skipped') {
+      const build = buildOf(t);
+      notPublished.push({ ...where, reason: build && build.outcome !== 'built' && build.outcome !== 'restored' ? `build ${build.outcome}` : 'not run: a task it depends on did not succeed' });
+    }
+  }
+  for (const f of failures) {
+    for (const project of f.projects) notPublished.push({ project, configuration: f.arch, reason: `the database commit into ${f.destination} failed: ${f.message}` });
+  }
+  return { repositories, notPublished };
 }

@@ -30,6 +30,8 @@ export interface PkgnxPluginOptions {
   sandboxTimeoutSeconds?: number;
   /** the name of the build target (default `build`) */
   buildTargetName?: string;
+  /** the name of the publish target (default `publish`) */
+  publishTargetName?: string;
 }
 
 export interface ResolvedPluginOptions {
@@ -43,6 +45,7 @@ export interface ResolvedPluginOptions {
   rebuildPolicy: RebuildPolicy;
   sandboxTimeoutSeconds: number;
   buildTargetName: string;
+  publishTargetName: string;
 }
 
 export class PluginOptionsError extends OptionsError {
@@ -55,7 +58,7 @@ export class PluginOptionsError extends OptionsError {
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
-  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName',
+  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'publishTargetName',
 ];
 
 /**
@@ -112,5 +115,6 @@ export function resolvePluginOptions(raw: unknown, discoveredArchitectures: stri
     rebuildPolicy: o.oneOf('rebuildPolicy', ['local', 'abi', 'transitive'] as const, 'abi'),
     sandboxTimeoutSeconds: o.number('sandboxTimeoutSeconds', 10, { exclusiveMin: 0 }),
     buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
+    publishTargetName: o.matching('publishTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'publish') as string,
   };
 }
