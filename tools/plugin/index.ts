@@ -122,8 +122,8 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
 }
 
 /**
- * Before a run: mark the previous summary as not current, and hand the run's id to its tasks (Nx applies the
- * environment a plugin returns here), so the build executor's record of the task graph is this run's.
+ * Before a run: mark the previous summary as not current, and hand the run's id to its tasks through the
+ * environment, so the executors' record of the task graph and the publish tasks' staged packages are this run's.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
@@ -132,6 +132,9 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
   if (guard.message) console.warn(guard.message);
+  // Nx 24.0.6 ignores the returned object (LoadedNxPlugin keeps only what the hook writes into process.env,
+  // which reaches the tasks' environment and, for the daemon or isolated plugins, is recorded and replayed)
+  process.env[RUN_ID_ENV] = context.id;
   return { [RUN_ID_ENV]: context.id, ...guard.env } as unknown as void;
 };
 
