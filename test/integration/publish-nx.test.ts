@@ -121,8 +121,8 @@ test('nx affected -t publish: every example in its repository with one database 
   assert.deepEqual(repo.added.map((a) => a.file).sort(), all);
   assert.deepEqual(repo.projects.sort(), EXAMPLES);
   assert.match(repo.added[0].reason, /not an upstream package: default/);
-  assert.match(r.out, /published to s3:\/\/repo\/arch:\n {2}forge-testing\/os\/x86_64 {2}generation 1 {2}http:\/\/127\.0\.0\.1:\d+\/repo\/arch\/forge-testing\/os\/x86_64\n {4}\+ /);
-  assert.match(readFileSync(join(ws.root, 'dist/summary.txt'), 'utf8'), /published to s3:\/\/repo\/arch:/);
+  assert.match(r.out, /published to s3:\/\/repo\/arch \(endpoint http:\/\/127\.0\.0\.1:\d+\):\n {2}forge-testing\/os\/x86_64 {2}generation 1 {2}http:\/\/127\.0\.0\.1:\d+\/repo\/arch\/forge-testing\/os\/x86_64\n {4}\+ /);
+  assert.match(readFileSync(join(ws.root, 'dist/summary.txt'), 'utf8'), /published to s3:\/\/repo\/arch \(endpoint [^)]+\):\n {2}forge-testing\/os\/x86_64 {2}generation 1/);
 
   const c = client(['forge-testing']);
   c.sync();
