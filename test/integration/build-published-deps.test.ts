@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createWorkspace, type Workspace } from '../helpers/build-workspace';
@@ -64,6 +64,7 @@ function configure(publish: Record<string, unknown>): void {
 }
 
 async function publishLibpub(which: string): Promise<void> {
+  mkdirSync(join(ws.dir, 'published'), { recursive: true }); // a local destination must exist
   const [file] = await makepkg(libpub(which));
   succeeded(await runPkgnx(['publish', '--arch', 'x86_64', '--file', file, '--repo', 'forge-testing'], { cwd: ws.dir, env: server.env }));
 }
