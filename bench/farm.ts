@@ -21,7 +21,8 @@ import { workspaceGraph } from '../tools/src/graph/cached-graph';
 import { validateFarmConfig } from '../tools/src/farm/farm-config';
 import { planPipeline, type PlannedJob } from '../tools/src/farm/plan';
 import type { FarmTaskGraph } from '../tools/src/farm/task-graph';
-import { RW_TOKEN, startCacheServerProcess, startFarmS3 } from '../test/helpers/farm-s3';
+import { RW_TOKEN, startCacheServerProcess } from '../test/helpers/farm';
+import { startVersitygw } from '../test/helpers/s3-server';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..');
 const SHARED = process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared');
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   const totalWork = [...cost.values()].reduce((a, b) => a + b, 0);
   const cp = Math.max(...plan.jobs.map(remaining));
 
-  const s3 = await startFarmS3();
+  const s3 = await startVersitygw();
   console.log(`synthetic subset: ${gen.trim()}`);
   console.log(`graph: ${pkgs.length} projects, ${g.edges.length} edges kept; ${plan.jobs.length} jobs (${plan.fanIns} fan-in)`);
   console.log(`work ${totalWork.toFixed(1)} s (build() sleeps scaled by ${scale.toFixed(3)}), critical path ${cp.toFixed(1)} s`);

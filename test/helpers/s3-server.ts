@@ -4,7 +4,7 @@
  *   (412 on If-Match/If-None-Match failures), real SigV4 authentication, anonymous reads by bucket policy;
  * - s3rver (devDependency): ignores If-Match/If-None-Match, the "server without conditional writes".
  */
-import { CreateBucketCommand, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -27,7 +27,16 @@ export interface S3TestServer {
   createBucket(name: string, options?: { publicRead?: boolean }): Promise<void>;
   /** environment for child processes using the SDK's credential chain */
   env: Record<string, string>;
+  /** an SDK client for this server (destroy it when done) */
+  client(): S3Client;
+  /** every key in the bucket (under `prefix`), sorted */
+  keys(bucket: string, prefix?: string): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+/** why a test needing versitygw is skipped, or false when it is installed */
+export function versitygwSkip(): string | false {
+  return versitygwBinary() ? false : `versitygw ${VERSITYGW_VERSION} is not installed (bash scripts/install-test-tools.sh)`;
 }
 
 /** The versitygw binary: $VERSITYGW_BIN, the install script's directory, or PATH. */
@@ -84,6 +93,22 @@ function serverHandle(kind: S3TestServer['kind'], child: ChildProcess, port: num
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
       AWS_REGION: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    client: () => clientFor(endpoint, accessKeyId, secretAccessKey),
+    async keys(bucket, prefix) {
+      const s3 = clientFor(endpoint, accessKeyId, secretAccessKey);
+      const out: string[] = [];
+      try {
+        let token: string | undefined;
+        do {
+          const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }));
+          out.push(...(r.Contents ?? []).map((c) => c.Key ?? ''));
+          token = r.IsTruncated ? r.NextContinuationToken : undefined;
+        } while (token);
+      } finally {
+        s3.destroy();
+      }
+      return out.sort();
     },
     async createBucket(name, options = {}) {
       const s3 = clientFor(endpoint, accessKeyId, secretAccessKey);

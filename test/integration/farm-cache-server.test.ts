@@ -14,10 +14,13 @@ import { join } from 'node:path';
 import { startCacheServer, type RunningCacheServer } from '../../tools/src/farm/cache-server';
 import { s3CacheStore, type CacheStore } from '../../tools/src/farm/cache-store';
 import { WORKSPACE_ROOT } from '../helpers/env';
-import { farmS3Skip, RO_TOKEN, RW_TOKEN, startFarmS3, type FarmS3 } from '../helpers/farm-s3';
+import { RO_TOKEN, RW_TOKEN } from '../helpers/farm';
+import { startVersitygw, type S3TestServer, versitygwSkip } from '../helpers/s3-server';
+
+const farmS3Skip = versitygwSkip();
 
 const BUCKET = 'nx-cache-test';
-let s3: FarmS3;
+let s3: S3TestServer;
 let server: RunningCacheServer;
 let store: CacheStore;
 const log: { method: string; path: string; status: number; error?: string }[] = [];
@@ -29,7 +32,7 @@ function storeFor(endpoint: string): CacheStore {
 
 before(async () => {
   if (farmS3Skip) return;
-  s3 = await startFarmS3();
+  s3 = await startVersitygw();
   await s3.createBucket(BUCKET);
   store = storeFor(s3.endpoint);
   server = await startCacheServer({ store, host: '127.0.0.1', port: 0, readWriteTokens: [RW_TOKEN], readOnlyTokens: [RO_TOKEN], maxUploadBytes: 64 * 1024 * 1024, log: (r) => log.push(r) });

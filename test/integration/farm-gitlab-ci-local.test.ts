@@ -14,19 +14,20 @@ import { parse } from 'yaml';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
 import { ensureRootfs } from '../helpers/rootfs';
 import { SHARED, SHARED_DATA, WORKSPACE_ROOT, hasCommand, sharedAvailable } from '../helpers/env';
-import { farmS3Skip, RW_TOKEN, startCacheServerProcess, startFarmS3, type CacheServerProcess, type FarmS3 } from '../helpers/farm-s3';
+import { RW_TOKEN, startCacheServerProcess, type CacheServerProcess } from '../helpers/farm';
+import { startVersitygw, type S3TestServer, versitygwSkip } from '../helpers/s3-server';
 import type { RunSummary } from '../../tools/src/packaging/run-summary';
 
 const root = ensureRootfs('x86_64');
-const skip = root.skipReason ?? farmS3Skip ?? (hasCommand('rsync') ? false : 'gitlab-ci-local needs rsync');
-let s3: FarmS3;
+const skip = root.skipReason || versitygwSkip() || (hasCommand('rsync') ? false : 'gitlab-ci-local needs rsync');
+let s3: S3TestServer;
 let cache: CacheServerProcess;
 /** workspaces (and the job copies inside them) removed at the end */
 const made: string[] = [];
 
 before(async () => {
   if (skip) return;
-  s3 = await startFarmS3();
+  s3 = await startVersitygw();
   await s3.createBucket('farm-glci');
   cache = await startCacheServerProcess(s3, 'farm-glci');
 });

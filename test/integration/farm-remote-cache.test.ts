@@ -14,13 +14,14 @@ import { join } from 'node:path';
 import { makeTempWorkspace, type TempWorkspace } from '../helpers/nx-workspace';
 import { ensureRootfs } from '../helpers/rootfs';
 import { WORKSPACE_ROOT } from '../helpers/env';
-import { cloneWorkspace, farmS3Skip, RO_TOKEN, RW_TOKEN, startCacheServerProcess, startFarmS3, type CacheServerProcess, type FarmS3 } from '../helpers/farm-s3';
+import { cloneWorkspace, RO_TOKEN, RW_TOKEN, startCacheServerProcess, type CacheServerProcess } from '../helpers/farm';
+import { startVersitygw, type S3TestServer, versitygwSkip } from '../helpers/s3-server';
 
 const root = ensureRootfs('x86_64');
-const skip = root.skipReason ?? farmS3Skip;
+const skip = root.skipReason || versitygwSkip();
 const BUCKET = 'pkgnx-nx-cache';
 const EXAMPLES = ['greet-utils', 'hello-cli', 'hello-fr', 'libhello', 'tap-fixtures', 'tap-runner'];
-let s3: FarmS3;
+let s3: S3TestServer;
 let cache: CacheServerProcess;
 let first: TempWorkspace;
 /** the clones, removed at the end */
@@ -33,7 +34,7 @@ const clone = (prefix: string): ReturnType<typeof cloneWorkspace> => {
 
 before(async () => {
   if (skip) return;
-  s3 = await startFarmS3();
+  s3 = await startVersitygw();
   await s3.createBucket(BUCKET);
   cache = await startCacheServerProcess(s3, BUCKET);
   first = makeTempWorkspace({ copyExamples: true, prefix: 'pkgnx-farm-first-' });

@@ -1,6 +1,6 @@
 /**
- * The status page of a real run (host backend, a package that fails and one skipped because of it), rendered
- * by `pkgnx status-page` and opened in a real headless Chromium: a screenshot is taken, the failed and the
+ * The status page of a real run (host backend, a package that fails and one skipped because of it), written
+ * after the run and again by `pkgnx status-page`, and opened in a real headless Chromium: a screenshot is taken, the failed and the
  * skipped packages are on the page with their colours, the log link opens the build log.
  */
 import { test } from 'node:test';
@@ -32,6 +32,9 @@ test('the status page in a headless Chromium: counts, failures first, the failed
   ws.write('nx.json', JSON.stringify(nxJson));
   const run = ws.nx(['run-many', '-t', 'build', '--outputStyle=static']);
   assert.equal(run.status, 1, 'bad-lib fails the run');
+  // the run itself wrote the pages beside the summary; the verb renders them again (e.g. with another title)
+  const afterRun = readFileSync(join(ws.root, 'dist', 'status', 'x86_64.html'), 'utf8');
+  assert.match(afterRun, /bad-lib/);
   const page = spawnSync(process.execPath, ['--require', '@swc-node/register', join(WORKSPACE_ROOT, 'tools', 'bin', 'pkgnx.ts'), 'status-page', '--workspace', ws.root], {
     encoding: 'utf8',
     env: { ...process.env, SWC_NODE_PROJECT: join(WORKSPACE_ROOT, 'tsconfig.json') },

@@ -67,6 +67,27 @@ test('bad input: a duplicate pkgbase is a second project with a warning, a dupli
   assert.match(build.stdout + build.stderr, /pkgrel/);
 });
 
+test('graph warnings are printed once per change of the graph, not on every command', () => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha'),
+      'pkgbuilds/broken/PKGBUILD': 'pkgname=broken\npkgver=1\narch=(any)\n',
+    },
+  });
+  const first = ws.nx(['show', 'projects']);
+  assert.equal(first.status, 0, first.stderr + first.stdout);
+  assert.match(first.stderr + first.stdout, /could not be read/);
+  const again = ws.nx(['show', 'projects']);
+  assert.equal(again.status, 0, again.stderr + again.stdout);
+  assert.doesNotMatch(again.stderr + again.stdout, /could not be read/);
+  // an edit that leaves the graph as it was says nothing new; a new project is a new graph
+  ws.write('pkgbuilds/alpha/PKGBUILD', simplePkgbuild('alpha', "depends=('glibc')"));
+  assert.doesNotMatch(ws.nx(['show', 'projects']).stderr, /could not be read/);
+  ws.write('pkgbuilds/gamma/PKGBUILD', simplePkgbuild('gamma'));
+  const changed = ws.nx(['show', 'projects']);
+  assert.match(changed.stderr + changed.stdout, /could not be read/);
+});
+
 test('editing a provider updates the dependents\' edges (no stale file-level cache)', () => {
   const ws = makeTempWorkspace({
     pkgbuilds: {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeTempWorkspace, NX_TEST_ENV, simplePkgbuild } from '../helpers/nx-workspace';
@@ -60,6 +60,30 @@ test('an interrupt while Nx loads the graph leaves the previous summary marked S
     ws.nx(['show', 'projects']);
     assert.match(readFileSync(txt, 'utf8'), /^STALE: /);
     assert.ok(existsSync(join(ws.root, 'dist', 'summary.json')));
+  } finally {
+    rmSync(ws.root, { recursive: true, force: true });
+  }
+});
+
+test('a task skipped after its dependency failed is in the summary with the failure it waited for, with plugins isolated or in the nx process', { skip, timeout: 600_000 }, () => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/bad-lib/PKGBUILD': 'pkgname=bad-lib\npkgver=1\npkgrel=1\narch=(any)\nbuild() { false; }\npackage() { :; }\n',
+      'pkgbuilds/needs-bad/PKGBUILD': simplePkgbuild('needs-bad', 'depends=(bad-lib)'),
+    },
+  });
+  try {
+    const nxJson = JSON.parse(readFileSync(join(ws.root, 'nx.json'), 'utf8')) as { targetDefaults: { build: { options: Record<string, unknown> } } };
+    nxJson.targetDefaults.build.options = { backend: 'host' };
+    ws.write('nx.json', JSON.stringify(nxJson));
+    for (const isolate of ['true', 'false']) {
+      const r = ws.nx(['run-many', '-t', 'build', '--outputStyle=static', '--skip-nx-cache'], { NX_ISOLATE_PLUGINS: isolate });
+      assert.notEqual(r.status, 0);
+      const summary = JSON.parse(readFileSync(join(ws.root, 'dist', 'summary.json'), 'utf8')) as { skipped: { project: string; because: string[] }[] };
+      assert.deepEqual(summary.skipped.map((s) => [s.project, s.because]), [['needs-bad', ['bad-lib']]], `NX_ISOLATE_PLUGINS=${isolate}`);
+      assert.match(readFileSync(join(ws.root, 'dist', 'summary.txt'), 'utf8'), /skipped\s+needs-bad/);
+    }
+    assert.deepEqual(existsSync(join(ws.root, '.nx', 'workspace-data', 'pkgnx', 'runs')) ? readdirSync(join(ws.root, '.nx', 'workspace-data', 'pkgnx', 'runs')) : [], [], 'no record of a run is left');
   } finally {
     rmSync(ws.root, { recursive: true, force: true });
   }

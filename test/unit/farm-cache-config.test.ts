@@ -33,8 +33,8 @@ test('every configuration error names the flag, variable or file line', () => {
     [{ bucket: 'b1b', listen: 'nowhere' }, env, /--listen: expected HOST:PORT/],
     [{ bucket: 'b1b' }, { ...env, PKGNX_CACHE_LISTEN: 'h:99999' }, /PKGNX_CACHE_LISTEN: expected HOST:PORT/],
     [{ bucket: 'b1b', endpoint: 'ftp://x' }, env, /--endpoint: expected an http\(s\) URL/],
-    [{ bucket: 'b1b', pathStyle: 'yes' }, env, /--path-style: expected true or false/],
-    [{ bucket: 'b1b', maxUploadMiB: '0' }, env, /--max-upload-mib: expected a number >= 1/],
+    [{ bucket: 'b1b', pathStyle: 'yes' }, env, /--path-style: must be true or false, got "yes"/],
+    [{ bucket: 'b1b', maxUploadMiB: '0' }, env, /--max-upload-mib: must be a number >= 1 and <= 5120, got "0"/],
     [{ bucket: 'b1b' }, {}, /no access token: set PKGNX_CACHE_RW_TOKENS/],
     [{ bucket: 'b1b' }, { PKGNX_CACHE_RW_TOKENS: RW, PKGNX_CACHE_RO_TOKENS: RW }, /both read-write and read-only/],
   ];

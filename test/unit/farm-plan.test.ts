@@ -109,11 +109,11 @@ test('configuration errors name the key', () => {
     [{ architectures: { x86_64: {} } }, /farm\.architectures\.x86_64: no runners/],
     [{ architectures: { x86_64: { gitlabTags: [] } } }, /farm\.architectures\.x86_64\.gitlabTags: expected a non-empty array/],
     [{ architectures: { aarch64: { emulateOn: 'x86_64' } } }, /farm\.architectures\.aarch64\.emulateOn: 'x86_64' is not in farm\.architectures/],
-    [{ ...BASIC, maxNeeds: 80 }, /farm\.maxNeeds: expected an integer from 2 to 50/],
-    [{ ...BASIC, github: { levels: 0 } }, /farm\.github\.levels: expected an integer from 1 to 200/],
+    [{ ...BASIC, maxNeeds: 80 }, /farm\.maxNeeds: must be an integer >= 2 and <= 50, got 80/],
+    [{ ...BASIC, github: { levels: 0 } }, /farm\.github\.levels: must be an integer >= 1 and <= 200, got 0/],
     [{ ...BASIC, publish: { command: '' } }, /farm\.publish\.command: expected a shell command/],
-    [{ ...BASIC, colour: 'red' }, /farm\.colour: unknown key/],
-    [{ architectures: { x86_64: { gitlabTags: ['x'], tag: 'y' } } }, /farm\.architectures\.x86_64\.tag: unknown key/],
+    [{ ...BASIC, colour: 'red' }, /farm\.colour: is not a known key/],
+    [{ architectures: { x86_64: { gitlabTags: ['x'], tag: 'y' } } }, /farm\.architectures\.x86_64\.tag: is not a known key/],
   ];
   for (const [raw, re] of cases) assert.throws(() => config(raw), (e: Error) => re.test(e.message) && e.message.startsWith(`${FILE}: `), JSON.stringify(raw));
 });

@@ -10,18 +10,21 @@ import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from '..
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { formatSelfCycles } from '../../tools/src/graph/cycles';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
+import type { MetadataResult } from '../../tools/src/metadata';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
 /** metadata by directory name (the last path component); a missing one is a broken PKGBUILD */
 function loaderFrom(srcinfos: Record<string, string>): MetadataLoader {
-  return async (dirs) =>
-    new Map(
-      dirs.map((d) => {
+  return async (dirs, archs) => {
+    const byDir = new Map(
+      dirs.map((d): [string, MetadataResult] => {
         const name = d.split('/').pop()!;
         const text = srcinfos[name];
         return [d, text ? { srcinfo: parseSrcinfo(text), warnings: [] } : { error: `pkgbuilds/${name}/PKGBUILD: pkgrel is not allowed to be empty.` }];
       }),
     );
+    return new Map(archs.map((a) => [a, byDir]));
+  };
 }
 
 /** a pkgbase with split packages: `packages` = name -> extra lines of its section */

@@ -6,15 +6,19 @@ import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
+import type { MetadataResult } from '../../tools/src/metadata';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
 
 /** Metadata straight from .SRCINFO texts: the graph logic without the sandbox. */
 function loaderFrom(srcinfos: Record<string, string>): MetadataLoader {
-  return async (dirs) => new Map(dirs.map((d) => {
-    const name = d.split('/').pop()!;
-    const text = srcinfos[name];
-    return [d, text ? { srcinfo: parseSrcinfo(text), warnings: [] } : { error: `pkgbuilds/${name}/PKGBUILD: missing` }];
-  }));
+  return async (dirs, archs) => {
+    const byDir = new Map(dirs.map((d): [string, MetadataResult] => {
+      const name = d.split('/').pop()!;
+      const text = srcinfos[name];
+      return [d, text ? { srcinfo: parseSrcinfo(text), warnings: [] } : { error: `pkgbuilds/${name}/PKGBUILD: missing` }];
+    }));
+    return new Map(archs.map((a) => [a, byDir]));
+  };
 }
 const srcinfo = (name: string, lines: string[] = [], version = '1.0', arch = 'x86_64'): string =>
   `pkgbase = ${name}\n\tpkgver = ${version}\n\tpkgrel = 1\n\tarch = ${arch}\n${lines.map((l) => `\t${l}\n`).join('')}\npkgname = ${name}\n`;

@@ -3,17 +3,20 @@
  * with a `build` and a `publish` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
-import { existsSync } from 'node:fs';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PostTasksExecutionContext, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
+import { WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, publishRunDir, RUN_ID_ENV, takeTaskGraph } from './run';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
 import { buildTargetConfiguration, publishTargetConfiguration } from './targets';
-import type { PublishingInput } from '../src/packaging/run-summary';
+import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
+import { writeStatusSite } from '../src/farm/status-site';
 
 export type { PkgnxPluginOptions };
 
@@ -89,7 +92,27 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   },
 ];
 
-let warnedFingerprint: string | undefined;
+/**
+ * The graph's warnings are printed once per change of the graph (or of the directories not loaded), not on every
+ * command: at distribution scale the same forced cycle break on every `nx` call is noise. What was last
+ * printed is remembered in the workspace data (cleared by `nx reset`, which prints them again);
+ * `npx pkgnx graph` and `npx pkgnx cycles` list everything at any time.
+ */
+function shouldWarn(workspaceRoot: string, fingerprint: string): boolean {
+  const file = join(workspaceRoot, WORKSPACE_DATA, 'warned-fingerprint');
+  try {
+    if (readFileSync(file, 'utf8') === fingerprint) return false;
+  } catch {
+    // never warned here yet
+  }
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, fingerprint);
+  } catch {
+    // read-only workspace data: warn every time rather than never
+  }
+  return true;
+}
 
 export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async (rawOptions, context) => {
   const files = Object.values(context.projects)
@@ -98,8 +121,7 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions);
   // not part of the (cached) graph: a new symbolic link or an unreadable directory adds no PKGBUILD to it
   const notLoaded = scanPackageDirectories(context.workspaceRoot, files.map((f) => dirname(f)));
-  if (warnedFingerprint !== `${graph.fingerprint}\0${notLoaded.join('\0')}`) {
-    warnedFingerprint = `${graph.fingerprint}\0${notLoaded.join('\0')}`;
+  if (shouldWarn(context.workspaceRoot, createHash('sha256').update(`${graph.fingerprint}\0${notLoaded.join('\0')}`).digest('hex'))) {
     if (notLoaded.length) console.warn(`pkgnx: ${notLoaded.length} package director${notLoaded.length === 1 ? 'y is' : 'ies are'} not loaded:\n${notLoaded.map((w) => `  - ${w}`).join('\n')}`);
     const broken = graph.projects.filter((p) => p.error);
     const forced = graph.cycles.forced.reduce((n, f) => n + f.removed.length, 0);
@@ -122,8 +144,8 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
 }
 
 /**
- * Before a run: mark the previous summary as not current, and hand the run's id to its tasks through the
- * environment, so the executors' record of the task graph and the publish tasks' staged packages are this run's.
+ * Before a run: mark the previous summary as not current, and make sure an unusable remote cache does not
+ * fail the whole run.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
@@ -132,19 +154,19 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
   if (guard.message) console.warn(guard.message);
-  // Nx 24.0.6 ignores the returned object (LoadedNxPlugin keeps only what the hook writes into process.env,
-  // which reaches the tasks' environment and, for the daemon or isolated plugins, is recorded and replayed)
-  process.env[RUN_ID_ENV] = context.id;
-  return { [RUN_ID_ENV]: context.id, ...guard.env } as unknown as void;
+  return guard.env as unknown as void;
 };
 
 /**
- * The databases of the repositories the run's publish tasks staged into: each rewritten once for the whole
- * run. Returns the summary's view; `failed` when a commit failed (the run must then fail).
+ * The databases of the repositories the run's publish tasks staged into (plugin/run.ts takePublishRun): each
+ * rewritten once for the whole run. Returns the summary's view; `failed` when a commit failed (the run must
+ * then fail).
  */
-async function commitPublishing(workspaceRoot: string, runId: string, publishTarget: string, buildTasks: ReturnType<typeof buildTaskRuns>['tasks'], publishTasks: ReturnType<typeof buildTaskRuns>['tasks']): Promise<{ publishing?: PublishingInput; failed: string[] }> {
-  const runDir = publishRunDir(workspaceRoot, runId);
-  if (!runDir || publishTasks.length === 0) return { failed: [] };
+async function commitPublishing(workspaceRoot: string, publishTarget: string, results: PostTasksExecutionContext['taskResults'], buildTasks: TaskRun[], publishTasks: TaskRun[]): Promise<{ publishing?: PublishingInput; failed: string[] }> {
+  if (publishTasks.length === 0) return { failed: [] };
+  const runDir = takePublishRun(workspaceRoot, Object.values(results).filter((r) => r.task.target.target === publishTarget));
+  // nothing staged (every publish task failed, did not run, or was a dry run): only what was not published
+  if (!runDir) return { publishing: publishingSummary(publishTasks, buildTasks, [], []), failed: [] };
   // loaded here, not at the top: the S3 SDK is not needed by the graph nor by every other nx command
   const { commitRun } = await import('../src/publish/workspace');
   const { commits, failures } = await commitRun(runDir, { log: (line) => console.log(`pkgnx ${publishTarget}: ${line}`) });
@@ -157,15 +179,16 @@ async function commitPublishing(workspaceRoot: string, runId: string, publishTar
 /**
  * After every run: the databases of what the publish tasks staged are written (once per repository),
  * packages restored from the cache join the workspace repository (the executor does not run on a cache
- * hit), and dist/summary.{json,txt} say what was built, restored, failed, skipped and published where.
- * A failed database commit fails the run: Nx reports an error thrown here and exits 1.
+ * hit), dist/summary.{json,txt} say what was built, restored, failed, skipped and published where, and
+ * dist/status/ shows it as pages. A failed database commit fails the run: Nx reports an error thrown here
+ * and exits 1.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
-  const recorded = takeTaskGraph(context.workspaceRoot, context.id);
+  const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
   const publishTasks = buildTaskRuns(context.taskResults, options.publishTargetName, recorded).tasks;
-  const { publishing, failed } = await commitPublishing(context.workspaceRoot, context.id, options.publishTargetName, tasks, publishTasks);
+  const { publishing, failed } = await commitPublishing(context.workspaceRoot, options.publishTargetName, context.taskResults, tasks, publishTasks);
   const publishError = (): Error =>
     new Error(`pkgnx ${options.publishTargetName}: the packages are uploaded but the database commit failed, so nothing of them is published: ${failed.join('; ')}\nRerun the same publish to complete it (uploaded files are not uploaded again).`);
   const { clearStaleMark, writeRunSummary, renderSummaryTable, renderPublished } = await import('../src/packaging/run-summary');
@@ -193,5 +216,13 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime, ...(publishing ? { publishing } : {}) });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
   else if (publishing) process.stdout.write(`\n${renderPublished(summary)}`);
+  // the status pages beside the summary (plugin option statusPage: false turns them off); never fails the run
+  if (options.statusPage) {
+    try {
+      await writeStatusSite(context.workspaceRoot, summary, { warn: (m) => console.warn(`pkgnx status page: ${m}`) });
+    } catch (e) {
+      console.warn(`pkgnx: could not write dist/status/: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   if (failed.length) throw publishError();
 };

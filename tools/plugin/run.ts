@@ -2,33 +2,41 @@
  * The Nx side of a run: which nx command lines are build runs, Nx's task results in pkgnx's vocabulary, and the
  * channel through which the build executor hands the plugin the run's task graph (Nx gives plugins only the
  * tasks that ran: the ones it skipped after a failure, and what they waited for, come from there).
- * The channel is keyed by the run's id: the plugin's preTasksExecution sets it in the environment of every
- * task of the run, the executor writes `task-graph-<id>.json`, postTasksExecution reads and removes it.
+ * The channel is keyed by the nx process that runs the tasks (its pid and start time, so a reused pid is another
+ * key): the executor finds it in NX_INVOCATION_ANCESTOR_PIDS, which Nx sets for every task; the plugin is in
+ * that process or its plugin worker (nxCommand). The executor writes `task-graph-<key>.json`, postTasksExecution
+ * reads and removes it. (Nx 24 computes a task's environment before preTasksExecution runs, so an environment
+ * variable returned from there never reaches the tasks.)
+ * The publish tasks of a run stage into `publish-<key>/` on the same key; postTasksExecution claims that
+ * directory (a rename, so it is committed once) and commits every repository once for the whole run.
  */
 import type { ExecutorContext, TaskResult, TaskResults } from '@nx/devkit';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { failureReason, type NotPublishedEntry, type PublishingInput, type TaskOutcome, type TaskRun } from '../src/packaging/run-summary';
+import { listStaged } from '../src/publish/run-dir';
 import type { RunCommit, RunCommitFailure } from '../src/publish/workspace';
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 
-/** the environment variable carrying the run id from preTasksExecution to the executors */
-export const RUN_ID_ENV = 'PKGNX_NX_RUN_ID';
-
-function runFileName(runId: string): string {
-  return runId.replace(/[^A-Za-z0-9_-]/g, '_');
+/** `<pid>-<start time in clock ticks since boot>`: one nx process, even after its pid is reused */
+function processKey(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after "(comm) ": state is the 3rd field of the line, starttime the 22nd
+    return `${pid}-${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return undefined;
+  }
 }
 
-function channelFile(workspaceRoot: string, runId: string): string {
-  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${runFileName(runId)}.json`);
+/** executor side: the key of the nx process that forked this task, the last of the pids Nx hands its tasks */
+function taskNxKey(): string | undefined {
+  const nxPid = Number((process.env.NX_INVOCATION_ANCESTOR_PIDS ?? '').split(',').pop());
+  return nxPid > 0 ? processKey(nxPid) : undefined;
 }
 
-/**
- * Where the publish tasks of a run leave what they staged, for postTasksExecution to commit: undefined
- * outside a run the plugin saw start (the executor then commits at once).
- */
-export function publishRunDir(workspaceRoot: string, runId: string | undefined = process.env[RUN_ID_ENV]): string | undefined {
-  return runId ? join(workspaceRoot, WORKSPACE_DATA, 'runs', `publish-${runFileName(runId)}`) : undefined;
+function channelFile(workspaceRoot: string, key: string): string {
+  return join(workspaceRoot, WORKSPACE_DATA, 'runs', `task-graph-${key}.json`);
 }
 
 interface RecordedTaskGraph {
@@ -38,11 +46,11 @@ interface RecordedTaskGraph {
 
 /** executor side: every build task of the run writes the same content; the last write wins */
 export function recordTaskGraph(context: ExecutorContext): void {
-  const runId = process.env[RUN_ID_ENV];
+  const key = taskNxKey();
   const graph = context.taskGraph;
-  if (!runId || !graph) return;
+  if (!key || !graph) return;
   try {
-    const file = channelFile(context.root, runId);
+    const file = channelFile(context.root, key);
     mkdirSync(join(file, '..'), { recursive: true });
     const body: RecordedTaskGraph = {
       tasks: Object.fromEntries(Object.entries(graph.tasks).map(([id, t]) => [id, t.target])),
@@ -56,16 +64,122 @@ export function recordTaskGraph(context: ExecutorContext): void {
   }
 }
 
-/** plugin side: the run's recorded task graph, removed once read */
-export function takeTaskGraph(workspaceRoot: string, runId: string): RecordedTaskGraph | undefined {
-  const file = channelFile(workspaceRoot, runId);
+/**
+ * plugin side: the run's recorded task graph, removed once read. Normally the file of our nx process; where the
+ * hook runs elsewhere (the Nx daemon), the record whose tasks include every task that ran. Records of nx
+ * processes that are gone are removed.
+ */
+export function takeTaskGraph(workspaceRoot: string, ranTaskIds: readonly string[]): RecordedTaskGraph | undefined {
+  const dir = join(workspaceRoot, WORKSPACE_DATA, 'runs');
+  const read = (file: string): RecordedTaskGraph | undefined => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as RecordedTaskGraph;
+    } catch {
+      return undefined;
+    }
+  };
+  const own = processKey(nxCommand().pid);
+  let chosen: string | undefined = own && existsSync(channelFile(workspaceRoot, own)) ? channelFile(workspaceRoot, own) : undefined;
+  let names: string[] = [];
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RecordedTaskGraph;
+    names = readdirSync(dir).filter((n) => /^task-graph-\d+-\d+\.json$/.test(n));
   } catch {
     return undefined;
-  } finally {
-    rmSync(file, { force: true });
   }
+  for (const name of names) {
+    const file = join(dir, name);
+    const [, pid, start] = /^task-graph-(\d+)-(\d+)\.json$/.exec(name) ?? [];
+    const alive = processKey(Number(pid)) === `${pid}-${start}`;
+    if (!chosen && alive && ranTaskIds.every((id) => read(file)?.tasks[id])) chosen = file;
+    else if (!alive && file !== chosen) rmSync(file, { force: true });
+  }
+  if (!chosen) return undefined;
+  try {
+    return read(chosen);
+  } finally {
+    rmSync(chosen, { force: true });
+  }
+}
+
+const RUNS_DIR = (workspaceRoot: string): string => join(workspaceRoot, WORKSPACE_DATA, 'runs');
+const STAGING = /^publish-(\d+)-(\d+)$/;
+const CLAIMED = /^publish-\d+-\d+\.claimed-(\d+)-(\d+)$/;
+
+/**
+ * Is the plugin in this directory (whose postTasksExecution commits what publish tasks stage) among the
+ * workspace's nx.json plugins? Without it nothing would commit a staged package.
+ */
+function pluginRegistered(context: ExecutorContext): boolean {
+  const own = [join(__dirname, 'index.ts'), join(__dirname, 'index.js'), join(__dirname, 'index'), __dirname];
+  return (context.nxJsonConfiguration?.plugins ?? []).some((entry) => {
+    const spec = typeof entry === 'string' ? entry : entry.plugin;
+    if (spec.startsWith('.') || spec.startsWith('/')) return own.includes(resolve(context.root, spec));
+    try {
+      return own.includes(require.resolve(spec, { paths: [context.root] }));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * executor side: the directory this publish task stages into, for the plugin's postTasksExecution to commit
+ * after the run (keyed by the nx process, like the task graph). Undefined when nothing would commit it: the
+ * task does not know its nx process (not started by Nx) or the pkgnx plugin is not registered; the executor
+ * then commits at once.
+ */
+export function publishStagingDir(context: ExecutorContext): string | undefined {
+  const key = taskNxKey();
+  return key && pluginRegistered(context) ? join(RUNS_DIR(context.root), `publish-${key}`) : undefined;
+}
+
+/**
+ * plugin side: this run's staging directory, claimed by renaming it (so that a run's packages are committed
+ * exactly once), or undefined when the run staged nothing. Normally the directory of our nx process; where the
+ * hook runs elsewhere (the Nx daemon), the directory of a running nx process whose every manifest is a publish
+ * task of this run that succeeded, written while that task ran. Directories of nx processes that are gone
+ * (killed before their commit) are removed: their uploads are named by no database, and a rerun names them.
+ */
+export function takePublishRun(workspaceRoot: string, publishResults: readonly TaskResult[]): string | undefined {
+  const dir = RUNS_DIR(workspaceRoot);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const alive = (pid: string, start: string): boolean => processKey(Number(pid)) === `${pid}-${start}`;
+  const succeeded = publishResults.filter((r) => r.status === 'success');
+  const ranHere = (staging: string): boolean => {
+    const staged = listStaged(staging);
+    return staged.length > 0 && staged.every((s) => succeeded.some((r) => {
+      const t = r.task;
+      const sameTask = t.target.project === s.project && (t.target.configuration ?? s.arch) === s.arch;
+      // 1 s of slack: file times and Nx's task times come from different clocks' roundings
+      const during = t.startTime === undefined || t.endTime === undefined || (s.writtenMs >= t.startTime - 1000 && s.writtenMs <= t.endTime + 1000);
+      return sameTask && during;
+    }));
+  };
+  const claim = (name: string): string | undefined => {
+    const claimed = join(dir, `${name}.claimed-${processKey(process.pid) ?? `${process.pid}-0`}`);
+    try {
+      renameSync(join(dir, name), claimed);
+      return claimed;
+    } catch {
+      // another run's hook claimed it first
+      return undefined;
+    }
+  };
+  const ownKey = processKey(nxCommand().pid);
+  let chosen = ownKey && names.includes(`publish-${ownKey}`) ? claim(`publish-${ownKey}`) : undefined;
+  for (const name of names) {
+    const staging = STAGING.exec(name);
+    const claimed = CLAIMED.exec(name);
+    if (staging && !alive(staging[1], staging[2])) rmSync(join(dir, name), { recursive: true, force: true });
+    else if (claimed && !alive(claimed[1], claimed[2])) rmSync(join(dir, name), { recursive: true, force: true });
+    else if (staging && !chosen && succeeded.length > 0 && `publish-${ownKey}` !== name && ranHere(join(dir, name))) chosen = claim(name);
+  }
+  return chosen;
 }
 
 const OUTCOME: Record<TaskResult['status'], TaskOutcome> = {

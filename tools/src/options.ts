@@ -110,18 +110,20 @@ export class OptionsReader {
     return this.fail(key, 'must be true or false', v);
   }
 
-  number(key: string, fallback: number, bounds: { min?: number; exclusiveMin?: number; integer?: boolean } = {}): number {
+  number(key: string, fallback: number, bounds: { min?: number; exclusiveMin?: number; max?: number; integer?: boolean } = {}): number {
     const v = this.value(key);
     if (v === undefined) return fallback;
     const n = typeof v === 'string' && this.config.fromCommandLine ? Number(v) : v;
     const kind = bounds.integer ? 'an integer' : 'a number';
-    const range = bounds.min !== undefined ? ` >= ${bounds.min}` : bounds.exclusiveMin !== undefined ? ` > ${bounds.exclusiveMin}` : '';
+    const low = bounds.min !== undefined ? ` >= ${bounds.min}` : bounds.exclusiveMin !== undefined ? ` > ${bounds.exclusiveMin}` : '';
+    const range = bounds.max !== undefined ? `${low}${low ? ' and' : ''} <= ${bounds.max}` : low;
     if (
       typeof n !== 'number' ||
       !Number.isFinite(n) ||
       (bounds.integer && !Number.isInteger(n)) ||
       (bounds.min !== undefined && n < bounds.min) ||
-      (bounds.exclusiveMin !== undefined && n <= bounds.exclusiveMin)
+      (bounds.exclusiveMin !== undefined && n <= bounds.exclusiveMin) ||
+      (bounds.max !== undefined && n > bounds.max)
     )
       this.fail(key, `must be ${kind}${range}`, v);
     return n as number;

@@ -2,7 +2,8 @@
  * The `publish` executor: validates the options and stages the project's built packages
  * (dist/<arch>/<project>/) into their repository: routed, signed, uploaded. The databases are not touched
  * here: the plugin's postTasksExecution commits every repository once for the whole run
- * (publish/workspace.ts commitRun). A dry run prints everything it would upload and write, per project.
+ * (plugin/run.ts takePublishRun, publish/workspace.ts commitRun). Started outside such a run (no nx process
+ * to key the staging on, or the pkgnx plugin not registered) it commits at once. A dry run prints everything it would upload and write, per project.
  */
 import type { ExecutorContext } from '@nx/devkit';
 import { resolve } from 'node:path';
@@ -10,7 +11,7 @@ import { OptionsError } from '../../src/options';
 import { parsePublishTargetOptions } from '../../src/publish/target-options';
 import { formatPublishReport } from '../../src/publish/report';
 import { publishProject } from '../../src/publish/workspace';
-import { publishRunDir, recordTaskGraph } from '../../plugin/run';
+import { publishStagingDir, recordTaskGraph } from '../../plugin/run';
 
 export default async function publishExecutor(rawOptions: Record<string, unknown>, context: ExecutorContext): Promise<{ success: boolean }> {
   const project = context.projectName;
@@ -32,7 +33,8 @@ export default async function publishExecutor(rawOptions: Record<string, unknown
     if (err instanceof OptionsError) return fail(err.message);
     throw err;
   }
-  const runDir = publishRunDir(context.root);
+  // staged for the plugin's one commit per repository after the run; undefined: nothing would, commit now
+  const runDir = publishStagingDir(context);
   try {
     const result = await publishProject({
       workspaceRoot: context.root,

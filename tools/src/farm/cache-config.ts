@@ -1,9 +1,10 @@
 /**
  * Configuration of the remote cache server (`pkgnx cache-server`): command-line flags first, then the
- * environment; tokens from the environment or from a file. Validated by hand so that every error names the
- * flag, the variable or the file and line it came from.
+ * environment; tokens from the environment or from a file. Every error names the flag, the variable or the
+ * file and line it came from.
  */
 import { readFileSync } from 'node:fs';
+import { OptionsError, OptionsReader } from '../options';
 
 export interface CacheServerConfig {
   /** address to listen on */
@@ -26,7 +27,7 @@ export interface CacheServerConfig {
   s3TimeoutMs: number;
 }
 
-export class CacheConfigError extends Error {}
+export class CacheConfigError extends OptionsError {}
 
 /** the flag and the environment variable of every setting */
 export const CACHE_SERVER_SETTINGS = {
@@ -75,77 +76,62 @@ export function parseTokensFile(text: string, file: string): { readWrite: string
 
 /**
  * Resolves the configuration. `flags` are command-line values (they win), `env` the environment,
- * `readFile` how a tokens file is read (tests pass their own).
+ * `readFile` how a tokens file is read (tests pass their own). Read with the one OptionsReader; an error
+ * names the flag or the variable the value came from.
  */
 export function resolveCacheServerConfig(
   flags: CacheSettingValues,
   env: NodeJS.ProcessEnv,
   readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
 ): CacheServerConfig {
-  const get = (name: CacheSettingName): { value: string; source: string } | undefined => {
+  const raw: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
+  for (const name of Object.keys(CACHE_SERVER_SETTINGS) as CacheSettingName[]) {
     const f = flags[name];
-    if (f !== undefined) return { value: String(f), source: where(name, true) };
     const e = env[CACHE_SERVER_SETTINGS[name].env];
-    return e !== undefined && e !== '' ? { value: e, source: where(name, false) } : undefined;
-  };
-  const listen = get('listen') ?? { value: '127.0.0.1:3000', source: where('listen', true) };
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen.value);
+    if (f !== undefined) [raw[name], source[name]] = [f, where(name, true)];
+    else if (e !== undefined && e !== '') [raw[name], source[name]] = [e, where(name, false)];
+  }
+  const o = new OptionsReader(raw, {
+    describe: (k) => source[k] ?? k,
+    fromCommandLine: true,
+    error: (k, problem) => new CacheConfigError(`${source[k] ?? where(k as CacheSettingName, true)}: ${problem}`),
+  });
+
+  const listen = o.string('listen', '127.0.0.1:3000');
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new CacheConfigError(`${listen.source}: expected HOST:PORT (e.g. 127.0.0.1:3000), got '${listen.value}'`);
+  if (!m || port > 65535) return o.fail('listen', `expected HOST:PORT (e.g. 127.0.0.1:3000), got '${listen}'`);
 
-  const bucket = get('bucket');
-  if (!bucket) throw new CacheConfigError(`the bucket is required: ${where('bucket', true)} or ${where('bucket', false)}`);
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket.value)) throw new CacheConfigError(`${bucket.source}: '${bucket.value}' is not a valid S3 bucket name`);
+  const bucket = o.string('bucket');
+  if (bucket === undefined) throw new CacheConfigError(`the bucket is required: ${where('bucket', true)} or ${where('bucket', false)}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) o.fail('bucket', `'${bucket}' is not a valid S3 bucket name`);
 
-  const prefixRaw = get('prefix')?.value ?? 'nx-cache/';
+  const prefixRaw = o.string('prefix') ?? 'nx-cache/';
   const prefix = prefixRaw === '' || prefixRaw.endsWith('/') ? prefixRaw.replace(/^\/+/, '') : `${prefixRaw.replace(/^\/+/, '')}/`;
 
-  const endpoint = get('endpoint');
-  if (endpoint) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint.value);
-    } catch {
-      url = undefined;
-    }
-    if (!url || !/^https?:$/.test(url.protocol)) throw new CacheConfigError(`${endpoint.source}: expected an http(s) URL, got '${endpoint.value}'`);
-  }
+  const endpoint = o.string('endpoint');
+  if (endpoint !== undefined && !/^https?:$/.test(URL.canParse(endpoint) ? new URL(endpoint).protocol : '')) o.fail('endpoint', `expected an http(s) URL, got '${endpoint}'`);
 
-  const pathStyle = get('pathStyle');
-  let forcePathStyle = false;
-  if (pathStyle) {
-    if (!/^(true|false|1|0)$/.test(pathStyle.value)) throw new CacheConfigError(`${pathStyle.source}: expected true or false, got '${pathStyle.value}'`);
-    forcePathStyle = pathStyle.value === 'true' || pathStyle.value === '1';
-  }
-
-  const number = (name: CacheSettingName, fallback: number, min: number): number => {
-    const v = get(name);
-    if (!v) return fallback;
-    const n = Number(v.value);
-    if (!Number.isFinite(n) || n < min) throw new CacheConfigError(`${v.source}: expected a number >= ${min}, got '${v.value}'`);
-    return n;
-  };
-  const maxUploadBytes = Math.floor(number('maxUploadMiB', 5120, 1) * 1024 * 1024);
-  if (maxUploadBytes > 5 * 1024 ** 3) throw new CacheConfigError(`${get('maxUploadMiB')?.source}: at most 5120 (a single S3 PutObject)`);
-  const s3TimeoutMs = Math.round(number('s3TimeoutSeconds', 30, 1) * 1000);
+  const maxUploadMiB = o.number('maxUploadMiB', 5120, { min: 1, max: 5120 });
+  const s3TimeoutMs = Math.round(o.number('s3TimeoutSeconds', 30, { min: 1 }) * 1000);
 
   const readWriteTokens: string[] = [];
   const readOnlyTokens: string[] = [];
-  const tokensFile = get('tokensFile');
-  if (tokensFile) {
-    let text: string;
+  const tokensFile = o.string('tokensFile');
+  if (tokensFile !== undefined) {
+    let text = '';
     try {
-      text = readFile(tokensFile.value);
+      text = readFile(tokensFile);
     } catch (e) {
-      throw new CacheConfigError(`${tokensFile.source}: cannot read ${tokensFile.value}: ${(e as Error).message}`);
+      o.fail('tokensFile', `cannot read ${tokensFile}: ${(e as Error).message}`);
     }
-    const t = parseTokensFile(text, tokensFile.value);
+    const t = parseTokensFile(text, tokensFile);
     readWriteTokens.push(...t.readWrite);
     readOnlyTokens.push(...t.readOnly);
   }
   for (const [name, list] of [['rwTokens', readWriteTokens], ['roTokens', readOnlyTokens]] as const) {
-    const v = env[CACHE_SERVER_SETTINGS[name].env];
-    if (v) for (const t of v.split(',').map((s) => s.trim()).filter(Boolean)) list.push(checkToken(t, CACHE_SERVER_SETTINGS[name].env));
+    for (const t of o.strings(name, { splitString: true }).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)) list.push(checkToken(t, CACHE_SERVER_SETTINGS[name].env));
   }
   if (readWriteTokens.length + readOnlyTokens.length === 0)
     throw new CacheConfigError(
@@ -157,14 +143,14 @@ export function resolveCacheServerConfig(
   return {
     host: m[1] ?? m[2],
     port,
-    bucket: bucket.value,
+    bucket,
     prefix,
-    ...(endpoint ? { endpoint: endpoint.value } : {}),
-    region: get('region')?.value ?? 'us-east-1',
-    forcePathStyle,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    region: o.string('region', 'us-east-1'),
+    forcePathStyle: o.bool('pathStyle', false),
     readWriteTokens,
     readOnlyTokens,
-    maxUploadBytes,
+    maxUploadBytes: Math.floor(maxUploadMiB * 1024 * 1024),
     s3TimeoutMs,
   };
 }

@@ -1,11 +1,11 @@
 /**
  * How the build farm runs: key `farm` of `pkgnx.config.json` (the same file as `upstream`). One place for
  * runners per architecture, the qemu fallback, packages that must build natively, job set-up, limits and
- * publishing. Validated by hand; every error names the file and the exact key (ConfigError).
+ * publishing. Read with the one OptionsReader; every error names the file and the exact key (ConfigError).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONFIG_FILE_NAME, ConfigError } from '../upstream/config';
+import { CONFIG_FILE_NAME, readSection, sectionReader } from '../config-file';
+import type { OptionsReader } from '../options';
 
 export interface ArchRunners {
   /** GitLab runner tags of native runners of this architecture */
@@ -45,101 +45,84 @@ export const FARM_DEFAULTS = { setup: ['npm ci'], jobTimeoutMinutes: 360, maxNee
 
 const ARCH = /^[A-Za-z0-9_]+$/;
 const PKGBASE = /^[A-Za-z0-9@._+-]+$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const RUNNER_KEYS = ['gitlabTags', 'githubRunsOn', 'emulateOn', 'emulate'];
 
 export function validateFarmConfig(raw: unknown, file: string): FarmConfig {
-  const fail = (key: string, msg: string): never => {
-    throw new ConfigError(file, key, msg);
-  };
-  if (!isObject(raw)) return fail('farm', 'expected an object');
-  const known = ['architectures', 'nativeOnly', 'setup', 'jobTimeoutMinutes', 'maxNeeds', 'maxJobs', 'github', 'publish'];
-  for (const k of Object.keys(raw)) if (!known.includes(k)) fail(`farm.${k}`, `unknown key (known: ${known.join(', ')})`);
-  const strings = (key: string, v: unknown, allowEmpty = false): string[] => {
-    if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) return fail(key, `expected a${allowEmpty ? 'n' : ' non-empty'} array of strings`);
-    return v.map((s, i) => (typeof s === 'string' && s !== '' ? s : fail(`${key}[${i}]`, 'expected a non-empty string')));
-  };
-  const int = (key: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return fail(key, `expected an integer from ${min} to ${max}`);
-    return v;
+  const o = sectionReader(raw, file, 'farm');
+  o.rejectUnknown(['architectures', 'nativeOnly', 'setup', 'jobTimeoutMinutes', 'maxNeeds', 'maxJobs', 'github', 'publish'], 'key');
+  /** a list of non-empty strings; `nonEmpty`: at least one */
+  const strings = (r: OptionsReader, key: string, nonEmpty: boolean): string[] => {
+    const list = r.strings(key);
+    if (nonEmpty && list.length === 0) r.fail(key, 'expected a non-empty array of strings');
+    list.forEach((v, i) => v === '' && r.fail(`${key}[${i}]`, 'expected a non-empty string'));
+    return list;
   };
 
-  if (!isObject(raw.architectures) || Object.keys(raw.architectures).length === 0) return fail('farm.architectures', 'expected an object with one entry per target architecture');
+  const archs = o.object('architectures', 'an object with one entry per target architecture');
+  if (!archs || archs.keys().length === 0) return o.fail('architectures', 'expected an object with one entry per target architecture');
   const architectures: Record<string, ArchRunners> = {};
-  for (const [arch, a] of Object.entries(raw.architectures)) {
-    const k = `farm.architectures.${arch}`;
-    if (!ARCH.test(arch)) fail(k, `'${arch}' is not an architecture name`);
-    if (!isObject(a)) return fail(k, 'expected an object {gitlabTags?, githubRunsOn?, emulateOn?, emulate?}');
-    for (const f of Object.keys(a)) if (!['gitlabTags', 'githubRunsOn', 'emulateOn', 'emulate'].includes(f)) fail(`${k}.${f}`, 'unknown key (known: gitlabTags, githubRunsOn, emulateOn, emulate)');
-    const r: ArchRunners = { emulate: false };
-    if (a.gitlabTags !== undefined) r.gitlabTags = strings(`${k}.gitlabTags`, a.gitlabTags);
-    if (a.githubRunsOn !== undefined) r.githubRunsOn = strings(`${k}.githubRunsOn`, a.githubRunsOn);
-    if (a.emulateOn !== undefined) {
-      if (typeof a.emulateOn !== 'string' || !ARCH.test(a.emulateOn)) fail(`${k}.emulateOn`, 'expected an architecture name');
-      r.emulateOn = a.emulateOn as string;
-    }
-    if (a.emulate !== undefined) {
-      if (typeof a.emulate !== 'boolean') fail(`${k}.emulate`, 'expected true or false');
-      r.emulate = a.emulate as boolean;
-    }
-    if (r.emulate && !r.emulateOn) fail(`${k}.emulate`, 'emulate needs emulateOn (the architecture whose runners run qemu-user)');
-    if (!r.gitlabTags && !r.githubRunsOn && !r.emulateOn) fail(k, 'no runners: give gitlabTags/githubRunsOn (native runners) or emulateOn (qemu-user on another architecture)');
+  for (const arch of archs.keys()) {
+    if (!ARCH.test(arch)) archs.fail(arch, `'${arch}' is not an architecture name`);
+    const a = archs.object(arch, 'an object {gitlabTags?, githubRunsOn?, emulateOn?, emulate?}');
+    if (!a) return archs.fail(arch, 'expected an object {gitlabTags?, githubRunsOn?, emulateOn?, emulate?}');
+    a.rejectUnknown(RUNNER_KEYS, 'key');
+    const r: ArchRunners = { emulate: a.bool('emulate', false) };
+    if (a.has('gitlabTags')) r.gitlabTags = strings(a, 'gitlabTags', true);
+    if (a.has('githubRunsOn')) r.githubRunsOn = strings(a, 'githubRunsOn', true);
+    const emulateOn = a.matching('emulateOn', ARCH, 'an architecture name');
+    if (emulateOn !== undefined) r.emulateOn = emulateOn;
+    if (r.emulate && !r.emulateOn) a.fail('emulate', 'emulate needs emulateOn (the architecture whose runners run qemu-user)');
+    if (!r.gitlabTags && !r.githubRunsOn && !r.emulateOn) archs.fail(arch, 'no runners: give gitlabTags/githubRunsOn (native runners) or emulateOn (qemu-user on another architecture)');
     architectures[arch] = r;
   }
   for (const [arch, r] of Object.entries(architectures)) {
     if (!r.emulateOn) continue;
     const host = architectures[r.emulateOn];
-    if (!host) fail(`farm.architectures.${arch}.emulateOn`, `'${r.emulateOn}' is not in farm.architectures`);
-    else if (host.emulateOn) fail(`farm.architectures.${arch}.emulateOn`, `'${r.emulateOn}' is emulated itself: emulation needs native runners`);
+    if (!host) archs.fail(`${arch}.emulateOn`, `'${r.emulateOn}' is not in farm.architectures`);
+    else if (host.emulateOn) archs.fail(`${arch}.emulateOn`, `'${r.emulateOn}' is emulated itself: emulation needs native runners`);
   }
 
   const nativeOnly: Record<string, string[]> = {};
-  if (raw.nativeOnly !== undefined) {
-    if (!isObject(raw.nativeOnly)) return fail('farm.nativeOnly', 'expected an object {arch: [pkgbase, ...]}');
-    for (const [arch, list] of Object.entries(raw.nativeOnly)) {
-      const k = `farm.nativeOnly.${arch}`;
-      const r = architectures[arch];
-      if (!r) fail(k, `'${arch}' is not in farm.architectures`);
-      nativeOnly[arch] = strings(k, list, true).map((p, i) => (PKGBASE.test(p) ? p : fail(`${k}[${i}]`, `'${p}' is not a pkgbase`)));
-      if (nativeOnly[arch].length && !r.gitlabTags && !r.githubRunsOn) fail(k, `${arch} has no native runners (farm.architectures.${arch}.gitlabTags/githubRunsOn): these packages could not build anywhere`);
-    }
+  const native = o.object('nativeOnly', 'an object {arch: [pkgbase, ...]}');
+  for (const arch of native?.keys() ?? []) {
+    const r = architectures[arch];
+    if (!r) native!.fail(arch, `'${arch}' is not in farm.architectures`);
+    nativeOnly[arch] = strings(native!, arch, false);
+    nativeOnly[arch].forEach((p, i) => PKGBASE.test(p) || native!.fail(`${arch}[${i}]`, `'${p}' is not a pkgbase`));
+    if (nativeOnly[arch].length && !r.gitlabTags && !r.githubRunsOn)
+      native!.fail(arch, `${arch} has no native runners (farm.architectures.${arch}.gitlabTags/githubRunsOn): these packages could not build anywhere`);
   }
 
-  const setup = raw.setup === undefined ? [...FARM_DEFAULTS.setup] : strings('farm.setup', raw.setup, true);
-  const jobTimeoutMinutes = int('farm.jobTimeoutMinutes', raw.jobTimeoutMinutes, FARM_DEFAULTS.jobTimeoutMinutes, 1, 60 * 24 * 30);
-  const maxNeeds = int('farm.maxNeeds', raw.maxNeeds, FARM_DEFAULTS.maxNeeds, 2, 50);
-  const maxJobs = int('farm.maxJobs', raw.maxJobs, FARM_DEFAULTS.maxJobs, 1);
-
-  const gh = raw.github === undefined ? {} : raw.github;
-  if (!isObject(gh)) return fail('farm.github', 'expected an object {levels?, planRunsOn?, maxMatrix?}');
-  for (const f of Object.keys(gh)) if (!['levels', 'planRunsOn', 'maxMatrix'].includes(f)) fail(`farm.github.${f}`, 'unknown key (known: levels, planRunsOn, maxMatrix)');
+  const gh = o.object('github', 'an object {levels?, planRunsOn?, maxMatrix?}') ?? sectionReader({}, file, 'farm.github');
+  gh.rejectUnknown(['levels', 'planRunsOn', 'maxMatrix'], 'key');
   const github = {
-    levels: int('farm.github.levels', gh.levels, FARM_DEFAULTS.levels, 1, 200),
-    planRunsOn: gh.planRunsOn === undefined ? ['ubuntu-latest'] : strings('farm.github.planRunsOn', gh.planRunsOn),
-    maxMatrix: int('farm.github.maxMatrix', gh.maxMatrix, FARM_DEFAULTS.maxMatrix, 1, 256),
+    levels: gh.number('levels', FARM_DEFAULTS.levels, { integer: true, min: 1, max: 200 }),
+    planRunsOn: gh.has('planRunsOn') ? strings(gh, 'planRunsOn', true) : ['ubuntu-latest'],
+    maxMatrix: gh.number('maxMatrix', FARM_DEFAULTS.maxMatrix, { integer: true, min: 1, max: 256 }),
   };
 
   let publish: PublishSettings | undefined;
-  if (raw.publish !== undefined) {
-    const p = raw.publish;
-    if (!isObject(p)) return fail('farm.publish', 'expected an object {command, group?}');
-    for (const f of Object.keys(p)) if (!['command', 'group'].includes(f)) fail(`farm.publish.${f}`, 'unknown key (known: command, group)');
-    if (typeof p.command !== 'string' || p.command.trim() === '') fail('farm.publish.command', 'expected a shell command ({arch} is replaced)');
-    if (p.group !== undefined && (typeof p.group !== 'string' || !/^[A-Za-z0-9_.{}-]+$/.test(p.group))) fail('farm.publish.group', 'expected a name of letters, digits, -, _, . ({arch} is replaced)');
-    publish = { command: p.command as string, group: (p.group as string | undefined) ?? 'pkgnx-publish-{arch}' };
+  const p = o.object('publish', 'an object {command, group?}');
+  if (p) {
+    p.rejectUnknown(['command', 'group'], 'key');
+    const command = p.string('command') ?? '';
+    if (command.trim() === '') p.fail('command', 'expected a shell command ({arch} is replaced)');
+    const group = p.matching('group', /^[A-Za-z0-9_.{}-]+$/, 'a name of letters, digits, -, _, . ({arch} is replaced)', 'pkgnx-publish-{arch}') as string;
+    publish = { command, group };
   }
-  return { architectures, nativeOnly, setup, jobTimeoutMinutes, maxNeeds, maxJobs, github, ...(publish ? { publish } : {}) };
+  return {
+    architectures,
+    nativeOnly,
+    setup: o.has('setup') ? strings(o, 'setup', false) : [...FARM_DEFAULTS.setup],
+    jobTimeoutMinutes: o.number('jobTimeoutMinutes', FARM_DEFAULTS.jobTimeoutMinutes, { integer: true, min: 1, max: 60 * 24 * 30 }),
+    maxNeeds: o.number('maxNeeds', FARM_DEFAULTS.maxNeeds, { integer: true, min: 2, max: 50 }),
+    maxJobs: o.number('maxJobs', FARM_DEFAULTS.maxJobs, { integer: true, min: 1 }),
+    github,
+    ...(publish ? { publish } : {}),
+  };
 }
 
 /** key `farm` of pkgnx.config.json (default: in the current directory) */
 export function loadFarmConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME)): FarmConfig {
-  if (!existsSync(file)) throw new ConfigError(file, 'farm', `${CONFIG_FILE_NAME} not found: the farm settings (runners per architecture, ...) live under its key "farm"`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(file, '(file)', `not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isObject(raw) || raw.farm === undefined) throw new ConfigError(file, 'farm', 'missing: the farm settings (runners per architecture, ...) live under this key');
-  return validateFarmConfig(raw.farm, file);
+  return validateFarmConfig(readSection(file, 'farm'), file);
 }

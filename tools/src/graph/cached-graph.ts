@@ -9,7 +9,7 @@ import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
-import { readMetadata, type MetadataSettings } from '../metadata';
+import { readMetadataForArchitectures, type MetadataSettings } from '../metadata';
 import { metadataView } from '../metadata/build-root-view';
 import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
 
@@ -58,11 +58,11 @@ export function workspaceMetadataSettings(workspaceRoot: string): MetadataSettin
 
 export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOptions): MetadataLoader {
   // the graph loads every PKGBUILD: cache entries of deleted or changed ones can go
-  return (dirs, carch) => readMetadata(workspaceRoot, dirs, carch, metadataSettings(options), { pruneCache: true });
+  return (dirs, archs) => readMetadataForArchitectures(workspaceRoot, dirs, archs, metadataSettings(options), { pruneCache: true });
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */
-const GRAPH_CACHE_VERSION = 'pkgnx-graph-4';
+const GRAPH_CACHE_VERSION = 'pkgnx-graph-5';
 
 /**
  * Everything the graph depends on, hashed: each PKGBUILD directory's PKGBUILD (or .SRCINFO) bytes and

@@ -32,6 +32,8 @@ export interface PkgnxPluginOptions {
   buildTargetName?: string;
   /** the name of the publish target (default `publish`) */
   publishTargetName?: string;
+  /** write the run's status pages (dist/status/) after every build run (default true) */
+  statusPage?: boolean;
 }
 
 export interface ResolvedPluginOptions {
@@ -46,6 +48,7 @@ export interface ResolvedPluginOptions {
   sandboxTimeoutSeconds: number;
   buildTargetName: string;
   publishTargetName: string;
+  statusPage: boolean;
 }
 
 export class PluginOptionsError extends OptionsError {
@@ -58,7 +61,7 @@ export class PluginOptionsError extends OptionsError {
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
-  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'publishTargetName',
+  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'publishTargetName', 'statusPage',
 ];
 
 /**
@@ -116,5 +119,6 @@ export function resolvePluginOptions(raw: unknown, discoveredArchitectures: stri
     sandboxTimeoutSeconds: o.number('sandboxTimeoutSeconds', 10, { exclusiveMin: 0 }),
     buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
     publishTargetName: o.matching('publishTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'publish') as string,
+    statusPage: o.bool('statusPage', true),
   };
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, isAbsolute } from 'node:path';
 import type { MetadataResult } from '../metadata';
-import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata, Srcinfo } from '../model';
+import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata } from '../model';
 import { metadataForArch } from '../srcinfo';
 import { parseDependency } from '../depends';
 import { RepoSet } from '../repo-set';
@@ -48,8 +48,8 @@ export interface WorkspaceGraph {
   fingerprint: string;
 }
 
-/** Loads metadata for a list of PKGBUILD directories, one architecture at a time. */
-export type MetadataLoader = (dirs: string[], carch: string) => Promise<Map<string, MetadataResult>>;
+/** Loads metadata for a list of PKGBUILD directories for every architecture: arch -> dir -> result. */
+export type MetadataLoader = (dirs: string[], archs: readonly string[]) => Promise<Map<string, Map<string, MetadataResult>>>;
 
 export interface LoadGraphOptions {
   workspaceRoot: string;
@@ -120,8 +120,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
   const archs = options.architectures;
 
   // metadata per architecture (the loader caches by content hash, so unchanged PKGBUILDs cost a file read)
-  const perArch = new Map<string, Map<string, { srcinfo: Srcinfo; warnings: string[] } | { error: string }>>();
-  for (const arch of archs) perArch.set(arch, await opts.loadMetadata(absDirs, arch));
+  const perArch = await opts.loadMetadata(absDirs, archs);
 
   const drafts = roots.map((root, i) => {
     const metadata: Record<string, PackageBaseMetadata> = {};

@@ -22,6 +22,8 @@ export type BatchOutcome = { kind: 'done'; fields: string[] } | { kind: 'timeout
 
 export interface BatchOptions {
   carch: string;
+  /** also print bash's parse of each PKGBUILD (the driver's D field), for arch-independence.ts */
+  scan?: boolean;
   timeoutMs: number;
   files: SandboxFiles;
   view: MetadataView;
@@ -58,7 +60,7 @@ function runOnce(items: BatchItem[], options: BatchOptions): Promise<Map<number,
       packageDirs: [...new Set(items.map((it) => it.dir))],
       files: options.files,
       view: options.view,
-      driverArgs: ['-c', DRIVER_SCRIPT, 'pkgnx-driver', ...items.flatMap((it) => [String(it.index), it.dir])],
+      driverArgs: ['-c', DRIVER_SCRIPT, 'pkgnx-driver', options.scan ? 'scan' : 'noscan', ...items.flatMap((it) => [String(it.index), it.dir])],
     });
     options.onSpawn?.();
     // detached: its own process group, so a timeout kills bwrap and everything under it

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Srcinfo } from '../model';
 
 /** an error is cached too; `timedOutAfterMs`: the time limit it exceeded (a higher limit tries again) */
-export type CachedResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string; timedOutAfterMs?: number };
+export type CachedResult = { srcinfo: Srcinfo; warnings: string[]; archIndependent?: boolean } | { error: string; timedOutAfterMs?: number };
 
 interface CacheFile {
   version: 1;

@@ -1,5 +1,5 @@
 # pkgnx metadata driver. Runs ONLY inside the bubblewrap sandbox built by sandbox.ts.
-# Usage: bash -c "$(cat driver.bash)" pkgnx-driver <index> <dir> [<index> <dir> ...]
+# Usage: bash -c "$(cat driver.bash)" pkgnx-driver scan|noscan <index> <dir> [<index> <dir> ...]
 #
 # For every directory it sources ./PKGBUILD in a fresh process, the way makepkg 6.0.2 does
 # (inside a function, extglob off, an ERR trap that functions do not inherit), and writes what
@@ -19,6 +19,9 @@
 #   M <function name>               a package function that is missing
 #   P <function name>               a package function that is defined (package, package_<name>)
 #   Q                               the source array is sparse
+#   D <text>                        with `scan`: bash's own parse of the PKGBUILD, printed back by declare -f
+#                                   (arch-independence.ts decides from it whether one sourcing serves every
+#                                   architecture); absent when bash cannot parse the file
 #   Z                               the record is complete
 #   C                               the package directory could not be entered (a sandbox fault)
 # and, added by the driver after them: X <exit status of the item process>, 2 <its stderr, first 4000 characters>
@@ -131,8 +134,24 @@ command_not_found_handle() {
 	return 127
 }
 
+# The PKGBUILD parsed by bash without running it: wrapped in a function (defining one runs nothing) and printed
+# back by declare -f, which normalises it (one statement per line, functions as `function name () `). The
+# wrapper's name is random so that no PKGBUILD defines it by accident.
+__pkgnx_scan() {
+	local __pkgnx_text __pkgnx_canon __pkgnx_fn=__pkgnx_top_$RANDOM$RANDOM
+	IFS= read -r -d '' __pkgnx_text <PKGBUILD
+	eval "$__pkgnx_fn() {
+$__pkgnx_text
+}" 2>/dev/null || return 0
+	declare -f "$__pkgnx_fn" >/tmp/.pkgnx-top 2>/dev/null || return 0
+	IFS= read -r -d '' __pkgnx_canon </tmp/.pkgnx-top
+	unset -f "$__pkgnx_fn"
+	__pkgnx_emit D "$__pkgnx_canon"
+}
+
 __pkgnx_item() {
 	exec </dev/null
+	(( __pkgnx_scan_mode )) && __pkgnx_scan
 	# what makepkg defines before sourcing (BUILDDIR defaults to startdir)
 	startdir=$PWD srcdir=$PWD/src
 	trap 'true' ERR   # makepkg has a global ERR trap; sourcing runs in a function that does not inherit it
@@ -162,8 +181,10 @@ __pkgnx_item() {
 	# the package functions defined (lint_package_function) and a sparse source array (lint_source)
 	declare -F package >/dev/null && __pkgnx_emit P package
 	for __pkgnx_p in "${pkgname[@]}"; do declare -F "package_$__pkgnx_p" >/dev/null && __pkgnx_emit P "package_$__pkgnx_p"; done
-	__pkgnx_x=("${!source[@]}")
-	(( ${#source[*]} > 0 && ${__pkgnx_x[-1]} + 1 != ${#source[*]} )) && __pkgnx_emit Q
+	if (( ${#source[*]} > 0 )); then
+		__pkgnx_x=("${!source[@]}")
+		(( ${__pkgnx_x[-1]} + 1 != ${#source[*]} )) && __pkgnx_emit Q
+	fi
 
 	__pkgnx_single=("${__pkgnx_global_single[@]}")
 	__pkgnx_multi=("${__pkgnx_global_multi[@]}")
@@ -225,6 +246,9 @@ shopt -s nullglob dotglob
 __pkgnx_mountpoints=(/tmp/*)
 shopt -u nullglob dotglob
 
+__pkgnx_scan_mode=0
+[[ $1 = scan ]] && __pkgnx_scan_mode=1
+shift
 __pkgnx_rec=() __pkgnx_err=()
 while (( $# >= 2 )); do
 	__pkgnx_index=$1 __pkgnx_dir=$2
@@ -249,7 +273,7 @@ while (( $# >= 2 )); do
 	if (( ${#__pkgnx_left[@]} > ${#__pkgnx_mountpoints[@]} || ${#__pkgnx_mountpoints[@]} )); then
 		rm -rf --one-file-system -- "${__pkgnx_left[@]}" 2>/dev/null
 	else
-		rm -f /tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn
+		rm -f /tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn /tmp/.pkgnx-top
 	fi
 	# the item's own fields, then its exit status and its stderr (first 4000 characters), always last
 	__pkgnx_emit R "$__pkgnx_index" "$(( ${#__pkgnx_rec[@]} + 4 ))" "${__pkgnx_rec[@]}" X "$__pkgnx_status" 2 "${__pkgnx_errtext:0:4000}"

@@ -12,16 +12,18 @@ import { normalizeSrcinfoValue } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { DRIVER_SCRIPT, runBatch, type BatchItem, type BatchOutcome } from './batch';
 import { SrcinfoCache, cacheKey, type CachedResult } from './cache';
-import { lintExtraction, type RawExtraction, type RawSection } from './lint';
+import { isDriverAttribute, lintExtraction, type RawExtraction, type RawSection } from './lint';
+import { isArchIndependent } from './arch-independence';
 import { metadataView } from './build-root-view';
 import { assertSandboxAvailable, sandboxFiles } from './sandbox';
 
 export { SandboxUnavailableError } from './sandbox';
 
 /** Bump when the extraction or its error texts change: part of every cache key. */
-export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-3';
+export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-4';
 
-export type ExtractResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+/** `archIndependent`: one sourcing serves every architecture (only known when the extraction scanned for it) */
+export type ExtractResult = { srcinfo: Srcinfo; warnings: string[]; archIndependent?: boolean } | { error: string };
 
 /** Counters for callers and tests (e.g. "an unchanged workspace spawns no sandbox"). */
 export interface ExtractStats {
@@ -34,6 +36,8 @@ export interface ExtractStats {
 
 export interface ExtractOptions {
   carch: string;
+  /** decide, for each PKGBUILD, whether its metadata can depend on the architecture (arch-independence.ts) */
+  scanArchIndependence?: boolean;
   /** time limit per PKGBUILD, default 10 s */
   timeoutMs?: number;
   /** directory for the result cache; no cache when undefined */
@@ -68,6 +72,8 @@ interface DecodedPayload {
   missingCommands: string[];
   /** the driver could not enter the package directory: a fault of the sandbox, not of the PKGBUILD */
   sandboxFault: boolean;
+  /** bash's parse of the PKGBUILD (scan mode) */
+  canonical?: string;
 }
 
 /** The item's stderr, which the driver's capture appends last (`2`, text); the fields before it. */
@@ -90,6 +96,7 @@ function decodePayload(fields: string[]): DecodedPayload {
   let sourceStatus: number | undefined;
   let exitStatus: number | undefined;
   let sandboxFault = false;
+  let canonical: string | undefined;
   const missingCommands: string[] = [];
   let section: RawSection | undefined;
   let i = 0;
@@ -157,11 +164,14 @@ function decodePayload(fields: string[]): DecodedPayload {
       case 'C':
         sandboxFault = true;
         break;
+      case 'D':
+        canonical = fields[i++] ?? bad();
+        break;
       default:
         bad();
     }
   }
-  return { raw, complete, sourceStatus, exitStatus, missingCommands: [...new Set(missingCommands)], sandboxFault };
+  return { raw, complete, sourceStatus, exitStatus, missingCommands: [...new Set(missingCommands)], sandboxFault, ...(canonical !== undefined ? { canonical } : {}) };
 }
 
 function toSrcinfo(raw: RawExtraction): Srcinfo {
@@ -226,7 +236,10 @@ function interpret(outcome: BatchOutcome, display: string, packageDir: string, t
   if (lint.length) return { error: `${display}: ${lint.join('; ')}` };
   // a PKGBUILD that only tries the network and falls back reads as makepkg reads it offline: it stands
   const warnings = triedNetwork ? [`${display}: tried to open a network connection while being sourced (the sandbox has no network); its fallback result is used`, ...lines] : lines;
-  return { srcinfo: toSrcinfo(decoded.raw), warnings };
+  const srcinfo = toSrcinfo(decoded.raw);
+  if (decoded.canonical === undefined) return { srcinfo, warnings };
+  // a PKGBUILD that printed anything while sourced may have read its environment to do so: sourced per architecture
+  return { srcinfo, warnings, archIndependent: lines.length === 0 && isArchIndependent(decoded.canonical, isDriverAttribute) };
 }
 
 const BATCH_SIZE = 64;
@@ -240,7 +253,7 @@ let driverDigest: string | undefined;
  * (source tarballs), carch and the extractor. Only the package directory is visible in the sandbox,
  * so nothing outside it can change the result.
  */
-function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string): string {
+function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string, scan: boolean): string {
   const parts: (string | Buffer)[] = [];
   try {
     for (const name of readdirSync(dir).sort()) {
@@ -257,7 +270,7 @@ function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: s
   }
   driverDigest ??= cacheKey([DRIVER_SCRIPT]);
   // the directory too: an error names it, and $startdir is its path
-  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, pkgbuild, ...parts]);
+  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, scan ? 'scan' : 'noscan', viewFingerprint, dir, pkgbuild, ...parts]);
 }
 
 function readlinkSafe(path: string): string {
@@ -331,7 +344,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
       results.set(input, bytes);
       return;
     }
-    const key = keyFor(dir, bytes, options.carch, view.fingerprint);
+    const key = keyFor(dir, bytes, options.carch, view.fingerprint, options.scanArchIndependence === true);
     usedKeys.add(key);
     const hit = cache?.get(key);
     // a PKGBUILD that ran out of time is tried again only with a longer limit
@@ -359,6 +372,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
         outcomes.push(
           await runBatch(chunk, {
             carch: options.carch,
+            scan: options.scanArchIndependence === true,
             timeoutMs,
             bwrap: options.bwrap,
             files,

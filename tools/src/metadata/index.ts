@@ -11,7 +11,7 @@ import { parseSrcinfo } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { extractSrcinfo, type ExtractStats } from './extract';
 
-export type MetadataResult = { srcinfo: Srcinfo; warnings: string[] } | { error: string };
+export type MetadataResult = { srcinfo: Srcinfo; warnings: string[]; archIndependent?: boolean } | { error: string };
 
 export interface MetadataSettings {
   /** `pkgbuild`: source in the sandbox; `srcinfo`: read `<dir>/.SRCINFO`, never run bash */
@@ -59,3 +59,46 @@ export async function readMetadata(workspaceRoot: string, dirs: readonly string[
     stats: opts.stats,
   });
 }
+
+/**
+ * Metadata of each directory for every architecture: arch -> dir -> result. A PKGBUILD is sourced for the first
+ * architecture only when its metadata provably cannot depend on the architecture (arch-independence.ts) —
+ * the same `.SRCINFO` then serves all of them, as it would from makepkg — and for each architecture otherwise.
+ */
+export async function readMetadataForArchitectures(
+  workspaceRoot: string,
+  dirs: readonly string[],
+  archs: readonly string[],
+  settings: MetadataSettings,
+  opts: ReadMetadataOptions = {},
+): Promise<Map<string, Map<string, MetadataResult>>> {
+  const out = new Map<string, Map<string, MetadataResult>>();
+  if (archs.length === 0) return out;
+  if (settings.source === 'srcinfo') {
+    const files = await readSrcinfoFiles(workspaceRoot, dirs);
+    for (const arch of archs) out.set(arch, files);
+    return out;
+  }
+  const extract = (list: readonly string[], arch: string, scan: boolean): Promise<Map<string, MetadataResult>> =>
+    extractSrcinfo([...list], {
+      carch: arch,
+      scanArchIndependence: scan,
+      timeoutMs: settings.timeoutSeconds * 1000,
+      cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
+      workspaceRoot,
+      pruneCache: opts.pruneCache,
+      stats: opts.stats,
+    });
+  const first = await extract(dirs, archs[0], archs.length > 1);
+  out.set(archs[0], first);
+  const perArch = dirs.filter((d) => {
+    const r = first.get(d);
+    return !(r && 'srcinfo' in r && r.archIndependent);
+  });
+  for (const arch of archs.slice(1)) {
+    const own = perArch.length ? await extract(perArch, arch, false) : new Map<string, MetadataResult>();
+    out.set(arch, new Map(dirs.map((d) => [d, own.get(d) ?? first.get(d)!])));
+  }
+  return out;
+}
+

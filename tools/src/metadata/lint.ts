@@ -52,6 +52,13 @@ const SCHEMA_ARCH_ARRAYS = [
   'checkdepends', 'conflicts', 'depends', 'makedepends', 'optdepends', 'provides', 'replaces', 'source',
   ...HASH_ALGOS.map((h) => `${h}sums`),
 ];
+/** a name the driver may read from a package function's assignment lines: a schema attribute or its `_<arch>` form */
+export function isDriverAttribute(name: string): boolean {
+  if (SCHEMA_ARRAYS.includes(name) || SCHEMA_STRINGS.includes(name)) return true;
+  const us = name.indexOf('_');
+  return us > 0 && SCHEMA_ARCH_ARRAYS.includes(name.slice(0, us));
+}
+
 const PACKAGE_OVERRIDES = [
   'pkgdesc', 'arch', 'url', 'license', 'groups', 'depends', 'optdepends', 'provides', 'conflicts', 'replaces',
   'backup', 'options', 'install', 'changelog',

@@ -8,7 +8,7 @@
  * destination and commits each repository once. Reads and writes the workspace's dist/ and that directory.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConfigFile } from '../config-file';
 import { listPackageFiles } from '../packaging/workspace-repo';
@@ -19,6 +19,7 @@ import { loadPublishConfig } from './config';
 import { PublishError } from './errors';
 import { commitStaged, publishPackages, stagePackages, type PublishReport, type StagedPublish } from './publish';
 import { noUpstream, routePackage, upstreamLookupFromRepoSet, upstreamLookupFromState, type UpstreamLookup } from './routing';
+import { listStaged, manifestPath } from './run-dir';
 import { openSession, type Session } from './session';
 
 /**
@@ -63,10 +64,6 @@ interface Manifest {
   project: string;
   noPrune: boolean;
   staged: StagedPublish;
-}
-
-function manifestPath(runDir: string, arch: string, project: string): string {
-  return join(runDir, arch, `${project}.json`);
 }
 
 export async function publishProject(req: ProjectPublishRequest): Promise<ProjectPublishResult> {
@@ -115,18 +112,12 @@ export interface RunCommitFailure {
 
 async function readManifests(runDir: string): Promise<Manifest[]> {
   const out: Manifest[] = [];
-  for (const arch of await readdir(runDir).catch(() => [] as string[])) {
-    const files = await readdir(join(runDir, arch)).catch(() => [] as string[]);
-    for (const f of files.filter((n) => n.endsWith('.json')).sort()) {
-      const m = JSON.parse(await readFile(join(runDir, arch, f), 'utf8')) as Manifest;
-      if (m.version === 1) out.push(m);
-    }
+  for (const { arch, project } of listStaged(runDir)) {
+    const m = JSON.parse(await readFile(manifestPath(runDir, arch, project), 'utf8')) as Manifest;
+    if (m.version === 1) out.push(m);
   }
   return out;
 }
-
-/** run directories of killed runs are removed after this long */
-const STALE_RUN_MS = 24 * 3600_000;
 
 /**
  * Commit everything the run staged: one database rewrite per repository (per configuration file,
@@ -161,18 +152,8 @@ export async function commitRun(runDir: string, options: { log: (line: string) =
       }
     }
   } finally {
+    // (directories of runs killed before their commit are removed by the plugin: tools/plugin/run.ts)
     await rm(runDir, { recursive: true, force: true });
-    await sweepStaleRuns(join(runDir, '..'), runDir);
   }
   return { commits, failures };
-}
-
-/** run directories (`publish-*`) of runs killed before their commit */
-async function sweepStaleRuns(parent: string, current: string): Promise<void> {
-  for (const name of await readdir(parent).catch(() => [] as string[])) {
-    const dir = join(parent, name);
-    if (!name.startsWith('publish-') || dir === current) continue;
-    const s = await stat(dir).catch(() => undefined);
-    if (s && Date.now() - s.mtimeMs > STALE_RUN_MS) await rm(dir, { recursive: true, force: true });
-  }
 }

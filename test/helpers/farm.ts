@@ -1,35 +1,13 @@
 /**
- * The S3 server and the remote cache server of the farm tests.
- *
- * versitygw v1.8.0 (conditional writes like AWS S3, real SigV4), one per test file on a free port, installed
- * by scripts/install-test-tools.sh. NOTE: the publishing branch brings test/helpers/s3-server.ts with
- * the same job (same binary, same install directory); once both have landed this file should shrink to the
- * cache-server part and use that helper.
+ * The remote cache server of the farm tests (`pkgnx cache-server` as a child process, over the versitygw of
+ * test/helpers/s3-server.ts) and fresh clones of a test workspace, as other machines would have them.
  */
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import net from 'node:net';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT } from './env';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
-export const FARM_VERSITYGW = process.env.VERSITYGW_BIN ?? '/opt/versitygw-v1.8.0/versitygw';
-export const farmS3Skip = existsSync(FARM_VERSITYGW) ? false : `versitygw not installed at ${FARM_VERSITYGW} (bash scripts/install-test-tools.sh)`;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, type S3TestServer } from './s3-server';
 
 async function waitUntil(what: string, child: ChildProcess, stderr: () => string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
@@ -49,68 +27,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export interface FarmS3 {
-  endpoint: string;
-  dataDir: string;
-  /** AWS_* variables for child processes */
-  env: Record<string, string>;
-  client(): S3Client;
-  createBucket(name: string): Promise<void>;
-  /** every key under the bucket (prefix optional) */
-  keys(bucket: string, prefix?: string): Promise<string[]>;
-  stop(): Promise<void>;
-}
-
-export async function startFarmS3(): Promise<FarmS3> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pkgnx-farm-vgw-'));
-  const port = await freePort();
-  const accessKeyId = 'pkgnxfarm';
-  const secretAccessKey = 'pkgnxfarmsecret';
-  const child = spawn(FARM_VERSITYGW, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, '--health', '/health', '--quiet', 'posix', dataDir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntil('versitygw', child, () => stderr, async () => (await fetch(`${endpoint}/health`)).status === 200);
-  const env = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-  const client = (): S3Client =>
-    new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  return {
-    endpoint,
-    dataDir,
-    env,
-    client,
-    async createBucket(name) {
-      const s3 = client();
-      try {
-        await s3.send(new CreateBucketCommand({ Bucket: name }));
-      } finally {
-        s3.destroy();
-      }
-    },
-    async keys(bucket, prefix) {
-      const s3 = client();
-      const out: string[] = [];
-      try {
-        let token: string | undefined;
-        do {
-          const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ...(prefix ? { Prefix: prefix } : {}), ...(token ? { ContinuationToken: token } : {}) }));
-          out.push(...(r.Contents ?? []).map((c) => c.Key ?? ''));
-          token = r.IsTruncated ? r.NextContinuationToken : undefined;
-        } while (token);
-      } finally {
-        s3.destroy();
-      }
-      return out.sort();
-    },
-    async stop() {
-      await stopChild(child);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
 export const RW_TOKEN = 'farm-rw-token-0123456789';
 export const RO_TOKEN = 'farm-ro-token-0123456789';
 
@@ -122,7 +38,7 @@ export interface CacheServerProcess {
 }
 
 /** `pkgnx cache-server` as a child process, the way a user runs it */
-export async function startCacheServerProcess(s3: FarmS3, bucket: string, extraEnv: Record<string, string> = {}): Promise<CacheServerProcess> {
+export async function startCacheServerProcess(s3: S3TestServer, bucket: string, extraEnv: Record<string, string> = {}): Promise<CacheServerProcess> {
   const port = await freePort();
   // the request log goes to a file: tests run nx with spawnSync, which blocks this process's event loop
   const logDir = mkdtempSync(join(tmpdir(), 'pkgnx-farm-cache-log-'));

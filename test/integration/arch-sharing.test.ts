@@ -1,0 +1,70 @@
+/**
+ * Architectures share work: a PKGBUILD whose metadata provably cannot depend on CARCH is sourced once for
+ * every configured architecture; one whose top level reads CARCH, or that sources a helper file reading it,
+ * is sourced per architecture and its metadata differs as it should. Through the real sandbox and driver.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readMetadataForArchitectures } from '../../tools/src/metadata';
+import { createStats } from '../../tools/src/metadata/extract';
+import { metadataForArch } from '../../tools/src/srcinfo';
+import { hasCommand } from '../helpers/env';
+
+const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
+
+const PKGBUILDS: Record<string, Record<string, string>> = {
+  'carch-top': {
+    PKGBUILD: 'pkgname=carch-top\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\nif [[ $CARCH == aarch64 ]]; then depends=(arm-thing); else depends=(x86-thing); fi\npackage() { :; }\n',
+  },
+  'arch-arrays': {
+    PKGBUILD: 'pkgname=arch-arrays\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(common)\ndepends_x86_64=(x86-only)\ndepends_aarch64=(arm-only)\npackage() { depends+=("extra=$pkgver"); }\n',
+  },
+  'helper-source': {
+    PKGBUILD: 'source ./helper.sh\npkgname=helper-source\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\npackage() { :; }\n',
+    'helper.sh': 'depends=("lib-$CARCH")\n',
+  },
+  plain: {
+    PKGBUILD: 'pkgname=plain\npkgver=2.0\npkgrel=1\narch=(any)\nsource=("https://example.org/$pkgname-$pkgver.tar.gz")\nsha256sums=(SKIP)\nbuild() { ./configure --host=$CHOST; }\npackage() { :; }\n',
+  },
+};
+
+test('one sourcing for PKGBUILDs that cannot depend on CARCH; per architecture, and different, for the others', { skip, timeout: 120_000 }, async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'pkgnx-archshare-'));
+  try {
+    const dirs = Object.entries(PKGBUILDS).map(([name, files]) => {
+      const dir = join('pkgbuilds', name);
+      mkdirSync(join(ws, dir), { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(ws, dir, f), text);
+      return dir;
+    });
+    const stats = createStats();
+    const settings = { source: 'pkgbuild' as const, timeoutSeconds: 10 };
+    const got = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats });
+    // 4 for x86_64, then only the two that read CARCH again for aarch64
+    assert.equal(stats.sourced, 6, 'sourced: 4 + 2');
+    const depends = (arch: string, name: string): string[] => {
+      const r = got.get(arch)!.get(join('pkgbuilds', name))!;
+      assert.ok('srcinfo' in r, JSON.stringify(r));
+      const m = metadataForArch(r.srcinfo, arch);
+      return [...new Set([...m.depends, ...m.packages.flatMap((p) => p.depends)])];
+    };
+    assert.deepEqual(depends('x86_64', 'carch-top'), ['x86-thing']);
+    assert.deepEqual(depends('aarch64', 'carch-top'), ['arm-thing']);
+    assert.deepEqual(depends('x86_64', 'helper-source'), ['lib-x86_64']);
+    assert.deepEqual(depends('aarch64', 'helper-source'), ['lib-aarch64']);
+    // shared, and still each architecture's own arrays
+    assert.deepEqual([...new Set(depends('x86_64', 'arch-arrays'))].sort(), ['common', 'extra=1', 'x86-only']);
+    assert.deepEqual([...new Set(depends('aarch64', 'arch-arrays'))].sort(), ['arm-only', 'common', 'extra=1']);
+    assert.ok(depends('aarch64', 'arch-arrays').includes('arm-only') && !depends('aarch64', 'arch-arrays').includes('x86-only'));
+    assert.ok(depends('x86_64', 'arch-arrays').includes('x86-only') && !depends('x86_64', 'arch-arrays').includes('arm-only'));
+    // a warm second run reads everything from the cache
+    const again = createStats();
+    await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: again });
+    assert.equal(again.sourced, 0);
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+});
