@@ -19,7 +19,7 @@ import type { RunCommit, RunCommitFailure } from '../src/publish/workspace';
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 
 /** `<pid>-<start time in clock ticks since boot>`: one nx process, even after its pid is reused */
-function processKey(pid: number): string | undefined {
+export function processKey(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after "(comm) ": state is the 3rd field of the line, starttime the 22nd

@@ -1,0 +1,73 @@
+/**
+ * The hand-off from the publish tasks to the run's one database commit, through real Nx (daemon off) with the
+ * pkgnx plugin in a worker of its own (NX_ISOLATE_PLUGINS=true) and in the nx process (false): three projects
+ * built with the host backend, `nx run-many -t publish` into a local directory; every task stages, the plugin
+ * commits the repository once (generation 1, all three projects), a real pacman reads it, and no staging
+ * directory is left, not even the one a killed nx process left behind.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { makeTempWorkspace, simplePkgbuild, type TempWorkspace } from '../helpers/nx-workspace';
+import { pacmanClient, type PacmanClient } from '../helpers/pacman-client';
+import { publishTestPrerequisites } from '../helpers/pkgnx-cli';
+
+const skip = publishTestPrerequisites({ pacman: true, tools: ['repo-add'] });
+const PROJECTS = ['pub-a', 'pub-b', 'pub-c'];
+
+let ws: TempWorkspace | undefined;
+const clients: PacmanClient[] = [];
+after(() => {
+  for (const c of clients) c.close();
+  if (ws) rmSync(ws.root, { recursive: true, force: true });
+});
+
+test('every publish task stages, the plugin commits the repository once after the run, with plugins isolated or in the nx process', { skip, timeout: 900_000 }, () => {
+  ws = makeTempWorkspace({
+    prefix: 'pkgnx-publish-handoff-',
+    pkgbuilds: {
+      'pkgbuilds/pub-a/PKGBUILD': simplePkgbuild('pub-a'),
+      'pkgbuilds/pub-b/PKGBUILD': simplePkgbuild('pub-b', 'depends=(pub-a)'),
+      'pkgbuilds/pub-c/PKGBUILD': simplePkgbuild('pub-c'),
+    },
+  });
+  const root = ws.root;
+  // the host backend's build user reads the workspace
+  chmodSync(root, 0o755);
+  const nxJson = JSON.parse(readFileSync(join(root, 'nx.json'), 'utf8')) as { targetDefaults: { build: { options: Record<string, unknown> } } };
+  nxJson.targetDefaults.build.options = { backend: 'host' };
+  ws.write('nx.json', JSON.stringify(nxJson));
+  const runs = join(root, '.nx/workspace-data/pkgnx/runs');
+
+  for (const isolate of ['true', 'false']) {
+    const repoDir = join(root, `repo-${isolate}`);
+    mkdirSync(repoDir);
+    ws.write(`${isolate}.config.json`, JSON.stringify({ publish: { destination: `repo-${isolate}`, defaultRepo: 'forge-testing', gracePeriodSeconds: 60 } }));
+    // what an nx process killed between its publish tasks and its commit leaves: its process is gone
+    const dead = spawnSync('true').pid;
+    const leftover = join(runs, `publish-${dead}-1`, 'x86_64');
+    mkdirSync(leftover, { recursive: true });
+    writeFileSync(join(leftover, 'ghost.json'), '{}');
+
+    const r = ws.nx(['run-many', '-t', 'publish', `--config=${isolate}.config.json`, '--outputStyle=static'], { NX_ISOLATE_PLUGINS: isolate });
+    const out = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, `NX_ISOLATE_PLUGINS=${isolate}\n${out.slice(-6000)}`);
+    for (const p of PROJECTS) assert.match(out, new RegExp(`pkgnx publish \\(${p}\\): the database of each repository is written once after the run`), `NX_ISOLATE_PLUGINS=${isolate}: ${p} staged`);
+    const summary = JSON.parse(readFileSync(join(root, 'dist/summary.json'), 'utf8')) as { published?: { repo: string; generation: number; projects: string[]; added: { file: string }[] }[] };
+    assert.equal(summary.published?.length, 1, `NX_ISOLATE_PLUGINS=${isolate}: ${JSON.stringify(summary.published)}`);
+    const [repo] = summary.published!;
+    assert.equal(repo.repo, 'forge-testing');
+    assert.equal(repo.generation, 1, `NX_ISOLATE_PLUGINS=${isolate}: three projects, one database rewrite`);
+    assert.deepEqual([...repo.projects].sort(), PROJECTS);
+    assert.equal(repo.added.length, 3);
+    assert.match(out, /published to .*repo-(true|false):\n {2}forge-testing\/os\/x86_64 {2}generation 1/);
+    assert.deepEqual(existsSync(runs) ? readdirSync(runs).filter((n) => n.startsWith('publish-')) : [], [], `NX_ISOLATE_PLUGINS=${isolate}: no staging directory is left`);
+
+    const c = pacmanClient([{ name: 'forge-testing', server: `file://${repoDir}/$repo/os/$arch` }], undefined);
+    clients.push(c);
+    c.sync();
+    assert.deepEqual(c.list('forge-testing').sort(), PROJECTS.map((p) => `${p} 1.0-1`));
+  }
+});
