@@ -1,6 +1,7 @@
 /**
- * The hand-off from the publish tasks to the run's one database commit, through real Nx (daemon off) with the
- * pkgnx plugin in a worker of its own (NX_ISOLATE_PLUGINS=true) and in the nx process (false): three projects
+ * The hand-off from the publish tasks to the run's one database commit, through real Nx with the pkgnx plugin
+ * in a worker of its own (NX_ISOLATE_PLUGINS=true) and in the nx process (false), daemon off, and with the Nx
+ * daemon running the run hooks: three projects
  * built with the host backend, `nx run-many -t publish` into a local directory; every task stages, the plugin
  * commits the repository once (generation 1, all three projects), a real pacman reads it, and no staging
  * directory is left, not even the one a killed nx process left behind.
@@ -24,7 +25,7 @@ after(() => {
   if (ws) rmSync(ws.root, { recursive: true, force: true });
 });
 
-test('every publish task stages, the plugin commits the repository once after the run, with plugins isolated or in the nx process', { skip, timeout: 900_000 }, () => {
+test('every publish task stages, the plugin commits the repository once after the run, with plugins isolated, in the nx process, and the run hooks in the Nx daemon', { skip, timeout: 900_000 }, () => {
   ws = makeTempWorkspace({
     prefix: 'pkgnx-publish-handoff-',
     pkgbuilds: {
@@ -41,29 +42,43 @@ test('every publish task stages, the plugin commits the repository once after th
   ws.write('nx.json', JSON.stringify(nxJson));
   const runs = join(root, '.nx/workspace-data/pkgnx/runs');
 
-  for (const isolate of ['true', 'false']) {
-    const repoDir = join(root, `repo-${isolate}`);
+  const modes: { name: string; env: Record<string, string> }[] = [
+    { name: 'isolated', env: { NX_ISOLATE_PLUGINS: 'true' } },
+    { name: 'in-process', env: { NX_ISOLATE_PLUGINS: 'false' } },
+    // the hooks run in the daemon, which is not the nx process the tasks were forked by
+    { name: 'daemon', env: { NX_DAEMON: 'true', CI: 'false' } },
+  ];
+  for (const { name: mode, env } of modes) {
+    const repoDir = join(root, `repo-${mode}`);
     mkdirSync(repoDir);
-    ws.write(`${isolate}.config.json`, JSON.stringify({ publish: { destination: `repo-${isolate}`, defaultRepo: 'forge-testing', gracePeriodSeconds: 60 } }));
+    ws.write(`${mode}.config.json`, JSON.stringify({ publish: { destination: `repo-${mode}`, defaultRepo: 'forge-testing', gracePeriodSeconds: 60 } }));
     // what an nx process killed between its publish tasks and its commit leaves: its process is gone
     const dead = spawnSync('true').pid;
     const leftover = join(runs, `publish-${dead}-1`, 'x86_64');
     mkdirSync(leftover, { recursive: true });
     writeFileSync(join(leftover, 'ghost.json'), '{}');
 
-    const r = ws.nx(['run-many', '-t', 'publish', `--config=${isolate}.config.json`, '--outputStyle=static'], { NX_ISOLATE_PLUGINS: isolate });
+    const r = ws.nx(['run-many', '-t', 'publish', `--config=${mode}.config.json`, '--outputStyle=static'], env);
+    if (mode === 'daemon') {
+      ws.nx(['daemon', '--stop'], env);
+      // the hooks really ran in the daemon
+      assert.match(readFileSync(join(root, '.nx/workspace-data/d/daemon.log'), 'utf8'), /Time taken for '\.\/tools\/plugin\/index\.ts:postTasksExecution'/);
+    }
     const out = `${r.stdout}${r.stderr}`;
-    assert.equal(r.status, 0, `NX_ISOLATE_PLUGINS=${isolate}\n${out.slice(-6000)}`);
-    for (const p of PROJECTS) assert.match(out, new RegExp(`pkgnx publish \\(${p}\\): the database of each repository is written once after the run`), `NX_ISOLATE_PLUGINS=${isolate}: ${p} staged`);
+    assert.equal(r.status, 0, `${mode}\n${out.slice(-6000)}`);
+    for (const p of PROJECTS) assert.match(out, new RegExp(`pkgnx publish \\(${p}\\): the database of each repository is written once after the run`), `${mode}: ${p} staged`);
     const summary = JSON.parse(readFileSync(join(root, 'dist/summary.json'), 'utf8')) as { published?: { repo: string; generation: number; projects: string[]; added: { file: string }[] }[] };
-    assert.equal(summary.published?.length, 1, `NX_ISOLATE_PLUGINS=${isolate}: ${JSON.stringify(summary.published)}`);
+    assert.equal(summary.published?.length, 1, `${mode}: ${JSON.stringify(summary.published)}`);
     const [repo] = summary.published!;
     assert.equal(repo.repo, 'forge-testing');
-    assert.equal(repo.generation, 1, `NX_ISOLATE_PLUGINS=${isolate}: three projects, one database rewrite`);
+    assert.equal(repo.generation, 1, `${mode}: three projects, one database rewrite`);
     assert.deepEqual([...repo.projects].sort(), PROJECTS);
     assert.equal(repo.added.length, 3);
-    assert.match(out, /published to .*repo-(true|false):\n {2}forge-testing\/os\/x86_64 {2}generation 1/);
-    assert.deepEqual(existsSync(runs) ? readdirSync(runs).filter((n) => n.startsWith('publish-')) : [], [], `NX_ISOLATE_PLUGINS=${isolate}: no staging directory is left`);
+    // (what the daemon's hook prints goes to the daemon's log; the summary file is the same in every mode)
+    const published = new RegExp(`published to ${repoDir}:\\n {2}forge-testing/os/x86_64 {2}generation 1`);
+    if (mode !== 'daemon') assert.match(out, published);
+    assert.match(readFileSync(join(root, 'dist/summary.txt'), 'utf8'), published);
+    assert.deepEqual(existsSync(runs) ? readdirSync(runs).filter((n) => n.startsWith('publish-')) : [], [], `${mode}: no staging directory is left`);
 
     const c = pacmanClient([{ name: 'forge-testing', server: `file://${repoDir}/$repo/os/$arch` }], undefined);
     clients.push(c);
