@@ -4,13 +4,15 @@
  * daemon running the run hooks: three projects
  * built with the host backend, `nx run-many -t publish` into a local directory; every task stages, the plugin
  * commits the repository once (generation 1, all three projects), a real pacman reads it, and no staging
- * directory is left, not even the one a killed nx process left behind.
+ * directory is left, not even the one a killed nx process left behind. And the executor in a workspace without
+ * the pkgnx plugin (nothing would commit after the run): it commits at once.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { makepkg, scriptPackages } from '../helpers/makepkg-build';
 import { makeTempWorkspace, simplePkgbuild, type TempWorkspace } from '../helpers/nx-workspace';
 import { pacmanClient, type PacmanClient } from '../helpers/pacman-client';
 import { publishTestPrerequisites } from '../helpers/pkgnx-cli';
@@ -84,5 +86,29 @@ test('every publish task stages, the plugin commits the repository once after th
     clients.push(c);
     c.sync();
     assert.deepEqual(c.list('forge-testing').sort(), PROJECTS.map((p) => `${p} 1.0-1`));
+  }
+});
+
+test('without the pkgnx plugin in nx.json the publish executor commits at once', { skip, timeout: 600_000 }, async () => {
+  const [pkg] = await makepkg(scriptPackages({ pkgbase: 'solo', packages: { solo: '' } }));
+  const bare = makeTempWorkspace({ prefix: 'pkgnx-publish-noplugin-', pkgbuilds: { 'solo/project.json': JSON.stringify({ name: 'solo', targets: { publish: { executor: './tools:publish', options: { arch: 'x86_64' } } } }) } });
+  try {
+    bare.write('nx.json', JSON.stringify({ plugins: [] }));
+    bare.write('pkgnx.config.json', JSON.stringify({ publish: { destination: 'repo', defaultRepo: 'forge-testing' } }));
+    mkdirSync(join(bare.root, 'repo'));
+    mkdirSync(join(bare.root, 'dist/x86_64/solo'), { recursive: true });
+    copyFileSync(pkg, join(bare.root, 'dist/x86_64/solo', pkg.split('/').pop()!));
+    const r = bare.nx(['run', 'solo:publish', '--outputStyle=static']);
+    const out = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 0, out.slice(-4000));
+    assert.doesNotMatch(out, /written once after the run/);
+    assert.match(out, /forge-testing\/os\/x86_64: database generation 1/);
+    assert.deepEqual(existsSync(join(bare.root, '.nx/workspace-data/pkgnx/runs')) ? readdirSync(join(bare.root, '.nx/workspace-data/pkgnx/runs')).filter((n) => n.startsWith('publish-')) : [], []);
+    const c = pacmanClient([{ name: 'forge-testing', server: `file://${join(bare.root, 'repo')}/$repo/os/$arch` }], undefined);
+    clients.push(c);
+    c.sync();
+    assert.deepEqual(c.list('forge-testing'), ['solo 1.0-1']);
+  } finally {
+    rmSync(bare.root, { recursive: true, force: true });
   }
 });
