@@ -5,7 +5,8 @@
  * built with the host backend, `nx run-many -t publish` into a local directory; every task stages, the plugin
  * commits the repository once (generation 1, all three projects), a real pacman reads it, and no staging
  * directory is left, not even the one a killed nx process left behind. And the executor in a workspace without
- * the pkgnx plugin (nothing would commit after the run): it commits at once.
+ * the pkgnx plugin (nothing would commit after the run): it commits at once. With the daemon (Nx's default for
+ * interactive use) a failed commit still fails the nx run with the error in the terminal.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,22 +14,22 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { makepkg, scriptPackages } from '../helpers/makepkg-build';
-import { makeTempWorkspace, simplePkgbuild, type TempWorkspace } from '../helpers/nx-workspace';
+import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
 import { pacmanClient, type PacmanClient } from '../helpers/pacman-client';
 import { publishTestPrerequisites } from '../helpers/pkgnx-cli';
 
 const skip = publishTestPrerequisites({ pacman: true, tools: ['repo-add'] });
 const PROJECTS = ['pub-a', 'pub-b', 'pub-c'];
 
-let ws: TempWorkspace | undefined;
+const workspaces: string[] = [];
 const clients: PacmanClient[] = [];
 after(() => {
   for (const c of clients) c.close();
-  if (ws) rmSync(ws.root, { recursive: true, force: true });
+  for (const w of workspaces) rmSync(w, { recursive: true, force: true });
 });
 
 test('every publish task stages, the plugin commits the repository once after the run, with plugins isolated, in the nx process, and the run hooks in the Nx daemon', { skip, timeout: 900_000 }, () => {
-  ws = makeTempWorkspace({
+  const ws = makeTempWorkspace({
     prefix: 'pkgnx-publish-handoff-',
     pkgbuilds: {
       'pkgbuilds/pub-a/PKGBUILD': simplePkgbuild('pub-a'),
@@ -36,6 +37,7 @@ test('every publish task stages, the plugin commits the repository once after th
       'pkgbuilds/pub-c/PKGBUILD': simplePkgbuild('pub-c'),
     },
   });
+  workspaces.push(ws.root);
   const root = ws.root;
   // the host backend's build user reads the workspace
   chmodSync(root, 0o755);
@@ -50,7 +52,13 @@ test('every publish task stages, the plugin commits the repository once after th
     // the hooks run in the daemon, which is not the nx process the tasks were forked by
     { name: 'daemon', env: { NX_DAEMON: 'true', CI: 'false' } },
   ];
-  for (const { name: mode, env } of modes) {
+  try {
+    for (const { name: mode, env } of modes) publishIn(mode, env);
+  } finally {
+    ws.nx(['daemon', '--stop'], { NX_DAEMON: 'true', CI: 'false' });
+  }
+
+  function publishIn(mode: string, env: Record<string, string>): void {
     const repoDir = join(root, `repo-${mode}`);
     mkdirSync(repoDir);
     ws.write(`${mode}.config.json`, JSON.stringify({ publish: { destination: `repo-${mode}`, defaultRepo: 'forge-testing', gracePeriodSeconds: 60 } }));
@@ -61,11 +69,6 @@ test('every publish task stages, the plugin commits the repository once after th
     writeFileSync(join(leftover, 'ghost.json'), '{}');
 
     const r = ws.nx(['run-many', '-t', 'publish', `--config=${mode}.config.json`, '--outputStyle=static'], env);
-    if (mode === 'daemon') {
-      ws.nx(['daemon', '--stop'], env);
-      // the hooks really ran in the daemon
-      assert.match(readFileSync(join(root, '.nx/workspace-data/d/daemon.log'), 'utf8'), /Time taken for '\.\/tools\/plugin\/index\.ts:postTasksExecution'/);
-    }
     const out = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, `${mode}\n${out.slice(-6000)}`);
     for (const p of PROJECTS) assert.match(out, new RegExp(`pkgnx publish \\(${p}\\): the database of each repository is written once after the run`), `${mode}: ${p} staged`);
@@ -86,6 +89,18 @@ test('every publish task stages, the plugin commits the repository once after th
     clients.push(c);
     c.sync();
     assert.deepEqual(c.list('forge-testing').sort(), PROJECTS.map((p) => `${p} 1.0-1`));
+    if (mode === 'daemon') {
+      // a failed commit: the hook's error reaches the terminal and fails the run
+      const bad = join(root, 'repo-broken/forge-testing/os/x86_64');
+      mkdirSync(bad, { recursive: true });
+      writeFileSync(join(bad, 'forge-testing.files.tar.zst'), 'not a database');
+      ws.write('broken.config.json', JSON.stringify({ publish: { destination: 'repo-broken', defaultRepo: 'forge-testing' } }));
+      const failed = ws.nx(['run-many', '-t', 'publish', '-p', 'pub-a', '--config=broken.config.json', '--outputStyle=static'], env);
+      // the hooks really ran in the daemon
+      assert.match(readFileSync(join(root, '.nx/workspace-data/d/daemon.log'), 'utf8'), /Time taken for '\.\/tools\/plugin\/index\.ts:postTasksExecution'/);
+      assert.equal(failed.status, 1, `${failed.stdout}${failed.stderr}`.slice(-4000));
+      assert.match(`${failed.stdout}${failed.stderr}`, /pkgnx publish: the packages are uploaded but the database commit failed, so nothing of them is published: .*repo-broken/);
+    }
   }
 });
 
