@@ -7,7 +7,7 @@ import type { BuildRequest } from '../../tools/src/packaging/backends/backend';
 import { hostBackend } from '../../tools/src/packaging/backends/host';
 import { parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
-import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
+import { pacmanConfWithRepos, workspaceBuildRepository } from '../../tools/src/packaging/backends/shared';
 import { chooseBackend, sourceDateEpoch } from '../../tools/src/packaging/build-package';
 import { metadataLoader } from '../../tools/src/graph/cached-graph';
 import { buildInputsFor } from '../../tools/src/model';
@@ -88,13 +88,13 @@ test('an architecture with the same build inputs as another names it in the proj
 
 // One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).
 test('workspace repository section goes first in pacman.conf, whatever the indentation; a second one is an error', () => {
-  const repo = { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' };
-  const conf = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  const repo = [workspaceBuildRepository({ name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' })];
+  const conf = pacmanConfWithRepos('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
   assert.match(conf, /\[options\]\nArchitecture = auto\n\n# added by pkgnx[^\n]*\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
-  assert.match(pacmanConfWithWorkspaceRepo('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
-  const indented = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.match(pacmanConfWithRepos('[options]\n', [workspaceBuildRepository({ name: 'r', dir: '/d' })]), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
+  const indented = pacmanConfWithRepos('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
   assert.ok(indented.indexOf('[pkgnx-workspace]') < indented.indexOf('[core]'), indented);
-  assert.throws(() => pacmanConfWithWorkspaceRepo('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
+  assert.throws(() => pacmanConfWithRepos('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
 });
 
 function request(over: Partial<BuildRequest> = {}): BuildRequest {
@@ -102,7 +102,7 @@ function request(over: Partial<BuildRequest> = {}): BuildRequest {
     pkgbase: 'demo', pkgdir: join(tmp, 'pkg'), workspaceRoot: '/ws', arch: 'aarch64', hostArch: 'x86_64', pkgArch: ['x86_64'],
     depends: ['libdemo'], makedepends: ['gcc'], checkdepends: ['check'], ignoreArch: true, nocheck: true,
     pacmanConf: '/ws/chroot-config/aarch64/pacman.conf', makepkgConf: '/ws/chroot-config/aarch64/makepkg.conf',
-    workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
+    workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, repos: [workspaceBuildRepository({ name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' })], pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
     pacmanCacheDir: '/var/cache/pacman/pkg-aarch64', noCache: false, pgpKeys: [], makepkgArgs: ['--holdver'], env: { SOURCE_DATE_EPOCH: '1' },
     copyMethod: 'auto', binfmtDir: '/proc/sys/fs/binfmt_misc', devtools: parseBuildOptions({ arch: 'aarch64' }).devtools, qemu: parseBuildOptions({ arch: 'aarch64' }).qemu,
     copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,

@@ -1,9 +1,9 @@
 /**
  * The pkgnx Nx plugin: one project per PKGBUILD directory under pkgbuilds/, named after its pkgbase,
- * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
+ * with a `build` and a `publish` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PostTasksExecutionContext, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,8 +12,9 @@ import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cach
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
-import { buildTargetConfiguration } from './targets';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
+import { buildTargetConfiguration, publishTargetConfiguration } from './targets';
+import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
 import { writeStatusSite } from '../src/farm/status-site';
 
@@ -35,10 +36,10 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
  * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
  * never leaves an old summary that looks current.
  */
-async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
+async function markRunStarted(workspaceRoot: string, argv: readonly string[], targets: readonly string[]): Promise<void> {
   const { markSummaryStale } = await import('../src/packaging/run-summary');
   const args = argv.slice(2);
-  if (!isBuildRun(args, buildTarget)) return;
+  if (!targets.some((t) => isBuildRun(args, t))) return;
   try {
     markSummaryStale(workspaceRoot, { pid: nxCommand().pid, startedAt: new Date().toISOString(), command: args.join(' ') });
   } catch (e) {
@@ -50,7 +51,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
-    await markRunStarted(context.workspaceRoot, nxCommand().argv, options.buildTargetName);
+    await markRunStarted(context.workspaceRoot, nxCommand().argv, [options.buildTargetName, options.publishTargetName]);
     const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
@@ -71,6 +72,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
         } as ProjectConfiguration['metadata'],
         targets: {
           [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfsOption(context.nxJsonConfiguration, options.buildTargetName)),
+          [options.publishTargetName]: publishTargetConfiguration(p.name, options),
         },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
@@ -155,7 +157,8 @@ function rootfsOption(nxJson: NxJsonConfiguration, target: string): string | und
  * fail the whole run.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
-  await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  const options = resolveOptions(rawOptions, context.workspaceRoot);
+  await markRunStarted(context.workspaceRoot, context.argv, [options.buildTargetName, options.publishTargetName]);
   // an unreachable remote cache fails (or hangs) a whole Nx 24 run: probe it, else go on with the local cache
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
@@ -164,18 +167,45 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 };
 
 /**
- * After every run: packages restored from the cache join the workspace repository (the executor does
- * not run on a cache hit), dist/summary.{json,txt} say what was built, restored, failed, skipped, and
- * dist/status/ shows it as pages.
+ * The databases of the repositories the run's publish tasks staged into (plugin/run.ts takePublishRun): each
+ * rewritten once for the whole run. Returns the summary's view; `failed` when a commit failed (the run must
+ * then fail).
+ */
+async function commitPublishing(workspaceRoot: string, publishTarget: string, results: PostTasksExecutionContext['taskResults'], buildTasks: TaskRun[], publishTasks: TaskRun[]): Promise<{ publishing?: PublishingInput; failed: string[] }> {
+  if (publishTasks.length === 0) return { failed: [] };
+  const runDir = takePublishRun(workspaceRoot, Object.values(results).filter((r) => r.task.target.target === publishTarget));
+  // nothing staged (every publish task failed, did not run, or was a dry run): only what was not published
+  if (!runDir) return { publishing: publishingSummary(publishTasks, buildTasks, [], []), failed: [] };
+  // loaded here, not at the top: the S3 SDK is not needed by the graph nor by every other nx command
+  const { commitRun } = await import('../src/publish/workspace');
+  const { commits, failures } = await commitRun(runDir, { log: (line) => console.log(`pkgnx ${publishTarget}: ${line}`) });
+  return {
+    publishing: publishingSummary(publishTasks, buildTasks, commits, failures),
+    failed: failures.map((f) => `${f.destination} (${f.arch}; ${f.projects.join(', ')}): ${f.message}`),
+  };
+}
+
+/**
+ * After every run: the databases of what the publish tasks staged are written (once per repository),
+ * packages restored from the cache join the workspace repository (the executor does not run on a cache
+ * hit), dist/summary.{json,txt} say what was built, restored, failed, skipped and published where, and
+ * dist/status/ shows it as pages. A failed database commit fails the run: Nx reports an error thrown here
+ * and exits 1.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
-  const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
+  const publishTasks = buildTaskRuns(context.taskResults, options.publishTargetName, recorded).tasks;
+  const { publishing, failed } = await commitPublishing(context.workspaceRoot, options.publishTargetName, context.taskResults, tasks, publishTasks);
+  const publishError = (): Error =>
+    new Error(`pkgnx ${options.publishTargetName}: the packages are uploaded but the database commit failed, so nothing of them is published: ${failed.join('; ')}\nRerun the same publish to complete it (uploaded files are not uploaded again).`);
+  const { clearStaleMark, writeRunSummary, renderSummaryTable, renderPublished } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
   if (tasks.length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
+    if (publishing) process.stdout.write(`\n${renderPublished({ published: publishing.repositories, notPublished: publishing.notPublished })}`);
+    if (failed.length) throw publishError();
     return;
   }
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
@@ -192,8 +222,9 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
+  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime, ...(publishing ? { publishing } : {}) });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
+  else if (publishing) process.stdout.write(`\n${renderPublished(summary)}`);
   // the status pages beside the summary (plugin option statusPage: false turns them off); never fails the run
   if (options.statusPage) {
     try {
@@ -202,4 +233,5 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not write dist/status/: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  if (failed.length) throw publishError();
 };

@@ -23,6 +23,12 @@ export interface BuildTargetOptions {
 }
 
 export const BUILD_EXECUTOR = './tools:build';
+export const PUBLISH_EXECUTOR = './tools:publish';
+
+/** the publish executor's options the plugin sets (the rest come from targetDefaults) */
+export interface PublishTargetOptions {
+  arch: string;
+}
 
 /** the environment variable `pkgnx bootstrap` sets: its stage and what was built before, in the hash */
 export const BOOTSTRAP_ENV = 'PKGNX_BOOTSTRAP';
@@ -67,6 +73,27 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
     outputs: [`{workspaceRoot}/dist/{options.arch}/${pkgbase}`],
     metadata: {
       description: `Build ${pkgbase} in a clean chroot (configuration = target architecture; rebuild policy ${options.rebuildPolicy}; root packages in the hash: ${options.rootInput})`,
+      technologies: ['pacman'],
+    },
+  };
+}
+
+/**
+ * The publish target: the same configurations as build (one per architecture), after the same
+ * configuration's build of this project. Never cached: it changes the world outside the workspace, and
+ * a build restored from the cache must still reach a new bucket (republishing identical files writes
+ * nothing, so running it every time costs a HEAD per package).
+ */
+export function publishTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions): TargetConfiguration<PublishTargetOptions> {
+  return {
+    executor: PUBLISH_EXECUTOR,
+    options: { arch: options.defaultArchitecture },
+    configurations: Object.fromEntries(options.architectures.map((a) => [a, { arch: a }])),
+    defaultConfiguration: options.defaultArchitecture,
+    dependsOn: [options.buildTargetName],
+    cache: false,
+    metadata: {
+      description: `Publish ${pkgbase}'s packages (dist/<arch>/${pkgbase}/) into its repository (pkgnx.config.json "publish"); databases are written once per repository after the run`,
       technologies: ['pacman'],
     },
   };

@@ -42,6 +42,8 @@ export interface PkgnxPluginOptions {
   rootInput?: RootInput;
   /** the packages rootInput "toolchain" hashes (default binutils gcc gcc-libs glibc linux-api-headers) */
   toolchainPackages?: string[];
+  /** the name of the publish target (default `publish`) */
+  publishTargetName?: string;
   /** write the run's status pages (dist/status/) after every build run (default true) */
   statusPage?: boolean;
 }
@@ -59,6 +61,7 @@ export interface ResolvedPluginOptions {
   buildTargetName: string;
   rootInput: RootInput;
   toolchainPackages: string[];
+  publishTargetName: string;
   statusPage: boolean;
 }
 
@@ -72,8 +75,8 @@ export class PluginOptionsError extends OptionsError {
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
-  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'rootInput', 'toolchainPackages',
-  'statusPage',
+  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'publishTargetName', 'rootInput',
+  'toolchainPackages', 'statusPage',
 ];
 
 function toolchainPackages(o: OptionsReader): string[] {
@@ -139,6 +142,7 @@ export function resolvePluginOptions(raw: unknown, discoveredArchitectures: stri
     buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
     rootInput: o.oneOf('rootInput', ['none', 'toolchain', 'all'] as const, 'none'),
     toolchainPackages: toolchainPackages(o),
+    publishTargetName: o.matching('publishTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'publish') as string,
     statusPage: o.bool('statusPage', true),
   };
 }

@@ -41,7 +41,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** filename → sha256 of the packages the repository database lists */
-async function registeredPackages(repo: WorkspaceRepository): Promise<Map<string, string>> {
+export async function registeredPackages(repo: WorkspaceRepository): Promise<Map<string, string>> {
   const db = repoDbPath(repo);
   const out = new Map<string, string>();
   if (!existsSync(db)) return out;
@@ -115,13 +115,18 @@ export async function registerOutputs(workspaceRoot: string, arch: string, pkgba
 
 
 /**
- * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), and
- * pacman trusts a same-named file in its cache, then rejects it for its checksum. Remove every cached
- * copy of a workspace package that differs from the repository's, so pacman takes the current one.
+ * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), a
+ * published file name can be published again with other contents once the old file was pruned, and the
+ * same file name can be in the workspace and a published repository with different contents; pacman
+ * trusts a same-named file in its cache, then rejects it for its checksum. `repos` (filename → sha256, in
+ * pacman.conf order: the first repository naming a file is the one pacman takes it from) decide: every
+ * cached copy that differs from that repository's is removed, so pacman downloads the current one.
  */
-export async function evictStaleCachedPackages(repo: WorkspaceRepository, cacheDir: string): Promise<string[]> {
+export async function evictStaleCachedPackages(repos: readonly ReadonlyMap<string, string>[], cacheDir: string): Promise<string[]> {
+  const current = new Map<string, string>();
+  for (const repo of repos) for (const [name, sha256] of repo) if (!current.has(name)) current.set(name, sha256);
   const evicted: string[] = [];
-  for (const [name, sha256] of await registeredPackages(repo)) {
+  for (const [name, sha256] of current) {
     const cached = join(cacheDir, name);
     if (!existsSync(cached) || (await sha256File(cached)) === sha256) continue;
     await rm(cached, { force: true });

@@ -14,7 +14,8 @@
  *   with none. Host directories reach the copy as bind mounts made by root before bwrap starts, read-only
  *   ones locked so for the user namespace.
  * - Step 1 (network allowed): pacman.conf from chroot-config/<arch>/ plus `[pkgnx-workspace]`
- *   (`file://` on dist/<arch>/repo, bind-mounted read-only), `pacman -Sy`, dependencies installed with
+ *   (`file://` on dist/<arch>/repo, bind-mounted read-only) and the published repositories the build
+ *   option `publishedRepos` names, in its order; `pacman -Sy`, dependencies installed with
  *   pacman; remote sources fetched (`makepkg --verifysource`) when the PKGBUILD names a URL.
  * - Step 2 (no network unless `network: true`): `makepkg -f`.
  * - Foreign architectures run through binfmt_misc (flag F): nothing to copy into the root.
@@ -33,7 +34,7 @@ import { openBuildUserNamespace, type BuildUserNamespace } from '../../sandbox/u
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from '../../process/logged-run';
 import { hasCommand, runCheckedSync } from '../../process/run';
-import { checkBinfmt, binfmtFix, importPgpKeys, pacmanConfWithWorkspaceRepo, runsNatively, taskWorkDir } from './shared';
+import { checkBinfmt, binfmtFix, importPgpKeys, pacmanConfWithRepos, runsNatively, taskWorkDir } from './shared';
 import { withPacmanCacheLock } from '../workspace-repo';
 import { acquireLock } from '../../process/flock';
 
@@ -100,7 +101,8 @@ function sandboxCommand(req: BuildRequest, l: Layout, step: 'setup' | 'build', p
   const deps = [...req.depends, ...req.makedepends, ...(req.nocheck ? [] : req.checkdepends)];
   const base = uidBase();
   const binds: Bind[] = [
-    [req.workspaceRepo.dir, req.workspaceRepo.dir, 'ro'],
+    // the workspace repository and published ones in directories: file:// servers at the same path
+    ...req.repos.flatMap((r): Bind[] => (r.bind ? [[r.bind, r.bind, 'ro']] : [])),
     [req.pacmanCacheDir, SANDBOX_CACHE, 'rw'],
     [req.pkgdir, SANDBOX_STARTDIR_RO, 'ro'],
     [req.pkgdest, '/pkgdest', 'rw'],
@@ -214,7 +216,7 @@ export const rootfsBackend: BuildBackend = {
         if (cp.code !== 0) return { success: false, error: `copying ${req.rootfs} failed (exit ${cp.code})` };
       }
       const basePacmanConf = existsSync(req.pacmanConf) ? req.pacmanConf : join(req.rootfs ?? '/', 'etc/pacman.conf');
-      await writeFile(join(l.scriptsDir, 'pacman.conf'), pacmanConfWithWorkspaceRepo(await readFile(basePacmanConf, 'utf8'), req.workspaceRepo));
+      await writeFile(join(l.scriptsDir, 'pacman.conf'), pacmanConfWithRepos(await readFile(basePacmanConf, 'utf8'), req.repos));
       if (existsSync(req.makepkgConf)) await writeFile(join(l.scriptsDir, 'makepkg.conf'), await readFile(req.makepkgConf));
       if (req.pgpKeys.length) {
         importPgpKeys(req.pgpKeys, l.gnupgDir);
