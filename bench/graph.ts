@@ -7,7 +7,7 @@
  * architectures (each gets a chroot-config/<arch>/ and so a build configuration).
  * Beside it, the floor: the same files, with a plain project.json in every PKGBUILD directory giving the same
  * project names and dependency edges (implicitDependencies), and no plugin — what Nx itself costs for that many
- * projects. Printed, each with its
+ * projects. The same without the edges too (a lower floor: Nx's handling of implicitDependencies is costly). Printed, each with its
  * ratio to the floor measured in the same run, and the load average:
  *   - cold (empty Nx, metadata and graph caches), `nx show projects`;
  *   - warm `nx show projects` without the daemon (median of --runs) and the peak memory of the process tree;
@@ -182,8 +182,8 @@ interface GraphJson {
  * the floor: the same files (so Nx hashes as much), and the same project names and edges as plain project.json
  * projects with one build target each, without the plugin
  */
-function floorWorkspace(graph: GraphJson, from: string): string {
-  const ws = nxWorkspace('pkgnx-bench-floor-');
+function floorWorkspace(graph: GraphJson, from: string, withEdges = true): string {
+  const ws = nxWorkspace(withEdges ? 'pkgnx-bench-floor-' : 'pkgnx-bench-plain-');
   cpSync(join(from, 'pkgbuilds'), join(ws, 'pkgbuilds'), { recursive: true });
   // the same nx.json and .env as the plugin's workspace, without the plugin: what Nx itself costs
   const nxJson = JSON.parse(readFileSync(join(ROOT, 'nx.json'), 'utf8')) as Record<string, unknown>;
@@ -196,7 +196,7 @@ function floorWorkspace(graph: GraphJson, from: string): string {
     const config = {
       name,
       targets: { build: { executor: 'nx:run-commands', options: { command: 'true' }, dependsOn: ['^build'], configurations: Object.fromEntries(ARCHS.map((a) => [a, {}])) } },
-      implicitDependencies: [...new Set(deps)],
+      implicitDependencies: withEdges ? [...new Set(deps)] : [],
     };
     mkdirSync(join(ws, node.data.root), { recursive: true });
     writeFileSync(join(ws, node.data.root, 'project.json'), JSON.stringify(config));
@@ -235,15 +235,17 @@ function lowestLibrary(graph: GraphJson): { name: string; dependents: number } {
   return best;
 }
 
-async function affectedAfterChange(ws: string, change: () => void): Promise<{ ms: number; cpuMs: number; peakMiB: number; tasks: number }> {
+async function affectedAfterChange(ws: string, change: () => void): Promise<{ ms: number; cpuMs: number; peakMiB: number; tasks: number; selectMs: number; selected: number }> {
   commitAll(ws, 'base');
   change();
+  // the selection alone (which projects), then the task graph Nx would run
+  const select = await run(nxOf(ws), ['show', 'projects', '--affected', '--base=HEAD'], ws);
   const out = join(ws, 'affected.json');
   const r = await run(nxOf(ws), ['affected', '-t', 'build', '--base=HEAD', `--graph=${out}`], ws);
   const tasks = Object.keys((JSON.parse(readFileSync(out, 'utf8')) as { tasks: { tasks: Record<string, unknown> } }).tasks.tasks).length;
   rmSync(out);
   sh('git', ['checkout', '-q', '--', '.'], ws);
-  return { ms: r.ms, cpuMs: r.cpuMs, peakMiB: r.peakMiB, tasks };
+  return { ms: r.ms, cpuMs: r.cpuMs, peakMiB: r.peakMiB, tasks, selectMs: select.ms, selected: select.out.trim().split('\n').length };
 }
 
 /** with the daemon: warm, and the time from saving a file until `nx show project` prints the change */
@@ -307,6 +309,12 @@ async function main(): Promise<void> {
   line('warm, nx show projects, no daemon (median)', s(w.ms), `floor ${s(fw.ms)}: ${ratio(w.ms, fw.ms)}  [${w.all.map(s).join(', ')}] [floor ${fw.all.map(s).join(', ')}]; ${load()}`);
   line('  CPU time (user+system, median)', s(w.cpuMs), `floor ${s(fw.cpuMs)}: ${ratio(w.cpuMs, fw.cpuMs)}`);
   line('peak memory, warm (process tree)', `${w.peakMiB.toFixed(0)} MiB`, `floor ${fw.peakMiB.toFixed(0)} MiB: ${ratio(w.peakMiB, fw.peakMiB)}`);
+  // the same floor without dependency edges (Nx's implicitDependencies cost much at this size): the lower floor
+  const plain = floorWorkspace(graph, ws, false);
+  await run(nxOf(plain), ['show', 'projects'], plain);
+  const pw = await warm(plain);
+  line('  against a floor without edges: warm, CPU, memory', s(pw.ms), `${ratio(w.ms, pw.ms)}; CPU ${s(pw.cpuMs)}: ${ratio(w.cpuMs, pw.cpuMs)}; ${pw.peakMiB.toFixed(0)} MiB: ${ratio(w.peakMiB, pw.peakMiB)}; ${load()}`);
+  if (!process.env.PKGNX_BENCH_KEEP) rmSync(plain, { recursive: true, force: true });
 
   const picks = [0.1, 0.5, 0.9].slice(0, RUNS).map((f) => dirs[Math.floor(f * (dirs.length - 1))]);
   const changed: number[] = [];
@@ -328,6 +336,8 @@ async function main(): Promise<void> {
     return `failed: ${(e instanceof Error ? e.message : String(e)).split('\n').filter((l) => /\w/.test(l)).slice(1, 3).join(' ').trim()}`;
   });
   const floorText = typeof floorAff === 'string' ? `floor ${floorAff}` : `floor ${s(floorAff.ms)} (${floorAff.tasks} tasks): ${ratio(aff.ms, floorAff.ms)}`;
+  const floorSelect = typeof floorAff === 'string' ? '' : `; floor ${s(floorAff.selectMs)}: ${ratio(aff.selectMs, floorAff.selectMs)}`;
+  line(`nx show projects --affected, ${low.name} bumped`, s(aff.selectMs), `${aff.selected} projects; warm ${ratio(aff.selectMs, w.ms)}${floorSelect}`);
   line(`nx affected -t build --graph, ${low.name} bumped`, s(aff.ms), `${aff.tasks} tasks, ${aff.peakMiB.toFixed(0)} MiB, CPU ${s(aff.cpuMs)}; warm ${ratio(aff.ms, w.ms)}; ${floorText}; ${load()}`);
   await run(nxOf(ws), ['show', 'projects'], ws);
 
