@@ -9,11 +9,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
-import { WORKSPACE_DATA } from '../src/workspace-paths';
-import { projectMetadata } from '../src/graph/workspace-graph';
+import { ANY_DIST, WORKSPACE_DATA } from '../src/workspace-paths';
+import { projectMetadata, type GraphProject } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
-import { buildTargetConfiguration } from './targets';
+import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, sharedAnyTargets } from './targets';
+import { isAnyPackage } from '../src/packaging/any-arch';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
 import { writeStatusSite } from '../src/farm/status-site';
 
@@ -55,6 +56,10 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);
+    const versions = new Map(graph.projects.map((p) => [p.name, p.metadata[options.defaultArchitecture]?.version ?? '']));
+    const dependencies = new Map<string, Set<string>>();
+    for (const e of graph.edges) dependencies.set(e.source, (dependencies.get(e.source) ?? new Set()).add(e.target));
+    const shareAnyDefault = buildOptionDefault(context.nxJsonConfiguration, options.buildTargetName, 'shareAny') !== false;
     const results = files.map((file, i) => {
       const p = byFile.get(file)!;
       const meta = projectMetadata(p, options.defaultArchitecture);
@@ -69,9 +74,9 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           technologies: ['pacman'],
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
-        targets: {
-          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)),
-        },
+        targets: sharesAny(context.workspaceRoot, p, options.defaultArchitecture, options.buildTargetName, shareAnyDefault)
+          ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], [...(dependencies.get(p.name) ?? [])].sort().map((d) => `${d}=${versions.get(d) ?? ''}`))
+          : { [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)) },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
         projects: { [p.root]: project },
@@ -134,11 +139,35 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   return deps;
 };
 
+/** a build option as nx.json's targetDefaults set it, by target name or by executor (undefined: the executor's default) */
+function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): unknown {
+  const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
+  return defaults[target]?.options?.[key] ?? defaults[BUILD_EXECUTOR]?.options?.[key];
+}
+
 /** the build option repoName as nx.json's targetDefaults set it (the executor's default otherwise) */
 function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
-  const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
-  const name = defaults[target]?.options?.repoName ?? defaults['./tools:build']?.options?.repoName;
+  const name = buildOptionDefault(nxJson, target, 'repoName');
   return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * Is this arch=(any) project built once for every architecture? The build option shareAny decides: per project in
+ * the project.json beside its PKGBUILD (`targets.<build>.options.shareAny`, which Nx also merges into the target),
+ * else targetDefaults, else true. Read here because it shapes the targets; a value that is not a boolean is
+ * reported by the executor, naming the key.
+ */
+function sharesAny(workspaceRoot: string, p: GraphProject, arch: string, target: string, fallback: boolean): boolean {
+  const meta = p.metadata[arch];
+  if (p.error || !meta || !isAnyPackage(meta)) return false;
+  const file = join(workspaceRoot, p.root, 'project.json');
+  if (!existsSync(file)) return fallback;
+  try {
+    const own = (JSON.parse(readFileSync(file, 'utf8')) as { targets?: Record<string, { options?: { shareAny?: unknown } }> }).targets?.[target]?.options?.shareAny;
+    return own === undefined ? fallback : own !== false;
+  } catch {
+    return fallback; // Nx's own project.json plugin reports the broken file
+  }
 }
 
 /**
@@ -162,7 +191,7 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
-  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
+  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, [options.buildTargetName, anyTargetName(options.buildTargetName)], recorded);
   const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
   if (tasks.length === 0 || isDryRun(context.argv)) {
@@ -172,7 +201,8 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
   const restoredByArch = new Map<string, string[]>();
   for (const t of tasks) {
-    if (t.outcome !== 'restored') continue;
+    // a result built once for every architecture joins each architecture's repository through its placement task
+    if (t.outcome !== 'restored' || t.configuration === ANY_DIST) continue;
     const arch = t.configuration ?? options.defaultArchitecture;
     restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), t.project]);
   }

@@ -6,32 +6,52 @@
  *                with the same sonames leaves its dependents cached, a soname bump rebuilds them;
  *   transitive - also every output of every upstream build.
  * npm dependencies are never inputs: bumping nx must not rebuild every package.
+ *
+ * An arch=(any) package (unless its build option shareAny is false) gets two targets instead
+ * (packaging/any-package.ts): `<build>-any`, the one build for every architecture (configuration `any`,
+ * output dist/any/<pkgbase>/), and `<build>`, per architecture, which only places that result. Nx keys a task's
+ * cache entry by its configuration and by the tasks its dependency outputs come from, so `<build>-any` hashes
+ * no dependency output: with `abi` its dependencies enter as their versions (in its options), with
+ * `transitive` as their source files.
  */
 import type { TargetConfiguration } from '@nx/devkit';
 import type { ResolvedPluginOptions } from '../src/graph/plugin-options';
+import { ANY_DIST } from '../src/workspace-paths';
 
 /** the build executor's options the plugin sets (the rest come from targetDefaults) */
 export interface BuildTargetOptions {
   arch: string;
   nocheck?: boolean;
   nocheckReason?: string;
+  shareAny?: boolean;
+  optionsFrom?: string;
+  dependencyVersions?: string[];
 }
 
 export const BUILD_EXECUTOR = './tools:build';
+
+/** the name of the architecture-neutral target of arch=(any) projects */
+export function anyTargetName(buildTarget: string): string {
+  return `${buildTarget}-${ANY_DIST}`;
+}
+
+const OWN_INPUTS: NonNullable<TargetConfiguration['inputs']> = [
+  '{projectRoot}/**/*',
+  '{workspaceRoot}/chroot-config/**/*',
+  '{workspaceRoot}/keys/**/*',
+  { externalDependencies: [] },
+];
 
 /**
  * @param nocheckBecause checkdepends this project cannot wait for (their edge was removed to break a
  *   cycle): the build then runs with --nocheck, as a bootstrap build does
  */
-export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): TargetConfiguration<BuildTargetOptions> {
-  const inputs: NonNullable<TargetConfiguration['inputs']> = [
-    '{projectRoot}/**/*',
-    '{workspaceRoot}/chroot-config/**/*',
-    '{workspaceRoot}/keys/**/*',
-    { externalDependencies: [] },
-  ];
-  if (options.rebuildPolicy === 'abi') inputs.push({ dependentTasksOutputFiles: '**/abi.json' });
-  if (options.rebuildPolicy === 'transitive') inputs.push({ dependentTasksOutputFiles: '**/*', transitive: true });
+function perArchitectureTarget(
+  pkgbase: string,
+  options: ResolvedPluginOptions,
+  nocheckBecause: string[],
+  shape: Pick<TargetConfiguration<BuildTargetOptions>, 'dependsOn' | 'inputs' | 'metadata'> & { shareAny?: boolean },
+): TargetConfiguration<BuildTargetOptions> {
   return {
     executor: BUILD_EXECUTOR,
     options: {
@@ -39,16 +59,67 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
       ...(nocheckBecause.length
         ? { nocheck: true, nocheckReason: `checkdepends ${nocheckBecause.join(', ')} would close a dependency cycle (npx pkgnx cycles)` }
         : {}),
+      ...(shape.shareAny ? { shareAny: true } : {}),
     },
     configurations: Object.fromEntries(options.architectures.map((a) => [a, { arch: a }])),
     defaultConfiguration: options.defaultArchitecture,
-    dependsOn: [`^${options.buildTargetName}`],
+    dependsOn: shape.dependsOn,
     cache: true,
-    inputs,
+    inputs: shape.inputs,
     outputs: [`{workspaceRoot}/dist/{options.arch}/${pkgbase}`],
+    metadata: shape.metadata,
+  };
+}
+
+export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): TargetConfiguration<BuildTargetOptions> {
+  const inputs = [...OWN_INPUTS];
+  if (options.rebuildPolicy === 'abi') inputs.push({ dependentTasksOutputFiles: '**/abi.json' });
+  if (options.rebuildPolicy === 'transitive') inputs.push({ dependentTasksOutputFiles: '**/*', transitive: true });
+  return perArchitectureTarget(pkgbase, options, nocheckBecause, {
+    dependsOn: [`^${options.buildTargetName}`],
+    inputs,
     metadata: {
       description: `Build ${pkgbase} in a clean chroot (configuration = target architecture; rebuild policy ${options.rebuildPolicy})`,
       technologies: ['pacman'],
+    },
+  });
+}
+
+/**
+ * The targets of an arch=(any) project built once for every architecture.
+ * @param dependencyVersions `name=version` of its direct dependency projects (used by the `abi` policy)
+ */
+export function sharedAnyTargets(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[], dependencyVersions: string[]): Record<string, TargetConfiguration<BuildTargetOptions>> {
+  const build = options.buildTargetName;
+  const any = anyTargetName(build);
+  const anyInputs = [...OWN_INPUTS];
+  if (options.rebuildPolicy === 'transitive') anyInputs.push({ fileset: '{projectRoot}/**/*', dependencies: true });
+  const result = `dist/${ANY_DIST}/${pkgbase}`;
+  return {
+    [build]: perArchitectureTarget(pkgbase, options, nocheckBecause, {
+      shareAny: true,
+      // params forwarded: --dryRun, --nocheck reach the one build too
+      dependsOn: [{ target: any, params: 'forward' }, `^${build}`],
+      // what it places, nothing else: its own files reach it through the result
+      inputs: [{ externalDependencies: [] }, { dependentTasksOutputFiles: `${result}/*.pkg.tar*` }, { dependentTasksOutputFiles: `${result}/abi.json` }],
+      metadata: {
+        description: `Place ${pkgbase} (arch=any, built once by ${any}) into dist/<arch>/ and the workspace repository (configuration = target architecture)`,
+        technologies: ['pacman'],
+      },
+    }),
+    [any]: {
+      executor: BUILD_EXECUTOR,
+      options: { arch: ANY_DIST, optionsFrom: build, ...(options.rebuildPolicy === 'abi' ? { dependencyVersions } : {}) },
+      configurations: { [ANY_DIST]: {} },
+      defaultConfiguration: ANY_DIST,
+      dependsOn: [`^${build}`],
+      cache: true,
+      inputs: anyInputs,
+      outputs: [`{workspaceRoot}/${result}`],
+      metadata: {
+        description: `Build ${pkgbase} once for every architecture, natively when possible (arch=any; rebuild policy ${options.rebuildPolicy})`,
+        technologies: ['pacman'],
+      },
     },
   };
 }
