@@ -16,6 +16,7 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   'cache-server': { module: '../src/cli/cache-server', summary: "Nx's self-hosted remote cache (GET/PUT /v1/cache/{hash}) over an S3 bucket" },
   pipeline: { module: '../src/cli/pipeline', summary: "write Nx's task graph as a GitLab CI child pipeline and a GitHub Actions workflow" },
   'farm-job': { module: '../src/cli/farm-job', summary: 'run build tasks in a CI job: dependencies restored from the remote cache, the result uploaded' },
+  watch: { module: '../src/cli/watch', summary: 'rebuild what saved files under pkgbuilds/ affect (nx affected), debounced, one build at a time, until Ctrl-C' },
   'status-page': { module: '../src/cli/status-page', summary: 'render dist/summary.json as static HTML pages per architecture (dist/status/)' },
 };
 
