@@ -79,6 +79,19 @@ async function buildOnce(context: ExecutorContext, project: string, root: string
   });
 }
 
+/**
+ * The options of a `-any` task: those of the target it builds for (targetDefaults, the plugin's, project.json:
+ * nocheck for a cycle break, backend, …) over the schema's defaults Nx filled in, then the run's own command-line
+ * options (forwarded by the per-architecture task), then its own (arch any, dependencyVersions).
+ */
+function anyTaskOptions(raw: Record<string, unknown>, context: ExecutorContext, targets: Record<string, { options?: unknown }>): Record<string, unknown> {
+  const from = typeof raw.optionsFrom === 'string' ? targets[raw.optionsFrom]?.options : undefined;
+  const { arch: _arch, shareAny: _shareAny, ...inherited } = (from ?? {}) as Record<string, unknown>;
+  const id = [context.projectName, context.targetName, context.configurationName].filter(Boolean).join(':');
+  const { __overrides_unparsed__: _unparsed, ...overrides } = (context.taskGraph?.tasks[id]?.overrides ?? {}) as Record<string, unknown>;
+  return { ...raw, ...inherited, ...overrides, arch: raw.arch, optionsFrom: raw.optionsFrom, dependencyVersions: raw.dependencyVersions };
+}
+
 export default async function buildExecutor(rawOptions: Record<string, unknown>, context: ExecutorContext): Promise<{ success: boolean }> {
   const project = context.projectName;
   if (!project) {
@@ -92,12 +105,9 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
     return { success: false };
   }
   const targets = context.projectsConfigurations?.projects[project]?.targets ?? context.projectGraph?.nodes[project]?.data.targets ?? {};
-  // the -any task builds with the options of the target it builds for (targetDefaults, project.json), for arch any
-  const from = typeof rawOptions.optionsFrom === 'string' ? targets[rawOptions.optionsFrom]?.options : undefined;
-  const { arch: _arch, shareAny: _shareAny, ...inherited } = (from ?? {}) as Record<string, unknown>;
   let options;
   try {
-    options = parseBuildOptions({ ...inherited, ...rawOptions });
+    options = parseBuildOptions(rawOptions.optionsFrom === undefined ? rawOptions : anyTaskOptions(rawOptions, context, targets));
   } catch (err) {
     if (err instanceof OptionsError) {
       console.error(`pkgnx build (${project}): ${err.message}`);
