@@ -124,7 +124,7 @@ describe('arch=(any) packages built once', { skip }, () => {
     assert.equal(seen, 'any-data built on x86_64, installed on aarch64');
   });
 
-  test('shareAny false in the project.json gives the ordinary per-architecture target', (t) => {
+  test('shareAny false in the project.json gives the ordinary per-architecture target; a dry run of a shared one changes nothing', (t) => {
     const x = ensureRootfs('x86_64');
     const a = ensureRootfs('aarch64');
     if (!x.root || !a.root) return t.skip(x.skipReason ?? a.skipReason);
@@ -138,6 +138,13 @@ describe('arch=(any) packages built once', { skip }, () => {
     const shared = show('any-data');
     assert.deepEqual(Object.keys(shared.targets).sort(), ['build', 'build-any']);
     assert.deepEqual(shared.targets['build-any'].outputs, ['{workspaceRoot}/dist/any/any-data']);
+    // a dry run reaches the one build too (its parameters are forwarded) and changes nothing
+    const dry = ws.nx(['run', 'any-data:build', '--dryRun', '--skip-nx-cache', '--outputStyle=static']);
+    assert.equal(dry.status, 0, dry.output);
+    assert.match(dry.output, /dry run: any-data for any on x86_64 with the rootfs backend/);
+    assert.match(dry.output, /built once for every architecture, natively on x86_64/);
+    assert.match(dry.output, /dry run: any-data for x86_64: place the packages built once in .*dist\/any\/any-data/);
+    assert.ok(!existsSync(join(ws.dir, 'dist', 'any')) && !existsSync(join(ws.dir, 'dist', 'x86_64', 'any-data')), 'nothing built or placed');
     const own = show('any-own');
     assert.deepEqual(Object.keys(own.targets), ['build']);
     assert.deepEqual(own.targets.build.dependsOn, ['^build']);

@@ -51,12 +51,13 @@ export async function placeAnyPackage(input: PlaceInput): Promise<PlaceResult> {
   const outDir = join(distArch, pkgbase);
   const repo = workspaceRepository(workspaceRoot, arch, input.repoName);
   const packages = await listPackageFiles(source);
-  if (packages.length === 0)
-    return { success: false, error: `dist/${ANY_DIST}/${pkgbase}/ holds no package: its build-any task has not run (it runs first unless --excludeTaskDependencies is given)` };
   if (input.dryRun) {
-    console.log(`==> pkgnx: dry run: ${pkgbase} for ${arch}: place the packages built once in ${source} (${packages.map((p) => basename(p)).join(' ')}) into ${outDir}, repo-add into ${repo.dir}; nothing is changed`);
+    // the one build's dry run (forwarded to build-any) built nothing: say what would be placed
+    console.log(`==> pkgnx: dry run: ${pkgbase} for ${arch}: place the packages built once in ${source} (${packages.length ? packages.map((p) => basename(p)).join(' ') : 'once build-any has built them'}) into ${outDir}, repo-add into ${repo.dir}; nothing is changed`);
     return { success: true };
   }
+  if (packages.length === 0)
+    return { success: false, error: `dist/${ANY_DIST}/${pkgbase}/ holds no package: its build-any task has not run (it runs first unless --excludeTaskDependencies is given)` };
   const started = new Date();
   const logDir = logDirFor(workspaceRoot, pkgbase);
   const logFile = logPathFor(workspaceRoot, pkgbase, arch, started);
