@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RebuildScheduler, type BuildReport, type WatchStatus } from '../../tools/src/watch/scheduler';
-import { formatStatus, isEditorNoise, reportFromSummary } from '../../tools/src/watch/watch';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatStatus, isEditorNoise, packageFiles, reportFromSummary } from '../../tools/src/watch/watch';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -85,4 +88,18 @@ test('status words from the run summary; editor noise is not a save', () => {
   assert.deepEqual(reportFromSummary(undefined, 0), { ok: true, text: 'nothing to build' });
   for (const n of ['.PKGBUILD.swp', 'PKGBUILD~', '.#PKGBUILD', '4913']) assert.equal(isEditorNoise(n), true, n);
   for (const n of ['PKGBUILD', 'fix.patch', '.SRCINFO']) assert.equal(isEditorNoise(n), false, n);
+});
+
+test('saved files of no package directory (stray, or of a deleted one) are left out: Nx would count them as touching every project', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-watch-unit-'));
+  try {
+    mkdirSync(join(root, 'pkgbuilds/foo/patches'), { recursive: true });
+    writeFileSync(join(root, 'pkgbuilds/foo/PKGBUILD'), 'pkgname=foo\n');
+    assert.deepEqual(packageFiles(root, ['pkgbuilds/foo/PKGBUILD', 'pkgbuilds/foo/patches/a.patch', 'pkgbuilds/README.md', 'pkgbuilds/gone/PKGBUILD']), {
+      owned: ['pkgbuilds/foo/PKGBUILD', 'pkgbuilds/foo/patches/a.patch'],
+      ignored: ['pkgbuilds/README.md', 'pkgbuilds/gone/PKGBUILD'],
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

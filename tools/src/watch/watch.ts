@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { start } from '../process/run';
 import { processGroupTree, stillRunning } from '../process/tree';
@@ -59,6 +59,22 @@ export function reportFromSummary(s: RunSummary | undefined, exitCode: number | 
   return { ok: exitCode === 0 && s.failed.length === 0 && s.stopped.length === 0, text: parts.join('; ') || 'nothing to build' };
 }
 
+/**
+ * The saved files that belong to a package directory (the nearest directory above them holding a PKGBUILD, as the
+ * plugin's projects do). Nx counts a file of no project as touching every project, so a stray file under pkgbuilds/
+ * or one of a deleted package directory would rebuild the whole workspace: those are left out, and named.
+ */
+export function packageFiles(root: string, files: string[]): { owned: string[]; ignored: string[] } {
+  const owned: string[] = [];
+  const ignored: string[] = [];
+  for (const file of files) {
+    let dir = dirname(file);
+    while (dir.startsWith('pkgbuilds/') && !existsSync(join(root, dir, 'PKGBUILD'))) dir = dirname(dir);
+    (dir.startsWith('pkgbuilds/') ? owned : ignored).push(file);
+  }
+  return { owned, ignored };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -84,7 +100,10 @@ export async function startWatch(options: WatchOptions): Promise<{ stop: () => P
   let running: { pgid: number; seen: Set<number> } | undefined;
   let stopping = false;
 
-  const build = async (files: string[]): Promise<BuildReport> => {
+  const build = async (saved: string[]): Promise<BuildReport> => {
+    const { owned: files, ignored } = packageFiles(root, saved);
+    const note = ignored.length ? ` (ignored, in no package directory: ${ignored.join(', ')})` : '';
+    if (files.length === 0) return { ok: true, text: `nothing to build${note}` };
     const startedAt = new Date();
     // its own process group: a stop ends the whole build as Ctrl-C ends an nx command
     const child = start(process.execPath, [nx, 'affected', '-t', options.target, `--files=${files.join(',')}`, '--outputStyle=stream', ...options.nxArgs], {
@@ -112,7 +131,7 @@ export async function startWatch(options: WatchOptions): Promise<{ stop: () => P
     const summary = readSummary(root);
     const fresh = summary && !summary.stale && summary.startTime !== undefined && Date.parse(summary.startTime) >= startedAt.getTime() - 1000 ? summary : undefined;
     const report = reportFromSummary(fresh, result.exitCode);
-    return stopping ? { ok: false, text: `stopped (${report.text})` } : report;
+    return stopping ? { ok: false, text: `stopped (${report.text})` } : { ...report, text: report.text + note };
   };
 
   const scheduler = new RebuildScheduler(build, options.status, options.debounceMs);
