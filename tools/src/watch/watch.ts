@@ -150,6 +150,8 @@ export async function startWatch(options: WatchOptions): Promise<{ stop: () => P
 
   const stop = async (): Promise<void> => {
     stopping = true;
+    // no new build from here; the status says so while the running one ends
+    const ended = scheduler.stop();
     await watcher.close();
     const build = running;
     if (build) {
@@ -173,7 +175,7 @@ export async function startWatch(options: WatchOptions): Promise<{ stop: () => P
         await buildEnded(build.pgid, build.seen, Date.now() + 10_000);
       }
     }
-    await scheduler.stop();
+    await ended;
   };
   return { stop };
 }
