@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
 import { devtoolsBackend, formatPlan } from '../../tools/src/packaging/backends/devtools';
-import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
+import { pacmanConfWithRepos, workspaceBuildRepository } from '../../tools/src/packaging/backends/shared';
 import { parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
 
@@ -139,9 +139,9 @@ test('two concurrent requests get distinct copies; mkarchroot only while root is
 });
 
 test('the chroot pacman.conf puts [pkgnx-workspace] before the official repos and uses the per-arch cache', () => {
-  const text = pacmanConfWithWorkspaceRepo(
+  const text = pacmanConfWithRepos(
     '[options]\nArchitecture = aarch64\nCacheDir = /var/cache/pacman/pkg/\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n',
-    { name: 'pkgnx-workspace', dir: '/w/dist/aarch64/repo' },
+    [workspaceBuildRepository({ name: 'pkgnx-workspace', dir: '/w/dist/aarch64/repo' })],
     '/var/cache/pacman/pkg-aarch64',
   );
   assert.ok(!text.includes('CacheDir = /var/cache/pacman/pkg/'));

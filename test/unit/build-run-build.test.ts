@@ -7,9 +7,10 @@ import type { BuildRequest } from '../../tools/src/packaging/backends/backend';
 import { hostBackend } from '../../tools/src/packaging/backends/host';
 import { parseBuildOptions } from '../../tools/src/packaging/build-options';
 import { rootfsBackend } from '../../tools/src/packaging/backends/rootfs';
-import { pacmanConfWithWorkspaceRepo } from '../../tools/src/packaging/backends/shared';
+import { pacmanConfWithRepos, workspaceBuildRepository } from '../../tools/src/packaging/backends/shared';
 import { chooseBackend, sourceDateEpoch } from '../../tools/src/packaging/build-package';
 import { metadataLoader } from '../../tools/src/graph/cached-graph';
+import { buildInputsFor } from '../../tools/src/model';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { loadWorkspaceGraph, projectMetadata } from '../../tools/src/graph/workspace-graph';
 import { resolveRootfs } from '../../tools/src/roots/locate';
@@ -68,18 +69,32 @@ test('the build inputs per architecture come from the graph (project metadata), 
   const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/x/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
   const meta = projectMetadata(graph.projects[0], 'x86_64');
   assert.deepEqual(meta.build.aarch64, { arch: ['x86_64', 'aarch64'], depends: ['a', 'b>=2', 'c'], makedepends: ['m'], checkdepends: [] });
-  assert.deepEqual(meta.build.x86_64.checkdepends, ['t']);
+  assert.deepEqual(buildInputsFor(meta, 'x86_64')?.checkdepends, ['t']);
+});
+
+test('an architecture with the same build inputs as another names it in the project metadata', async () => {
+  const ws = join(tmp, 'ws-shared-inputs');
+  const dir = join(ws, 'pkgbuilds', 'y');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'PKGBUILD'), 'pkgname=y\npkgver=1\npkgrel=1\narch=(x86_64 aarch64)\ndepends=(a)\npackage() { :; }\n');
+  const options = resolvePluginOptions({ architectures: ['x86_64', 'aarch64'] }, ['aarch64', 'x86_64']);
+  const graph = await loadWorkspaceGraph({ workspaceRoot: ws, pkgbuildFiles: ['pkgbuilds/y/PKGBUILD'], options, loadMetadata: metadataLoader(ws, options) });
+  const meta = projectMetadata(graph.projects[0], 'x86_64');
+  const [first, second] = Object.keys(meta.build);
+  assert.equal(meta.build[second], first);
+  assert.deepEqual(buildInputsFor(meta, second), { arch: ['x86_64', 'aarch64'], depends: ['a'], makedepends: [], checkdepends: [] });
+  assert.equal(buildInputsFor(meta, 'riscv64'), undefined);
 });
 
 // One writer for every backend (the rootfs backend had a copy of its own that missed both cases below).
 test('workspace repository section goes first in pacman.conf, whatever the indentation; a second one is an error', () => {
-  const repo = { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' };
-  const conf = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  const repo = [workspaceBuildRepository({ name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' })];
+  const conf = pacmanConfWithRepos('[options]\nArchitecture = auto\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
   assert.match(conf, /\[options\]\nArchitecture = auto\n\n# added by pkgnx[^\n]*\n\[pkgnx-workspace\]\nSigLevel = Optional TrustAll\nServer = file:\/\/\/ws\/dist\/aarch64\/repo\n\n\[core\]/);
-  assert.match(pacmanConfWithWorkspaceRepo('[options]\n', { name: 'r', dir: '/d' }), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
-  const indented = pacmanConfWithWorkspaceRepo('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
+  assert.match(pacmanConfWithRepos('[options]\n', [workspaceBuildRepository({ name: 'r', dir: '/d' })]), /\[options\]\n\n# added by pkgnx[^\n]*\n\[r\]\nSigLevel/);
+  const indented = pacmanConfWithRepos('[options]\nArchitecture = auto\n  [core]\nInclude = /etc/pacman.d/mirrorlist\n', repo);
   assert.ok(indented.indexOf('[pkgnx-workspace]') < indented.indexOf('[core]'), indented);
-  assert.throws(() => pacmanConfWithWorkspaceRepo('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
+  assert.throws(() => pacmanConfWithRepos('[options]\n[pkgnx-workspace]\nServer = file:///elsewhere\n[core]\n', repo), /already has a \[pkgnx-workspace\] section/);
 });
 
 function request(over: Partial<BuildRequest> = {}): BuildRequest {
@@ -87,7 +102,7 @@ function request(over: Partial<BuildRequest> = {}): BuildRequest {
     pkgbase: 'demo', pkgdir: join(tmp, 'pkg'), workspaceRoot: '/ws', arch: 'aarch64', hostArch: 'x86_64', pkgArch: ['x86_64'],
     depends: ['libdemo'], makedepends: ['gcc'], checkdepends: ['check'], ignoreArch: true, nocheck: true,
     pacmanConf: '/ws/chroot-config/aarch64/pacman.conf', makepkgConf: '/ws/chroot-config/aarch64/makepkg.conf',
-    workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
+    workspaceRepo: { name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' }, repos: [workspaceBuildRepository({ name: 'pkgnx-workspace', dir: '/ws/dist/aarch64/repo' })], pkgdest: '/ws/dist/aarch64/.staging-x', logFile: '/dev/null',
     pacmanCacheDir: '/var/cache/pacman/pkg-aarch64', noCache: false, pgpKeys: [], makepkgArgs: ['--holdver'], env: { SOURCE_DATE_EPOCH: '1' },
     copyMethod: 'auto', binfmtDir: '/proc/sys/fs/binfmt_misc', devtools: parseBuildOptions({ arch: 'aarch64' }).devtools, qemu: parseBuildOptions({ arch: 'aarch64' }).qemu,
     copyName: 'demo-aarch64-p1-x', signal: new AbortController().signal, rootfs: '/srv/alarm', buildUser: 'builder', network: false,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { readSyncDatabase } from '../../tools/src/syncdb';
-import { addPackages, evictStaleCachedPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/packaging/workspace-repo';
+import { addPackages, evictStaleCachedPackages, registeredPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/packaging/workspace-repo';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
 
 const skip = hasCommand('repo-add') && hasCommand('bsdtar') && hasCommand('flock') ? undefined : 'repo-add, bsdtar or flock missing';
@@ -71,7 +71,17 @@ test('a cached copy of a rebuilt workspace package (same file name, other bytes)
   mkdirSync(cache);
   copyFileSync(a, join(cache, basename(a)));
   writeFileSync(join(cache, basename(b)), 'an older build of evict-b');
-  assert.deepEqual(await evictStaleCachedPackages(repo, cache), [basename(b)]);
+  assert.deepEqual(await evictStaleCachedPackages([await registeredPackages(repo)], cache), [basename(b)]);
   assert.ok(existsSync(join(cache, basename(a))));
   assert.ok(!existsSync(join(cache, basename(b))));
+});
+
+test('with several repositories the first one naming a file name decides which bytes the cache may hold', { skip }, async () => {
+  const cache = mkdtempSync(join(tmp, 'cache-order-'));
+  writeFileSync(join(cache, 'x-1-1-any.pkg.tar.zst'), 'published bytes');
+  const sha = (text: string): string => execFileSync('sha256sum', { input: text, encoding: 'utf8' }).split(' ')[0];
+  const workspace = new Map([['x-1-1-any.pkg.tar.zst', sha('workspace bytes')]]);
+  const published = new Map([['x-1-1-any.pkg.tar.zst', sha('published bytes')]]);
+  assert.deepEqual(await evictStaleCachedPackages([published, workspace], cache), [], 'the published repository comes first: its copy stays');
+  assert.deepEqual(await evictStaleCachedPackages([workspace, published], cache), ['x-1-1-any.pkg.tar.zst'], 'the workspace repository comes first: the published copy goes');
 });

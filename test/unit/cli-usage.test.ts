@@ -19,13 +19,25 @@ test('graph --help and cycles -h print their usage and exit 0 without loading th
 });
 
 test('every verb knows --help (the verbs as pkgnx --help lists them, so a new verb is covered)', () => {
-  const verbs = [...pkgnx(['--help']).stderr.matchAll(/^ {2}([a-z-]+) /gm)].map((m) => m[1]);
+  // a verb may be two words (`root create`); the summary follows after two spaces at least
+  const verbs = [...pkgnx(['--help']).stderr.matchAll(/^ {2}([a-z-]+(?: [a-z-]+)?) {2,}/gm)].map((m) => m[1]);
   assert.ok(verbs.length >= 6, verbs.join(' '));
+  assert.ok(verbs.includes('root create') && verbs.includes('bootstrap'), verbs.join(', '));
   for (const verb of verbs) {
-    const r = pkgnx([verb, '--help']);
+    const r = pkgnx([...verb.split(' '), '--help']);
     assert.equal(r.status, 0, `${verb}: ${r.stderr}`);
     assert.match(r.stdout, /^usage: /, verb);
   }
+});
+
+test('the first word of two-word verbs lists them; an unknown second word is named', () => {
+  const r = pkgnx(['root', '--help']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^usage: npx pkgnx root <verb>/);
+  assert.match(r.stdout, /^ {2}root create {2,}/m);
+  const bad = pkgnx(['root', 'frob']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown verb 'root frob'/);
 });
 
 test('an unknown verb is named, with the list of verbs, exit 2', () => {

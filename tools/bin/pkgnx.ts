@@ -16,15 +16,31 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   'cache-server': { module: '../src/cli/cache-server', summary: "Nx's self-hosted remote cache (GET/PUT /v1/cache/{hash}) over an S3 bucket" },
   pipeline: { module: '../src/cli/pipeline', summary: "write Nx's task graph as a GitLab CI child pipeline and a GitHub Actions workflow" },
   'farm-job': { module: '../src/cli/farm-job', summary: 'run build tasks in a CI job: dependencies restored from the remote cache, the result uploaded' },
+  'root create': { module: '../src/cli/root-create', summary: 'make the build root of an architecture with pacman (chroot-config/<arch>/pacman.conf) or from a signed tarball' },
+  'root update': { module: '../src/cli/root-update', summary: "pacman -Syuu in an architecture's build root, under its lock (devtools' -u)" },
+  'root check': { module: '../src/cli/root-check', summary: 'what is wrong with the build roots (stand-in, architecture, base-devel, keyring, unsigned source), with the fix' },
+  'root packages': { module: '../src/cli/root-packages', summary: "the build roots' installed packages (the build's cache input under the plugin option rootInput)" },
+  bootstrap: { module: '../src/cli/bootstrap', summary: 'build a committed plan of stages (a toolchain bootstrap), each against the stages before it; resumable, one run at a time' },
   watch: { module: '../src/cli/watch', summary: 'rebuild what saved files under pkgbuilds/ affect (nx affected), debounced, one build at a time, until Ctrl-C' },
   'status-page': { module: '../src/cli/status-page', summary: 'render dist/summary.json as static HTML pages per architecture (dist/status/)' },
 };
 
 async function run(): Promise<void> {
-  const [verb, ...rest] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  // two-word verbs (`root create`): the first word alone lists them
+  const twoWords = args.length > 1 ? `${args[0]} ${args[1]}` : undefined;
+  const [verb, ...rest] = twoWords && VERBS[twoWords] ? [twoWords, ...args.slice(2)] : args;
   const entry = verb ? VERBS[verb] : undefined;
+  const group = verb !== undefined && !entry && Object.keys(VERBS).some((v) => v.startsWith(`${verb} `));
+  if (group) {
+    const list = Object.entries(VERBS).filter(([v]) => v.startsWith(`${verb} `)).map(([v, e]) => `  ${v.padEnd(16)} ${e.summary}`).join('\n');
+    const asked = rest.length === 0 || rest[0] === '--help' || rest[0] === '-h';
+    (asked ? process.stdout : process.stderr).write(`${asked ? '' : `pkgnx: unknown verb '${verb} ${rest[0]}'\n\n`}usage: npx pkgnx ${verb} <verb> [options]   (npx pkgnx ${verb} <verb> --help)\n\nverbs:\n${list}\n`);
+    process.exitCode = asked ? 0 : 2;
+    return;
+  }
   if (!entry) {
-    const list = Object.entries(VERBS).map(([v, e]) => `  ${v.padEnd(14)} ${e.summary}`).join('\n');
+    const list = Object.entries(VERBS).map(([v, e]) => `  ${v.padEnd(16)} ${e.summary}`).join('\n');
     const help = verb === undefined || verb === '--help' || verb === '-h' || verb === 'help';
     const unknown = help ? '' : `pkgnx: unknown verb '${verb}'\n\n`;
     process.stderr.write(`${unknown}usage: npx pkgnx <verb> [options]   (npx pkgnx <verb> --help)\n\nverbs:\n${list}\n`);

@@ -1,9 +1,9 @@
 /**
  * The pkgnx Nx plugin: one project per PKGBUILD directory under pkgbuilds/, named after its pkgbase,
- * with a `build` target per architecture, and static edges from depends/makedepends/checkdepends.
+ * with a `build` and a `publish` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PostTasksExecutionContext, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,9 +12,10 @@ import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cach
 import { ANY_DIST, WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata, type GraphProject } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
-import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, takeTaskGraph } from './run';
-import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, sharedAnyTargets } from './targets';
+import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
+import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, publishTargetConfiguration, sharedAnyTargets } from './targets';
 import { isAnyPackage } from '../src/packaging/any-arch';
+import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
 import { writeStatusSite } from '../src/farm/status-site';
 
@@ -36,10 +37,10 @@ async function directoryHashes(files: readonly string[], context: CreateNodesCon
  * summary, dist/summary.{json,txt} is marked as the summary of an earlier run, so an interrupt or a kill
  * never leaves an old summary that looks current.
  */
-async function markRunStarted(workspaceRoot: string, argv: readonly string[], buildTarget: string): Promise<void> {
+async function markRunStarted(workspaceRoot: string, argv: readonly string[], targets: readonly string[]): Promise<void> {
   const { markSummaryStale } = await import('../src/packaging/run-summary');
   const args = argv.slice(2);
-  if (!isBuildRun(args, buildTarget)) return;
+  if (!targets.some((t) => isBuildRun(args, t))) return;
   try {
     markSummaryStale(workspaceRoot, { pid: nxCommand().pid, startedAt: new Date().toISOString(), command: args.join(' ') });
   } catch (e) {
@@ -51,7 +52,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   PKGBUILD_GLOB,
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
-    await markRunStarted(context.workspaceRoot, nxCommand().argv, options.buildTargetName);
+    await markRunStarted(context.workspaceRoot, nxCommand().argv, [options.buildTargetName, options.publishTargetName]);
     const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
@@ -59,7 +60,8 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
     const versions = new Map(graph.projects.map((p) => [p.name, p.metadata[options.defaultArchitecture]?.version ?? '']));
     const dependencies = new Map<string, Set<string>>();
     for (const e of graph.edges) dependencies.set(e.source, (dependencies.get(e.source) ?? new Set()).add(e.target));
-    const shareAnyDefault = buildOptionDefault(context.nxJsonConfiguration, options.buildTargetName, 'shareAny') !== false;
+    const shareAnyDefault = buildOptionValue(context.nxJsonConfiguration, options.buildTargetName, 'shareAny') !== false;
+    const rootfs = rootfsOption(context.nxJsonConfiguration, options.buildTargetName);
     const results = files.map((file, i) => {
       const p = byFile.get(file)!;
       const meta = projectMetadata(p, options.defaultArchitecture);
@@ -74,9 +76,12 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           technologies: ['pacman'],
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
-        targets: sharesAny(context.workspaceRoot, p, options.defaultArchitecture, options.buildTargetName, shareAnyDefault)
-          ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], [...(dependencies.get(p.name) ?? [])].sort().map((d) => `${d}=${versions.get(d) ?? ''}`))
-          : { [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name)) },
+        targets: {
+          ...(sharesAny(context.workspaceRoot, p, options.defaultArchitecture, options.buildTargetName, shareAnyDefault)
+            ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], [...(dependencies.get(p.name) ?? [])].sort().map((d) => `${d}=${versions.get(d) ?? ''}`), rootfs)
+            : { [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfs) }),
+          [options.publishTargetName]: publishTargetConfiguration(p.name, options),
+        },
       };
       const result: { projects: Record<string, typeof project>; externalNodes?: Record<string, { type: string; name: string; data: { version: string; packageName: string } }> } = {
         projects: { [p.root]: project },
@@ -140,15 +145,24 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
 };
 
 /** a build option as nx.json's targetDefaults set it, by target name or by executor (undefined: the executor's default) */
-function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): unknown {
+function buildOptionValue(nxJson: NxJsonConfiguration, target: string, key: string): unknown {
   const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
   return defaults[target]?.options?.[key] ?? defaults[BUILD_EXECUTOR]?.options?.[key];
 }
 
-/** the build option repoName as nx.json's targetDefaults set it (the executor's default otherwise) */
+/** a string build option as nx.json's targetDefaults set it (the executor's default otherwise) */
+function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): string | undefined {
+  const value = buildOptionValue(nxJson, target, key);
+  return typeof value === 'string' ? value : undefined;
+}
+
 function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
-  const name = buildOptionDefault(nxJson, target, 'repoName');
-  return typeof name === 'string' ? name : undefined;
+  return buildOptionDefault(nxJson, target, 'repoName');
+}
+
+/** where builds find their roots (the rootInput runtime command reads the same ones) */
+function rootfsOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
+  return buildOptionDefault(nxJson, target, 'rootfs');
 }
 
 /**
@@ -175,7 +189,8 @@ function sharesAny(workspaceRoot: string, p: GraphProject, arch: string, target:
  * fail the whole run.
  */
 export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
-  await markRunStarted(context.workspaceRoot, context.argv, resolveOptions(rawOptions, context.workspaceRoot).buildTargetName);
+  const options = resolveOptions(rawOptions, context.workspaceRoot);
+  await markRunStarted(context.workspaceRoot, context.argv, [options.buildTargetName, options.publishTargetName]);
   // an unreachable remote cache fails (or hangs) a whole Nx 24 run: probe it, else go on with the local cache
   const guard = await remoteCacheGuard(process.env, context.argv);
   Object.assign(process.env, guard.env);
@@ -184,18 +199,45 @@ export const preTasksExecution: PreTasksExecution<PkgnxPluginOptions> = async (r
 };
 
 /**
- * After every run: packages restored from the cache join the workspace repository (the executor does
- * not run on a cache hit), dist/summary.{json,txt} say what was built, restored, failed, skipped, and
- * dist/status/ shows it as pages.
+ * The databases of the repositories the run's publish tasks staged into (plugin/run.ts takePublishRun): each
+ * rewritten once for the whole run. Returns the summary's view; `failed` when a commit failed (the run must
+ * then fail).
+ */
+async function commitPublishing(workspaceRoot: string, publishTarget: string, results: PostTasksExecutionContext['taskResults'], buildTasks: TaskRun[], publishTasks: TaskRun[]): Promise<{ publishing?: PublishingInput; failed: string[] }> {
+  if (publishTasks.length === 0) return { failed: [] };
+  const runDir = takePublishRun(workspaceRoot, Object.values(results).filter((r) => r.task.target.target === publishTarget));
+  // nothing staged (every publish task failed, did not run, or was a dry run): only what was not published
+  if (!runDir) return { publishing: publishingSummary(publishTasks, buildTasks, [], []), failed: [] };
+  // loaded here, not at the top: the S3 SDK is not needed by the graph nor by every other nx command
+  const { commitRun } = await import('../src/publish/workspace');
+  const { commits, failures } = await commitRun(runDir, { log: (line) => console.log(`pkgnx ${publishTarget}: ${line}`) });
+  return {
+    publishing: publishingSummary(publishTasks, buildTasks, commits, failures),
+    failed: failures.map((f) => `${f.destination} (${f.arch}; ${f.projects.join(', ')}): ${f.message}`),
+  };
+}
+
+/**
+ * After every run: the databases of what the publish tasks staged are written (once per repository),
+ * packages restored from the cache join the workspace repository (the executor does not run on a cache
+ * hit), dist/summary.{json,txt} say what was built, restored, failed, skipped and published where, and
+ * dist/status/ shows it as pages. A failed database commit fails the run: Nx reports an error thrown here
+ * and exits 1.
  */
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
   const { tasks, dependsOn } = buildTaskRuns(context.taskResults, [options.buildTargetName, anyTargetName(options.buildTargetName)], recorded);
-  const { clearStaleMark, writeRunSummary, renderSummaryTable } = await import('../src/packaging/run-summary');
+  const publishTasks = buildTaskRuns(context.taskResults, [options.publishTargetName], recorded).tasks;
+  const { publishing, failed } = await commitPublishing(context.workspaceRoot, options.publishTargetName, context.taskResults, tasks, publishTasks);
+  const publishError = (): Error =>
+    new Error(`pkgnx ${options.publishTargetName}: the packages are uploaded but the database commit failed, so nothing of them is published: ${failed.join('; ')}\nRerun the same publish to complete it (uploaded files are not uploaded again).`);
+  const { clearStaleMark, writeRunSummary, renderSummaryTable, renderPublished } = await import('../src/packaging/run-summary');
   // a dry run changes nothing, not even the summary (a run without build tasks neither: undo its stale mark)
   if (tasks.length === 0 || isDryRun(context.argv)) {
     clearStaleMark(context.workspaceRoot, nxCommand().pid);
+    if (publishing) process.stdout.write(`\n${renderPublished({ published: publishing.repositories, notPublished: publishing.notPublished })}`);
+    if (failed.length) throw publishError();
     return;
   }
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
@@ -213,8 +255,9 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not add restored packages to dist/${arch}/repo: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime });
+  const { summary } = writeRunSummary(context.workspaceRoot, { tasks, dependsOn, startTime: context.startTime, endTime: context.endTime, ...(publishing ? { publishing } : {}) });
   if (summary.failed.length > 0 || summary.skipped.length > 0) process.stdout.write(`\n${renderSummaryTable(summary)}`);
+  else if (publishing) process.stdout.write(`\n${renderPublished(summary)}`);
   // the status pages beside the summary (plugin option statusPage: false turns them off); never fails the run
   if (options.statusPage) {
     try {
@@ -223,4 +266,5 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
       console.warn(`pkgnx: could not write dist/status/: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  if (failed.length) throw publishError();
 };

@@ -7,15 +7,19 @@
  * that process or its plugin worker (nxCommand). The executor writes `task-graph-<key>.json`, postTasksExecution
  * reads and removes it. (Nx 24 computes a task's environment before preTasksExecution runs, so an environment
  * variable returned from there never reaches the tasks.)
+ * The publish tasks of a run stage into `publish-<key>/` on the same key; postTasksExecution claims that
+ * directory (a rename, so it is committed once) and commits every repository once for the whole run.
  */
 import type { ExecutorContext, TaskResult, TaskResults } from '@nx/devkit';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { TaskOutcome, TaskRun } from '../src/packaging/run-summary';
+import { join, resolve } from 'node:path';
+import { failureReason, type NotPublishedEntry, type PublishingInput, type TaskOutcome, type TaskRun } from '../src/packaging/run-summary';
+import { listStaged } from '../src/publish/run-dir';
+import type { RunCommit, RunCommitFailure } from '../src/publish/workspace';
 import { WORKSPACE_DATA } from '../src/workspace-paths';
 
 /** `<pid>-<start time in clock ticks since boot>`: one nx process, even after its pid is reused */
-function processKey(pid: number): string | undefined {
+export function processKey(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after "(comm) ": state is the 3rd field of the line, starttime the 22nd
@@ -23,6 +27,12 @@ function processKey(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** executor side: the key of the nx process that forked this task, the last of the pids Nx hands its tasks */
+function taskNxKey(): string | undefined {
+  const nxPid = Number((process.env.NX_INVOCATION_ANCESTOR_PIDS ?? '').split(',').pop());
+  return nxPid > 0 ? processKey(nxPid) : undefined;
 }
 
 function channelFile(workspaceRoot: string, key: string): string {
@@ -36,9 +46,7 @@ interface RecordedTaskGraph {
 
 /** executor side: every build task of the run writes the same content; the last write wins */
 export function recordTaskGraph(context: ExecutorContext): void {
-  // the nx process that forked this task: the last of the pids Nx hands its tasks
-  const nxPid = Number((process.env.NX_INVOCATION_ANCESTOR_PIDS ?? '').split(',').pop());
-  const key = nxPid > 0 ? processKey(nxPid) : undefined;
+  const key = taskNxKey();
   const graph = context.taskGraph;
   if (!key || !graph) return;
   try {
@@ -91,6 +99,87 @@ export function takeTaskGraph(workspaceRoot: string, ranTaskIds: readonly string
   } finally {
     rmSync(chosen, { force: true });
   }
+}
+
+const RUNS_DIR = (workspaceRoot: string): string => join(workspaceRoot, WORKSPACE_DATA, 'runs');
+const STAGING = /^publish-(\d+)-(\d+)$/;
+const CLAIMED = /^publish-\d+-\d+\.claimed-(\d+)-(\d+)$/;
+
+/**
+ * Is the plugin in this directory (whose postTasksExecution commits what publish tasks stage) among the
+ * workspace's nx.json plugins? Without it nothing would commit a staged package.
+ */
+function pluginRegistered(context: ExecutorContext): boolean {
+  const own = [join(__dirname, 'index.ts'), join(__dirname, 'index.js'), join(__dirname, 'index'), __dirname];
+  return (context.nxJsonConfiguration?.plugins ?? []).some((entry) => {
+    const spec = typeof entry === 'string' ? entry : entry.plugin;
+    if (spec.startsWith('.') || spec.startsWith('/')) return own.includes(resolve(context.root, spec));
+    try {
+      return own.includes(require.resolve(spec, { paths: [context.root] }));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * executor side: the directory this publish task stages into, for the plugin's postTasksExecution to commit
+ * after the run (keyed by the nx process, like the task graph). Undefined when nothing would commit it: the
+ * task does not know its nx process (not started by Nx) or the pkgnx plugin is not registered; the executor
+ * then commits at once.
+ */
+export function publishStagingDir(context: ExecutorContext): string | undefined {
+  const key = taskNxKey();
+  return key && pluginRegistered(context) ? join(RUNS_DIR(context.root), `publish-${key}`) : undefined;
+}
+
+/**
+ * plugin side: this run's staging directory, claimed by renaming it (so that a run's packages are committed
+ * exactly once), or undefined when the run staged nothing. Normally the directory of our nx process; where the
+ * hook runs elsewhere (the Nx daemon), the directory of a running nx process whose every manifest is a publish
+ * task of this run that succeeded, written while that task ran. Directories of nx processes that are gone
+ * (killed before their commit) are removed: their uploads are named by no database, and a rerun names them.
+ */
+export function takePublishRun(workspaceRoot: string, publishResults: readonly TaskResult[]): string | undefined {
+  const dir = RUNS_DIR(workspaceRoot);
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const alive = (pid: string, start: string): boolean => processKey(Number(pid)) === `${pid}-${start}`;
+  const succeeded = publishResults.filter((r) => r.status === 'success');
+  const ranHere = (staging: string): boolean => {
+    const staged = listStaged(staging);
+    return staged.length > 0 && staged.every((s) => succeeded.some((r) => {
+      const t = r.task;
+      const sameTask = t.target.project === s.project && (t.target.configuration ?? s.arch) === s.arch;
+      // 1 s of slack: file times and Nx's task times come from different clocks' roundings
+      const during = t.startTime === undefined || t.endTime === undefined || (s.writtenMs >= t.startTime - 1000 && s.writtenMs <= t.endTime + 1000);
+      return sameTask && during;
+    }));
+  };
+  const claim = (name: string): string | undefined => {
+    const claimed = join(dir, `${name}.claimed-${processKey(process.pid) ?? `${process.pid}-0`}`);
+    try {
+      renameSync(join(dir, name), claimed);
+      return claimed;
+    } catch {
+      // another run's hook claimed it first
+      return undefined;
+    }
+  };
+  const ownKey = processKey(nxCommand().pid);
+  let chosen = ownKey && names.includes(`publish-${ownKey}`) ? claim(`publish-${ownKey}`) : undefined;
+  for (const name of names) {
+    const staging = STAGING.exec(name);
+    const claimed = CLAIMED.exec(name);
+    if (staging && !alive(staging[1], staging[2])) rmSync(join(dir, name), { recursive: true, force: true });
+    else if (claimed && !alive(claimed[1], claimed[2])) rmSync(join(dir, name), { recursive: true, force: true });
+    else if (staging && !chosen && succeeded.length > 0 && `publish-${ownKey}` !== name && ranHere(join(dir, name))) chosen = claim(name);
+  }
+  return chosen;
 }
 
 const OUTCOME: Record<TaskResult['status'], TaskOutcome> = {
@@ -164,4 +253,41 @@ export function nxCommand(): { pid: number; argv: string[] } {
   } catch {
     return { pid: process.ppid, argv: [] };
   }
+}
+
+/**
+ * What the run's publish tasks published, in the summary's vocabulary: every repository committed, and
+ * every project not published with why (its task failed or did not run, or its repository's commit failed).
+ */
+export function publishingSummary(publishTasks: TaskRun[], buildTasks: TaskRun[], commits: RunCommit[], failures: RunCommitFailure[]): PublishingInput {
+  const repositories = commits.flatMap((c) =>
+    c.report.repositories.map((r) => ({
+      destination: c.report.destination,
+      arch: r.ref.arch,
+      repo: r.ref.repo,
+      location: r.location,
+      generation: r.generation,
+      changed: r.changed,
+      added: r.added.map((file) => ({ file, reason: r.routes[file] ?? '' })),
+      unchanged: r.unchanged,
+      scheduledForDeletion: r.scheduledForDeletion,
+      deleted: c.report.deletions.filter((d) => d.ref.repo === r.ref.repo).flatMap((d) => d.deleted),
+      projects: c.projects[r.ref.repo] ?? [],
+    })),
+  );
+  const notPublished: NotPublishedEntry[] = [];
+  const buildOf = (t: TaskRun): TaskRun | undefined => buildTasks.find((b) => b.project === t.project && b.configuration === t.configuration);
+  for (const t of publishTasks) {
+    const where = { project: t.project, ...(t.configuration ? { configuration: t.configuration } : {}) };
+    if (t.outcome === 'failed') notPublished.push({ ...where, reason: `publish failed: ${failureReason(t) ?? `exit ${t.code ?? '?'}`}` });
+    else if (t.outcome === 'stopped') notPublished.push({ ...where, reason: 'publish interrupted' });
+    else if (t.outcome === 'skipped') {
+      const build = buildOf(t);
+      notPublished.push({ ...where, reason: build && build.outcome !== 'built' && build.outcome !== 'restored' ? `build ${build.outcome}` : 'not run: a task it depends on did not succeed' });
+    }
+  }
+  for (const f of failures) {
+    for (const project of f.projects) notPublished.push({ project, configuration: f.arch, reason: `the database commit into ${f.destination} failed: ${f.message}` });
+  }
+  return { repositories, notPublished };
 }

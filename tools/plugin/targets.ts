@@ -13,6 +13,11 @@
  * cache entry by its configuration and by the tasks its dependency outputs come from, so `<build>-any` hashes
  * no dependency output: with `abi` its dependencies enter as their versions (in its options), with
  * `transitive` as their source files.
+ * The build roots' installed packages enter the hash only when the plugin option rootInput asks: a runtime
+ * input (`pkgnx root packages`), Nx's way to hash a toolchain that is not a file of the workspace. Inputs
+ * are per target, not per configuration, and a runtime input cannot know its task's configuration: it
+ * covers the roots of every architecture. PKGNX_BOOTSTRAP (set by `pkgnx bootstrap` per build) keeps a
+ * bootstrap stage's rebuild from being a cache hit of an earlier stage's build of the same package.
  */
 import type { TargetConfiguration } from '@nx/devkit';
 import type { ResolvedPluginOptions } from '../src/graph/plugin-options';
@@ -29,23 +34,43 @@ export interface BuildTargetOptions {
 }
 
 export const BUILD_EXECUTOR = './tools:build';
+export const PUBLISH_EXECUTOR = './tools:publish';
+
+/** the publish executor's options the plugin sets (the rest come from targetDefaults) */
+export interface PublishTargetOptions {
+  arch: string;
+}
+
+/** the environment variable `pkgnx bootstrap` sets: its stage and what was built before, in the hash */
+export const BOOTSTRAP_ENV = 'PKGNX_BOOTSTRAP';
+
+/** the runtime command whose output is the roots' part of the hash; undefined for rootInput "none" */
+export function rootInputCommand(options: ResolvedPluginOptions, rootfsOption?: string): string | undefined {
+  if (options.rootInput === 'none') return undefined;
+  const q = (s: string): string => (/^[A-Za-z0-9_@%+=:,./{}-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+  const select = options.rootInput === 'all' ? ['--all'] : options.toolchainPackages.flatMap((p) => ['--package', p]);
+  return ['node', 'tools/bin/pkgnx.js', 'root', 'packages', ...options.architectures.flatMap((a) => ['--arch', a]), ...select, ...(rootfsOption ? ['--rootfs', q(rootfsOption)] : [])].join(' ');
+}
 
 /** the name of the architecture-neutral target of arch=(any) projects */
 export function anyTargetName(buildTarget: string): string {
   return `${buildTarget}-${ANY_DIST}`;
 }
 
-const OWN_INPUTS: NonNullable<TargetConfiguration['inputs']> = [
-  '{projectRoot}/**/*',
-  '{workspaceRoot}/chroot-config/**/*',
-  '{workspaceRoot}/keys/**/*',
-  { externalDependencies: [] },
-];
+/** what a build's result depends on besides its dependencies: its files, the configuration, keys, the roots */
+function ownInputs(options: ResolvedPluginOptions, rootfsOption?: string): NonNullable<TargetConfiguration['inputs']> {
+  const inputs: NonNullable<TargetConfiguration['inputs']> = [
+    '{projectRoot}/**/*',
+    '{workspaceRoot}/chroot-config/**/*',
+    '{workspaceRoot}/keys/**/*',
+    { externalDependencies: [] },
+    { env: BOOTSTRAP_ENV },
+  ];
+  const rootCommand = rootInputCommand(options, rootfsOption);
+  if (rootCommand) inputs.push({ runtime: rootCommand });
+  return inputs;
+}
 
-/**
- * @param nocheckBecause checkdepends this project cannot wait for (their edge was removed to break a
- *   cycle): the build then runs with --nocheck, as a bootstrap build does
- */
 function perArchitectureTarget(
   pkgbase: string,
   options: ResolvedPluginOptions,
@@ -71,15 +96,19 @@ function perArchitectureTarget(
   };
 }
 
-export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = []): TargetConfiguration<BuildTargetOptions> {
-  const inputs = [...OWN_INPUTS];
+/**
+ * @param nocheckBecause checkdepends this project cannot wait for (their edge was removed to break a
+ *   cycle): the build then runs with --nocheck, as a bootstrap build does
+ */
+export function buildTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[] = [], rootfsOption?: string): TargetConfiguration<BuildTargetOptions> {
+  const inputs = ownInputs(options, rootfsOption);
   if (options.rebuildPolicy === 'abi') inputs.push({ dependentTasksOutputFiles: '**/abi.json' });
   if (options.rebuildPolicy === 'transitive') inputs.push({ dependentTasksOutputFiles: '**/*', transitive: true });
   return perArchitectureTarget(pkgbase, options, nocheckBecause, {
     dependsOn: [`^${options.buildTargetName}`],
     inputs,
     metadata: {
-      description: `Build ${pkgbase} in a clean chroot (configuration = target architecture; rebuild policy ${options.rebuildPolicy})`,
+      description: `Build ${pkgbase} in a clean chroot (configuration = target architecture; rebuild policy ${options.rebuildPolicy}; root packages in the hash: ${options.rootInput})`,
       technologies: ['pacman'],
     },
   });
@@ -89,10 +118,16 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
  * The targets of an arch=(any) project built once for every architecture.
  * @param dependencyVersions `name=version` of its direct dependency projects (used by the `abi` policy)
  */
-export function sharedAnyTargets(pkgbase: string, options: ResolvedPluginOptions, nocheckBecause: string[], dependencyVersions: string[]): Record<string, TargetConfiguration<BuildTargetOptions>> {
+export function sharedAnyTargets(
+  pkgbase: string,
+  options: ResolvedPluginOptions,
+  nocheckBecause: string[],
+  dependencyVersions: string[],
+  rootfsOption?: string,
+): Record<string, TargetConfiguration<BuildTargetOptions>> {
   const build = options.buildTargetName;
   const any = anyTargetName(build);
-  const anyInputs = [...OWN_INPUTS];
+  const anyInputs = ownInputs(options, rootfsOption);
   if (options.rebuildPolicy === 'transitive') anyInputs.push({ fileset: '{projectRoot}/**/*', dependencies: true });
   const result = `dist/${ANY_DIST}/${pkgbase}`;
   return {
@@ -117,9 +152,30 @@ export function sharedAnyTargets(pkgbase: string, options: ResolvedPluginOptions
       inputs: anyInputs,
       outputs: [`{workspaceRoot}/${result}`],
       metadata: {
-        description: `Build ${pkgbase} once for every architecture, natively when possible (arch=any; rebuild policy ${options.rebuildPolicy})`,
+        description: `Build ${pkgbase} once for every architecture, natively when possible (arch=any; rebuild policy ${options.rebuildPolicy}; root packages in the hash: ${options.rootInput})`,
         technologies: ['pacman'],
       },
+    },
+  };
+}
+
+/**
+ * The publish target: the same configurations as build (one per architecture), after the same
+ * configuration's build of this project. Never cached: it changes the world outside the workspace, and
+ * a build restored from the cache must still reach a new bucket (republishing identical files writes
+ * nothing, so running it every time costs a HEAD per package).
+ */
+export function publishTargetConfiguration(pkgbase: string, options: ResolvedPluginOptions): TargetConfiguration<PublishTargetOptions> {
+  return {
+    executor: PUBLISH_EXECUTOR,
+    options: { arch: options.defaultArchitecture },
+    configurations: Object.fromEntries(options.architectures.map((a) => [a, { arch: a }])),
+    defaultConfiguration: options.defaultArchitecture,
+    dependsOn: [options.buildTargetName],
+    cache: false,
+    metadata: {
+      description: `Publish ${pkgbase}'s packages (dist/<arch>/${pkgbase}/) into its repository (pkgnx.config.json "publish"); databases are written once per repository after the run`,
+      technologies: ['pacman'],
     },
   };
 }

@@ -61,10 +61,11 @@ export interface ProjectPkgnxMetadata {
   version: string;
   arch: string[];
   pkgnames: string[];
-  /** every name the project provides on the graph architecture: pkgnames + provides (unversioned names) */
-  provides: string[];
-  /** per configured architecture: what a build needs to know (the executor reads it from the project graph) */
-  build: Record<string, BuildInputs>;
+  /**
+   * per configured architecture: what a build needs to know (the executor reads it from the project graph);
+   * an architecture with the same inputs as another names that one (buildInputsFor resolves it)
+   */
+  build: Record<string, BuildInputs | string>;
   /** metadata could not be read: the error, naming the file and the cause */
   error?: string;
 }
@@ -75,4 +76,10 @@ export interface BuildInputs {
   depends: string[];
   makedepends: string[];
   checkdepends: string[];
+}
+
+/** the build inputs of one architecture from a project's metadata (undefined: not a configured architecture) */
+export function buildInputsFor(metadata: Pick<ProjectPkgnxMetadata, 'build'>, arch: string): BuildInputs | undefined {
+  const entry = metadata.build[arch];
+  return typeof entry === 'string' ? (typeof metadata.build[entry] === 'object' ? (metadata.build[entry] as BuildInputs) : undefined) : entry;
 }

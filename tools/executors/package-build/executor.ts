@@ -11,7 +11,7 @@ import { OptionsError, parseBuildOptions, type BuildOptions } from '../../src/pa
 import { hostArch, runBuild, type RunBuildResult } from '../../src/packaging/build-package';
 import { chooseAnyBuildArch } from '../../src/packaging/any-arch';
 import { builtVersions, placeAnyPackage } from '../../src/packaging/any-package';
-import type { ProjectPkgnxMetadata } from '../../src/model';
+import { buildInputsFor, type ProjectPkgnxMetadata } from '../../src/model';
 import { ANY_DIST } from '../../src/workspace-paths';
 import { recordTaskGraph } from '../../plugin/run';
 import { anyTargetName } from '../../plugin/targets';
@@ -66,6 +66,8 @@ async function buildOnce(context: ExecutorContext, project: string, root: string
       archSpecific.map(async (d) => ({ pkgbase: d, version: pkgnxMetadata(context, d)?.version ?? '', builtOnHost: await builtVersions(join(context.root, 'dist', host, d)) })),
     ),
   });
+  const buildInputs = buildInputsFor(metadata, choice.arch);
+  if (!buildInputs) return { success: false, error: `no metadata for architecture ${choice.arch}: it is not one of the plugin's architectures` };
   return runBuild({
     workspaceRoot: context.root,
     projectRoot: root,
@@ -75,7 +77,7 @@ async function buildOnce(context: ExecutorContext, project: string, root: string
     anyDependencyPkgbases: shared,
     outputArch: ANY_DIST,
     archReason: choice.reason,
-    buildInputs: metadata.build[choice.arch],
+    buildInputs,
   });
 }
 
@@ -138,7 +140,7 @@ export default async function buildExecutor(rawOptions: Record<string, unknown>,
 
 async function buildForArch(context: ExecutorContext, project: string, root: string, options: BuildOptions, metadata: ProjectPkgnxMetadata | undefined): Promise<RunBuildResult> {
   // what the graph read of the PKGBUILD for this architecture: it is not sourced again here
-  const buildInputs = metadata?.build?.[options.arch];
+  const buildInputs = metadata ? buildInputsFor(metadata, options.arch) : undefined;
   if (!buildInputs)
     return { success: false, error: `no metadata for architecture ${options.arch}: it is not one of the plugin's architectures (chroot-config/<arch>/ and the plugin option "architectures")` };
   return runBuild({

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { loadPublishConfig, pruneRepositories } from '../publish';
 import { repoNameProblem } from '../publish/layout';
 import { EXIT_OK, runVerb, UsageError } from './support';
-import { checkArch, configPath, formatDeletions, sessionFor } from './publish-support';
+import { checkArch, configPath, sessionFor } from './publish-support';
+import { formatDeletions } from '../publish/report';
 
 const HELP = `usage: prune --arch ARCH [--repo REPO]...
 For each repository (default: every repository of ARCH in the destination): bring the derived database

@@ -1,17 +1,14 @@
 /**
  * What the publish, promote and prune verbs share: the configuration file and workspace root, the
- * session, the upstream lookup for routing, and printing reports.
+ * session, and the packages of projects. (The upstream lookup and the report texts are the library's,
+ * shared with the Nx publish target: publish/workspace.ts, publish/report.ts.)
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { listPackageFiles } from '../packaging/workspace-repo';
-import { noUpstream, openSession, upstreamLookupFromRepoSet, upstreamLookupFromState, type PublishConfig, type Session, type UpstreamLookup } from '../publish';
+import { openSession, type PublishConfig, type Session } from '../publish';
 import { ARCH_NAME } from '../publish/layout';
-import type { DeletionReport } from '../publish/repository';
-import { CONFIG_FILE_NAME, readConfigFile } from '../config-file';
-import { loadUpstreamConfig } from '../upstream/config';
-import { loadRepositories } from '../upstream/load-repositories';
-import { parseStateRepo, stateParseOptions } from '../upstream/state-repo';
+import { CONFIG_FILE_NAME } from '../config-file';
 import { UsageError } from './support';
 
 export function configPath(flag: string | undefined): string {
@@ -26,21 +23,6 @@ export function checkArch(arch: string | undefined): string {
 
 export async function sessionFor(config: PublishConfig, dryRun: boolean, quiet: boolean): Promise<Session> {
   return openSession(config, { dryRun, log: quiet ? () => undefined : (line) => process.stderr.write(`${line}\n`) });
-}
-
-/**
- * The upstream repository of each pkgbase, from the `upstream` section of the same file: the state
- * repository when one is configured and cloned, else the upstream sync databases (cached with --offline).
- * No `upstream` section: no upstream packages (everything goes to publish.defaultRepo or publish.projects).
- */
-export async function upstreamLookup(file: string, offline: boolean): Promise<UpstreamLookup> {
-  if (readConfigFile(file, 'upstream').upstream === undefined) return noUpstream;
-  const config = loadUpstreamConfig(file);
-  if (config.stateRepo && existsSync(join(config.stateRepo.dir, '.git'))) {
-    return upstreamLookupFromState(parseStateRepo(config.stateRepo.dir, stateParseOptions(config, true)));
-  }
-  const { upstream } = await loadRepositories(config, { offline, upstreamTesting: true, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
-  return upstreamLookupFromRepoSet(upstream.set);
 }
 
 /** The package files of projects in `dist/<arch>/<project>/` (the workspace root is the config file's directory). */
@@ -59,18 +41,6 @@ export async function projectPackages(configFile: string, arch: string, projects
       throw new UsageError(`${project}: no package files in ${join(dist, project)} (build it first: npx nx run ${project}:build -c ${arch})`);
     }
     for (const file of files) out.push({ file, project });
-  }
-  return out;
-}
-
-export function formatDeletions(reports: DeletionReport[], dryRun: boolean): string {
-  let out = '';
-  for (const r of reports) {
-    const where = `${r.ref.repo}/os/${r.ref.arch}`;
-    if (r.repaired) out += `  ${where}: rewrote ${r.repaired} derived database object(s) a killed publisher left behind\n`;
-    for (const f of r.deleted) out += `  ${where}: ${dryRun ? 'would delete' : 'deleted'} ${f}\n`;
-    for (const f of r.renamed) out += `  ${where}: kept ${f} (named by the database again)\n`;
-    for (const w of r.waiting) out += `  ${where}: ${w.file} is deleted after ${w.due}\n`;
   }
   return out;
 }

@@ -3,9 +3,11 @@
  * rewrite each repository's database once. See docs/publishing.md.
  */
 import { parseArgs } from 'node:util';
-import { loadPublishConfig, publishPackages, routePackage, type PublishReport } from '../publish';
+import { loadPublishConfig, publishPackages, routePackage } from '../publish';
+import { formatPublishReport } from '../publish/report';
+import { upstreamLookup } from '../publish/workspace';
 import { EXIT_OK, runVerb, splitNames, UsageError } from './support';
-import { checkArch, configPath, formatDeletions, projectPackages, sessionFor, upstreamLookup } from './publish-support';
+import { checkArch, configPath, projectPackages, sessionFor } from './publish-support';
 import { repoNameProblem } from '../publish/layout';
 
 const HELP = `usage: publish --arch ARCH (--all | PROJECT... | --file PACKAGE...)
@@ -28,17 +30,6 @@ repository through publish.routes (core -> core-testing, extra -> extra-testing)
 Credentials: the AWS SDK's chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...).
 Signing key: publish.signing (PKGNX_SIGN_KEY and GNUPGHOME override the key and the GnuPG home).
 exit codes: 0 published (or nothing to do), 1 failure (nothing half-published), 2 usage or configuration error`;
-
-export function formatPublishReport(r: PublishReport): string {
-  let out = `${r.dryRun ? 'would publish' : 'published'} to ${r.destination}:\n`;
-  for (const repo of r.repositories) {
-    out += `  ${repo.ref.repo}/os/${repo.ref.arch}: ${repo.changed ? `database generation ${repo.generation}` : `unchanged (generation ${repo.generation})`}  ${repo.location}\n`;
-    for (const f of repo.added) out += `    + ${f}  (${repo.routes[f]})\n`;
-    for (const f of repo.unchanged) out += `    = ${f}  (already published)\n`;
-    for (const f of repo.scheduledForDeletion) out += `    - ${f}  (no longer in the database; deleted after the grace period)\n`;
-  }
-  return out + formatDeletions(r.deletions, r.dryRun);
-}
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -71,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`publish: nothing to publish for ${arch}\n`);
     return EXIT_OK;
   }
-  const lookup = values.repo || values['no-upstream'] ? () => undefined : await upstreamLookup(file, values.offline ?? false);
+  const lookup = values.repo || values['no-upstream'] ? () => undefined : await upstreamLookup(file, values.offline ?? false, (m) => process.stderr.write(`warning: ${m}\n`));
   const session = await sessionFor(config, values['dry-run'] ?? false, values.quiet ?? false);
   try {
     const report = await publishPackages(session, {

@@ -322,7 +322,7 @@ export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[
 }
 
 /** Plain-words report of every removed edge and every forced cycle. */
-export function formatCycleReport(result: CycleBreakResult): string {
+export function formatCycleReport(result: Omit<CycleBreakResult, 'edges'>): string {
   const lines: string[] = [];
   if (result.components.length === 0) return 'No dependency cycles: nothing was removed.\n';
   lines.push(

@@ -5,6 +5,11 @@ import { OptionsError, OptionsReader } from '../options';
 
 export type RebuildPolicy = 'local' | 'abi' | 'transitive';
 export type MetadataSource = 'pkgbuild' | 'srcinfo';
+/** what of the build roots' installed packages enters every build's cache key */
+export type RootInput = 'none' | 'toolchain' | 'all';
+
+/** the toolchain a build's output depends on most: a new compiler or C library rebuilds under rootInput "toolchain" */
+export const DEFAULT_TOOLCHAIN_PACKAGES = ['binutils', 'gcc', 'gcc-libs', 'glibc', 'linux-api-headers'];
 
 export interface PkgnxPluginOptions {
   /** target architectures = configurations of the build target; default: the directories of chroot-config/ (each needs one) */
@@ -30,6 +35,15 @@ export interface PkgnxPluginOptions {
   sandboxTimeoutSeconds?: number;
   /** the name of the build target (default `build`) */
   buildTargetName?: string;
+  /**
+   * what of the build roots' installed package set enters the build hash: `none` (default: as Arch, a
+   * toolchain update rebuilds nothing), `toolchain` (the packages of `toolchainPackages`), `all`
+   */
+  rootInput?: RootInput;
+  /** the packages rootInput "toolchain" hashes (default binutils gcc gcc-libs glibc linux-api-headers) */
+  toolchainPackages?: string[];
+  /** the name of the publish target (default `publish`) */
+  publishTargetName?: string;
   /** write the run's status pages (dist/status/) after every build run (default true) */
   statusPage?: boolean;
 }
@@ -45,6 +59,9 @@ export interface ResolvedPluginOptions {
   rebuildPolicy: RebuildPolicy;
   sandboxTimeoutSeconds: number;
   buildTargetName: string;
+  rootInput: RootInput;
+  toolchainPackages: string[];
+  publishTargetName: string;
   statusPage: boolean;
 }
 
@@ -58,8 +75,16 @@ export class PluginOptionsError extends OptionsError {
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 const KNOWN_KEYS = [
   'architectures', 'defaultArchitecture', 'metadataSource', 'checkdepends', 'breakEdges', 'targetRepositories',
-  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'statusPage',
+  'validateExternal', 'rebuildPolicy', 'sandboxTimeoutSeconds', 'buildTargetName', 'publishTargetName', 'rootInput',
+  'toolchainPackages', 'statusPage',
 ];
+
+function toolchainPackages(o: OptionsReader): string[] {
+  const names = o.has('toolchainPackages') ? o.strings('toolchainPackages') : DEFAULT_TOOLCHAIN_PACKAGES;
+  for (const n of names) if (!/^[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$/.test(n)) o.fail('toolchainPackages', `"${n}" is not a package name`);
+  if (names.length === 0) o.fail('toolchainPackages', 'must name at least one package');
+  return [...names].sort();
+}
 
 /**
  * @param discoveredArchitectures the architectures with a `chroot-config/<arch>/makepkg.conf`: the default of
@@ -115,6 +140,9 @@ export function resolvePluginOptions(raw: unknown, discoveredArchitectures: stri
     rebuildPolicy: o.oneOf('rebuildPolicy', ['local', 'abi', 'transitive'] as const, 'abi'),
     sandboxTimeoutSeconds: o.number('sandboxTimeoutSeconds', 10, { exclusiveMin: 0 }),
     buildTargetName: o.matching('buildTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'build') as string,
+    rootInput: o.oneOf('rootInput', ['none', 'toolchain', 'all'] as const, 'none'),
+    toolchainPackages: toolchainPackages(o),
+    publishTargetName: o.matching('publishTargetName', /^[A-Za-z0-9_-]+$/, 'a valid target name', 'publish') as string,
     statusPage: o.bool('statusPage', true),
   };
 }

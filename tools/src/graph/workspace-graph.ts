@@ -10,7 +10,6 @@ import { dirname, join, isAbsolute } from 'node:path';
 import type { MetadataResult } from '../metadata';
 import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMetadata } from '../model';
 import { metadataForArch } from '../srcinfo';
-import { parseDependency } from '../depends';
 import { RepoSet } from '../repo-set';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
@@ -39,7 +38,8 @@ export interface ResolvedEdge extends GraphEdge {
 export interface WorkspaceGraph {
   projects: GraphProject[];
   edges: ResolvedEdge[];
-  cycles: CycleBreakResult;
+  /** how cycles were broken (the edges that stay are `edges`) */
+  cycles: Omit<CycleBreakResult, 'edges'>;
   /** build dependencies only the project itself provides: its first build needs a bootstrap */
   selfCycles: SelfCycle[];
   /** graph-level warnings: several providers, unsatisfied versions, dependencies nobody provides */
@@ -68,16 +68,18 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  */
 function projectMetadata(p: GraphProject, arch: string): ProjectPkgnxMetadata {
   const m = p.metadata[arch];
-  const build = Object.fromEntries(
-    Object.entries(p.metadata).map(([a, am]): [string, BuildInputs] => [a, { arch: am.arch, depends: am.depends, makedepends: am.makedepends, checkdepends: am.checkdepends }]),
-  );
-  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], provides: [], build, ...(p.error ? { error: p.error } : {}) };
-  const provides = new Set<string>();
-  for (const pkg of m.packages) {
-    provides.add(pkg.name);
-    for (const pr of pkg.provides) provides.add(parseDependency(pr).name);
+  // an architecture whose inputs equal an earlier one's names it instead of repeating them: every node is in
+  // Nx's project graph, read and written on every command
+  const build: Record<string, BuildInputs | string> = {};
+  const seen = new Map<string, string>();
+  for (const [a, am] of Object.entries(p.metadata)) {
+    const inputs: BuildInputs = { arch: am.arch, depends: am.depends, makedepends: am.makedepends, checkdepends: am.checkdepends };
+    const json = JSON.stringify(inputs);
+    build[a] = seen.get(json) ?? inputs;
+    if (!seen.has(json)) seen.set(json, a);
   }
-  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), provides: [...provides].sort(byName), build };
+  if (!m) return { pkgbase: p.name, root: p.root, version: '', arch: [], pkgnames: [], build, ...(p.error ? { error: p.error } : {}) };
+  return { pkgbase: m.pkgbase, root: p.root, version: m.version, arch: m.arch, pkgnames: m.packages.map((x) => x.name), build };
 }
 
 export { projectMetadata };
@@ -256,5 +258,6 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
 
   const selfCycleList = [...selfCycles.values()].sort((a, b) => byName(a.project, b.project) || byName(a.kind, b.kind) || byName(a.dep, b.dep));
   for (const c of selfCycleList) warnings.add(describeSelfCycle(c));
-  return { projects, edges: finalEdges, cycles, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint };
+  const { edges: _kept, ...cycleBreaks } = cycles;
+  return { projects, edges: finalEdges, cycles: cycleBreaks, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint };
 }

@@ -358,7 +358,6 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
 
   if (pending.length) {
     const files = sandboxFiles(resolve(root, options.dataDir ?? WORKSPACE_DATA));
-    assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
     const concurrency = Math.max(1, Math.min(options.concurrency ?? cpus().length, pending.length));
     // each sandbox binds its package directories one by one (a PKGBUILD sees only its own directory);
     // bwrap's start-up grows with the number of mounts, so a sandbox takes at most 64 of them
@@ -385,9 +384,17 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
         );
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    // the sandbox is probed only when something went wrong (a probe costs a bwrap start on every change): a
+    // missing or unusable bubblewrap is then one clear error instead of an error on every PKGBUILD
+    try {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    } catch (err) {
+      assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
+      throw err;
+    }
     const byIndex = new Map<number, BatchOutcome>();
     for (const m of outcomes) for (const [k, v] of m) byIndex.set(k, v);
+    if (pending.some((item) => byIndex.get(item.index)?.kind !== 'done')) assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
     for (const item of pending) {
       const outcome = byIndex.get(item.index) ?? { kind: 'crashed', detail: 'no result from the sandbox' };
       stats.sourced++;

@@ -58,6 +58,8 @@ export interface BuildOptions {
   /** print the commands and change nothing */
   dryRun: boolean;
   makepkgArgs: string[];
+  /** rootfs: installed packages the workspace repository's builds replace in the copy (bootstrap stages) */
+  replaceFromWorkspace: string[];
   /** build logs kept per package in logs/<pkgbase>/ */
   keepLogs: number;
   /** unprivileged user makepkg runs as (created in a rootfs copy when missing) */
@@ -68,6 +70,13 @@ export interface BuildOptions {
   network: boolean;
   /** name of the workspace pacman repository */
   repoName: string;
+  /**
+   * published repositories (pkgnx.config.json "publish": publicUrl or the destination) the build may also
+   * install dependencies from, in this order; one not published yet is left out
+   */
+  publishedRepos: string[];
+  /** the published repositories before the workspace repository (default: after it) */
+  publishedReposFirst: boolean;
   /** a build running longer is stopped (default 360 minutes) */
   timeLimitMinutes: number;
   /** where binfmt_misc registrations are read (rootfs and qemu backends) */
@@ -94,8 +103,8 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 
 /** every key parseBuildOptions reads: schema.json's properties are exactly these */
 export const BUILD_OPTION_KEYS = [
-  'arch', 'backend', 'rootfs', 'pacmanCacheDir', 'noCache', 'nocheck', 'nocheckReason', 'dryRun', 'makepkgArgs', 'keepLogs',
-  'buildUser', 'copyMethod', 'network', 'repoName', 'timeLimitMinutes', 'binfmtDir',
+  'arch', 'backend', 'rootfs', 'pacmanCacheDir', 'noCache', 'nocheck', 'nocheckReason', 'dryRun', 'makepkgArgs', 'replaceFromWorkspace', 'keepLogs',
+  'buildUser', 'copyMethod', 'network', 'repoName', 'publishedRepos', 'publishedReposFirst', 'timeLimitMinutes', 'binfmtDir',
   'chrootDir', 'tmpfsSize', 'ccacheDir', 'bindRw', 'bindRo', 'srcdest', 'logdest', 'gnupgHome', 'cleanupOnFailure', 'updateRoot', 'killGraceMs', 'sudo',
   'setarchAliasDir', 'qemuStatic',
   'shareAny', 'optionsFrom', 'dependencyVersions',
@@ -109,6 +118,12 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
   const buildUser = o.matching('buildUser', NAME, 'a user name', 'builder') ?? 'builder';
   if (buildUser === 'root') throw new OptionsError('build option "buildUser" must name an unprivileged user, got "root"');
   const optionalBool = (key: string): boolean | undefined => (o.has(key) ? o.bool(key, false) : undefined);
+  const repoName = o.matching('repoName', NAME, 'a repository name', 'pkgnx-workspace') ?? 'pkgnx-workspace';
+  const publishedRepos = o.strings('publishedRepos', { splitString: true });
+  for (const name of publishedRepos) {
+    if (!NAME.test(name) || name === 'local') o.fail('publishedRepos', `"${name}" is not a repository name`);
+    if (name === repoName) o.fail('publishedRepos', `"${name}" is the workspace repository (build option "repoName")`);
+  }
   return {
     arch,
     backend: o.oneOf('backend', BACKENDS, 'auto'),
@@ -119,11 +134,14 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
     nocheckReason: o.string('nocheckReason'),
     dryRun: o.bool('dryRun', false),
     makepkgArgs: o.strings('makepkgArgs', { splitString: true }),
+    replaceFromWorkspace: o.strings('replaceFromWorkspace', { splitString: true }),
     keepLogs: o.number('keepLogs', 3, { integer: true, min: 1 }),
     buildUser,
     copyMethod: o.oneOf('copyMethod', COPY_METHODS, 'auto'),
     network: o.bool('network', false),
-    repoName: o.matching('repoName', NAME, 'a repository name', 'pkgnx-workspace') ?? 'pkgnx-workspace',
+    repoName,
+    publishedRepos,
+    publishedReposFirst: o.bool('publishedReposFirst', false),
     timeLimitMinutes: o.number('timeLimitMinutes', DEFAULT_TIME_LIMIT_MINUTES, { exclusiveMin: 0 }),
     binfmtDir: o.string('binfmtDir', '/proc/sys/fs/binfmt_misc'),
     devtools: {

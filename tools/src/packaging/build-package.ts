@@ -20,7 +20,9 @@ import { isRoot } from '../sandbox/identity';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from '../process/logged-run';
 import { rootfsBackend } from './backends/rootfs';
-import { addPackages, ensureRepoDatabase, evictStaleCachedPackages, listPackageFiles, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { addPackages, ensureRepoDatabase, evictStaleCachedPackages, listPackageFiles, registeredPackages, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { publishedRepositories } from './published-repos';
+import { workspaceBuildRepository } from './backends/shared';
 import { hasCommand, runCheckedSync, runSync } from '../process/run';
 import { pidAlive, watchParent } from '../process/tree';
 import { ANY_DIST } from '../workspace-paths';
@@ -146,6 +148,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   const ownRepository = outputArch === arch;
   const nocheck = options.nocheck;
   const controller = new AbortController();
+  const workspaceRepo = workspaceRepository(workspaceRoot, arch, options.repoName);
   const req: BuildRequest = {
     pkgbase,
     pkgdir,
@@ -160,7 +163,9 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     nocheck,
     pacmanConf: join(workspaceRoot, 'chroot-config', arch, 'pacman.conf'),
     makepkgConf: join(workspaceRoot, 'chroot-config', arch, 'makepkg.conf'),
-    workspaceRepo: workspaceRepository(workspaceRoot, arch, options.repoName),
+    workspaceRepo,
+    // published repositories join (in the configured order) once their databases are read
+    repos: [workspaceBuildRepository(workspaceRepo)],
     pkgdest: staging,
     logFile,
     pacmanCacheDir: options.pacmanCacheDir ? resolve(workspaceRoot, expandArch(options.pacmanCacheDir, arch)) : defaultPacmanCacheDir(workspaceRoot, arch),
@@ -178,6 +183,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     buildUser: options.buildUser,
     network: options.network,
     copiesDir: join(workspaceRoot, '.pkgnx', 'chroots', arch),
+    replaceFromWorkspace: options.replaceFromWorkspace,
   };
 
   if (options.dryRun) {
@@ -185,6 +191,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     if (input.archReason) console.log(`# ${input.archReason}`);
     if (input.dependencyPkgbases.length) console.log(`# register dependency outputs in ${req.workspaceRepo.dir}: ${input.dependencyPkgbases.join(' ')}`);
     if (anyDependencies.length) console.log(`# register dependency outputs of dist/any/ in ${req.workspaceRepo.dir}: ${anyDependencies.join(' ')}`);
+    if (options.publishedRepos.length) console.log(`# published repositories ${options.publishedReposFirst ? 'before' : 'after'} ${req.workspaceRepo.name} in pacman.conf (when published): ${options.publishedRepos.join(' ')}`);
     for (const cmd of backend.plan(req)) console.log(`# ${cmd.purpose}\n${formatCommand(cmd)}`);
     console.log(`# on success: abi.json + build.log into ${staging}, rename to ${outDir}${ownRepository ? `, repo-add into ${req.workspaceRepo.dir}` : ''}`);
     return { success: true, backend: backend.name };
@@ -230,13 +237,19 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     ];
     if (registered.length) await log(`==> pkgnx: registered in ${options.repoName}: ${registered.join(' ')}`);
 
+    const published = await publishedRepositories(workspaceRoot, arch, options.publishedRepos, (line) => void log(line));
+    const ownRepo = { repo: req.repos[0], packages: await registeredPackages(req.workspaceRepo) };
+    const ordered = options.publishedReposFirst ? [...published, ownRepo] : [ownRepo, ...published];
+    req.repos = ordered.map((r) => r.repo);
+    if (published.length) await log(`==> pkgnx: repositories before chroot-config's: ${req.repos.map((r) => `${r.name} (${r.server})`).join(', ')}`);
+
     await withPacmanCacheLock(req.pacmanCacheDir, async () => {
       if (req.noCache) {
         await log(`==> pkgnx: noCache: emptying ${req.pacmanCacheDir}`);
         for (const f of await readdir(req.pacmanCacheDir)) if (f !== '.pkgnx-cache.lock') await rm(join(req.pacmanCacheDir, f), { recursive: true, force: true });
       }
-      const evicted = await evictStaleCachedPackages(req.workspaceRepo, req.pacmanCacheDir);
-      if (evicted.length) await log(`==> pkgnx: removed stale cached copies of workspace packages: ${evicted.join(' ')}`);
+      const evicted = await evictStaleCachedPackages(ordered.map((r) => r.packages), req.pacmanCacheDir);
+      if (evicted.length) await log(`==> pkgnx: removed cached copies that differ from their repository's: ${evicted.join(' ')}`);
     });
     await mkdir(staging, { recursive: true });
 

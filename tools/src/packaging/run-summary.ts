@@ -1,6 +1,6 @@
 /**
  * The run summary: what was built, restored from a cache, failed (with the log to read) and skipped (with the
- * failed dependency that caused it), as dist/summary.{json,txt}. The vocabulary is pkgnx's own; the Nx plugin
+ * failed dependency that caused it), and what was published where (or why not), as dist/summary.{json,txt}. The vocabulary is pkgnx's own; the Nx plugin
  * translates Nx's task results into it (tools/plugin/run-summary.ts).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -27,8 +27,43 @@ export interface TaskRun {
   output?: string;
 }
 
+/** one repository a run's publish tasks wrote (or left unchanged) */
+export interface PublishedRepository {
+  /** the store, e.g. `s3://bucket/prefix` or a directory */
+  destination: string;
+  arch: string;
+  repo: string;
+  /** where clients find it (publicUrl/<repo>/os/<arch>) */
+  location: string;
+  generation: number;
+  changed: boolean;
+  /** package files new in the database, with why they went to this repository */
+  added: { file: string; reason: string }[];
+  /** already published exactly so */
+  unchanged: string[];
+  /** no longer in the database: deleted after the grace period */
+  scheduledForDeletion: string[];
+  /** deleted by this run (their grace period was over) */
+  deleted: string[];
+  /** the projects whose packages are in this commit */
+  projects: string[];
+}
+
+export interface NotPublishedEntry {
+  project: string;
+  configuration?: string;
+  reason: string;
+}
+
+export interface PublishingInput {
+  repositories: PublishedRepository[];
+  notPublished: NotPublishedEntry[];
+}
+
 export interface RunSummaryInput {
   tasks: TaskRun[];
+  /** what the run's publish tasks published (absent: the run published nothing) */
+  publishing?: PublishingInput;
   /** task id -> ids of the tasks it waited for; without it `because` of skipped tasks is empty */
   dependsOn?: Record<string, string[]>;
   startTime?: number;
@@ -85,6 +120,10 @@ export interface RunSummary {
   failed: FailedEntry[];
   skipped: SkippedEntry[];
   stopped: BuiltEntry[];
+  /** repositories written by the run's publish tasks */
+  published?: PublishedRepository[];
+  /** publish tasks that failed or did not run, and commits that failed */
+  notPublished?: NotPublishedEntry[];
 }
 
 /** how to find a failed package's log; the default reads logs/<pkgbase>/ */
@@ -94,14 +133,14 @@ export type LogFinder = (project: string, configuration: string | undefined) => 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /**
- * Why a task failed, from its output: the executor's `pkgnx build (<project>): <reason>` line, else the last
- * non-empty line. Undefined without output.
+ * Why a task failed, from its output: the executor's `pkgnx build (<project>): <reason>` (or `pkgnx publish
+ * (<project>): ...`) line, else the last non-empty line. Undefined without output.
  */
 export function failureReason(t: Pick<TaskRun, 'project' | 'output'>): string | undefined {
   const lines = (t.output ?? '').replace(ANSI, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const marker = `pkgnx build (${t.project}): `;
-  const own = [...lines].reverse().find((l) => l.startsWith(marker));
-  return own ? own.slice(marker.length) : lines.at(-1);
+  const markers = [`pkgnx build (${t.project}): `, `pkgnx publish (${t.project}): `];
+  const own = [...lines].reverse().find((l) => markers.some((m) => l.startsWith(m)));
+  return own ? own.slice(own.indexOf('): ') + 3) : lines.at(-1);
 }
 
 /** the failed/stopped tasks a skipped task is skipped for, looking through skipped intermediates */
@@ -174,7 +213,33 @@ export function summarizeRun(input: RunSummaryInput, findLog: LogFinder = () => 
   s.failed.sort(byProject);
   s.skipped.sort(byProject);
   s.stopped.sort(byProject);
+  if (input.publishing) {
+    s.published = input.publishing.repositories;
+    s.notPublished = [...input.publishing.notPublished].sort(byProject);
+  }
   return s;
+}
+
+/** What was published where, and what was not (with why); empty when the run published nothing. */
+export function renderPublished(s: Pick<RunSummary, 'published' | 'notPublished'>): string {
+  const lines: string[] = [];
+  const byDestination = new Map<string, PublishedRepository[]>();
+  for (const r of s.published ?? []) byDestination.set(r.destination, [...(byDestination.get(r.destination) ?? []), r]);
+  for (const [destination, repos] of byDestination) {
+    lines.push(`published to ${destination}:`);
+    for (const r of repos) {
+      lines.push(`  ${r.repo}/os/${r.arch}  ${r.changed ? `generation ${r.generation}` : `unchanged (generation ${r.generation})`}  ${r.location}`);
+      for (const a of r.added) lines.push(`    + ${a.file}  (${a.reason})`);
+      for (const f of r.unchanged) lines.push(`    = ${f}  (already published)`);
+      for (const f of r.scheduledForDeletion) lines.push(`    - ${f}  (no longer in the database; deleted after the grace period)`);
+      for (const f of r.deleted) lines.push(`    x ${f}  (deleted: its grace period was over)`);
+    }
+  }
+  if (s.notPublished?.length) {
+    lines.push('not published:');
+    for (const n of s.notPublished) lines.push(`  ${n.project}${n.configuration ? ` (${n.configuration})` : ''}: ${n.reason}`);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 function fmtMs(ms: number | undefined): string {
@@ -207,7 +272,8 @@ export function renderSummaryTable(s: RunSummary): string {
     `${c.total} tasks: ${c.built} built, ${c.restored} restored from cache, ${c.failed} failed, ${c.skipped} skipped, ${c.stopped} stopped` +
       (s.durationMs !== undefined ? ` in ${fmtMs(s.durationMs)}` : ''),
   );
-  return `${lines.join('\n')}\n`;
+  const published = renderPublished(s);
+  return `${lines.join('\n')}\n${published ? `\n${published}` : ''}`;
 }
 
 function writeAtomic(path: string, text: string): void {

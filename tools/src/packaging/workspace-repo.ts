@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, symlinkSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runChecked, runCheckedSync, start } from '../process/run';
+import { runChecked, runCheckedSync } from '../process/run';
+import { acquireLock } from '../process/flock';
 import { readSyncDatabase } from '../syncdb';
 import type { WorkspaceRepository } from './backends/backend';
 
 
 export const DEFAULT_REPO_NAME = 'pkgnx-workspace';
-const LOCK_WAIT_SECONDS = 600;
 
 export function workspaceRepository(workspaceRoot: string, arch: string, name = DEFAULT_REPO_NAME): WorkspaceRepository {
   return { name, dir: join(workspaceRoot, 'dist', arch, 'repo') };
@@ -41,7 +41,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** filename → sha256 of the packages the repository database lists */
-async function registeredPackages(repo: WorkspaceRepository): Promise<Map<string, string>> {
+export async function registeredPackages(repo: WorkspaceRepository): Promise<Map<string, string>> {
   const db = repoDbPath(repo);
   const out = new Map<string, string>();
   if (!existsSync(db)) return out;
@@ -62,26 +62,6 @@ export async function addPackages(repo: WorkspaceRepository, files: string[]): P
   } finally {
     release();
   }
-}
-
-/**
- * Exclusive flock(1) lock held by a helper process for as long as our pipe to it is open: released when
- * we close it, or automatically when this process dies (no stale lock files, unlike repo-add's .lck).
- */
-export async function acquireLock(lockFile: string, waitSeconds = LOCK_WAIT_SECONDS): Promise<() => void> {
-  const holder = start('flock', ['-w', String(waitSeconds), lockFile, 'sh', '-c', 'echo locked; read _'], { stdio: ['pipe', 'pipe', 'inherit'], buffer: false });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    holder.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes('locked')) resolve();
-    });
-    holder.on('error', reject);
-    holder.on('exit', (code) => reject(new Error(`could not lock ${lockFile} within ${waitSeconds}s (flock exit ${code})`)));
-  });
-  return () => {
-    holder.stdin?.end('\n');
-  };
 }
 
 async function sameInode(a: string, b: string): Promise<boolean> {
@@ -156,13 +136,18 @@ export async function ensureRepoDatabase(workspaceRoot: string, arch: string, na
 
 
 /**
- * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), and
- * pacman trusts a same-named file in its cache, then rejects it for its checksum. Remove every cached
- * copy of a workspace package that differs from the repository's, so pacman takes the current one.
+ * Workspace packages are rebuilt under the same file name (a source edit without a pkgrel bump), a
+ * published file name can be published again with other contents once the old file was pruned, and the
+ * same file name can be in the workspace and a published repository with different contents; pacman
+ * trusts a same-named file in its cache, then rejects it for its checksum. `repos` (filename → sha256, in
+ * pacman.conf order: the first repository naming a file is the one pacman takes it from) decide: every
+ * cached copy that differs from that repository's is removed, so pacman downloads the current one.
  */
-export async function evictStaleCachedPackages(repo: WorkspaceRepository, cacheDir: string): Promise<string[]> {
+export async function evictStaleCachedPackages(repos: readonly ReadonlyMap<string, string>[], cacheDir: string): Promise<string[]> {
+  const current = new Map<string, string>();
+  for (const repo of repos) for (const [name, sha256] of repo) if (!current.has(name)) current.set(name, sha256);
   const evicted: string[] = [];
-  for (const [name, sha256] of await registeredPackages(repo)) {
+  for (const [name, sha256] of current) {
     const cached = join(cacheDir, name);
     if (!existsSync(cached) || (await sha256File(cached)) === sha256) continue;
     await rm(cached, { force: true });

@@ -157,3 +157,22 @@ export function loadPublishConfig(file = resolve(process.cwd(), CONFIG_FILE_NAME
   }
   return validatePublishConfig(raw, file);
 }
+
+/**
+ * The base URL machines read the repositories from (`<base>/<repo>/os/<arch>`): publish.publicUrl, else the
+ * destination itself: `file://<dir>` for a directory, the endpoint path-style for an S3-compatible server,
+ * the bucket's virtual-hosted AWS URL otherwise (both need anonymous reads, docs/publishing.md).
+ */
+export function clientBaseUrl(config: PublishConfig): string {
+  if (config.publicUrl) return config.publicUrl;
+  const d = config.destination;
+  if (d.kind === 'local') return `file://${d.dir.replace(/\/+$/, '')}`;
+  const prefix = d.prefix ? `/${d.prefix}` : '';
+  if (d.endpoint) {
+    const endpoint = d.endpoint.replace(/\/+$/, '');
+    if (d.forcePathStyle) return `${endpoint}/${d.bucket}${prefix}`;
+    const u = new URL(endpoint);
+    return `${u.protocol}//${d.bucket}.${u.host}${prefix}`;
+  }
+  return `https://${d.bucket}.s3.${d.region ?? process.env.AWS_REGION ?? 'us-east-1'}.amazonaws.com${prefix}`;
+}

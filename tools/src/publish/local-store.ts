@@ -15,7 +15,7 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { acquireLock } from '../packaging/workspace-repo';
+import { acquireLock } from '../process/flock';
 import { pidAlive } from '../process/tree';
 import { checkKey, StoreError, type Body, type CopyOptions, type ObjectInfo, type ObjectStore, type PutOptions } from './store';
 

@@ -9,6 +9,11 @@
  * 5. one database commit per repository, however many packages; then check that every file the new
  *    database names from this run exists (a concurrent prune is put right);
  * 6. delete what earlier publishes scheduled and whose grace period is over.
+ *
+ * Steps 1-4 are `stagePackages`, steps 5-6 `commitStaged`: the Nx publish target stages per task and the
+ * plugin commits once per repository after the run; `publishPackages` is both in sequence. A staged
+ * package is plain JSON, so it can wait in a file between the two (a killed run leaves uploaded files no
+ * database names: a later publish finds them identical and commits them, or prune deletes them).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -62,6 +67,36 @@ export interface PublishRequest {
   noPrune?: boolean;
 }
 
+/** A package uploaded (with its signature) and ready to be named by its repository's database; plain JSON. */
+export interface StagedPackage {
+  /** the local package file (kept: a concurrent prune's deletion is put right from it) */
+  path: string;
+  filename: string;
+  project?: string;
+  repo: string;
+  /** why it goes to `repo` */
+  reason: string;
+  key: string;
+  pkgname: string;
+  sha256: string;
+  md5: string;
+  csize: number;
+  /** base64 of the signature the database entry carries */
+  signature?: string;
+  /** the database entry (desc with %PGPSIG%, file list) */
+  entry: DbEntry;
+  /** objects this stage uploaded (the package file, its signature) */
+  uploaded: string[];
+}
+
+export interface StagedPublish {
+  arch: string;
+  /** the store it was staged into (the commit must use the same) */
+  destination: string;
+  dryRun: boolean;
+  packages: StagedPackage[];
+}
+
 interface Planned {
   pkg: PackageFile;
   input: PublishInput;
@@ -103,6 +138,24 @@ export function publicLocation(session: Session, ref: RepoRef): string {
 }
 
 export async function publishPackages(session: Session, request: PublishRequest): Promise<PublishReport> {
+  return commitStaged(session, await stagePackages(session, request), { noPrune: request.noPrune ?? false });
+}
+
+/** One pkgname once per repository: two versions of a package in one commit is a mistake. */
+function checkTwins<T>(items: T[], repoOf: (t: T) => string, nameOf: (t: T) => string, pathOf: (t: T) => string): Map<string, T[]> {
+  const byRepo = new Map<string, T[]>();
+  for (const item of items) {
+    const list = byRepo.get(repoOf(item)) ?? [];
+    const twin = list.find((q) => nameOf(q) === nameOf(item));
+    if (twin) throw new PackageFileError(pathOf(item), `package '${nameOf(item)}' is also given as ${pathOf(twin)} for repository ${repoOf(item)}: publish one version`);
+    list.push(item);
+    byRepo.set(repoOf(item), list);
+  }
+  return byRepo;
+}
+
+/** Steps 1-4: read, check, route, sign and upload; no database is touched. */
+export async function stagePackages(session: Session, request: PublishRequest): Promise<StagedPublish> {
   const { ctx, store } = session;
   const { arch } = request;
   const log = ctx.log;
@@ -118,14 +171,7 @@ export async function publishPackages(session: Session, request: PublishRequest)
     const ref: RepoRef = { repo: route.repo, arch };
     planned.push({ pkg, input, route, ref, key: fileKey(ref, pkg.filename), uploadPackage: false, uploadSignature: false });
   }
-  const byRepo = new Map<string, Planned[]>();
-  for (const p of planned) {
-    const list = byRepo.get(p.ref.repo) ?? [];
-    const twin = list.find((q) => q.pkg.info.pkgname === p.pkg.info.pkgname);
-    if (twin) throw new PackageFileError(p.pkg.path, `package '${p.pkg.info.pkgname}' is also given as ${twin.pkg.path} for repository ${p.ref.repo}: publish one version`);
-    list.push(p);
-    byRepo.set(p.ref.repo, list);
-  }
+  checkTwins(planned, (p) => p.ref.repo, (p) => p.pkg.info.pkgname, (p) => p.pkg.path);
 
   // 2. what is already published
   await mapLimit(planned, 8, async (p) => {
@@ -162,15 +208,15 @@ export async function publishPackages(session: Session, request: PublishRequest)
   }
 
   // 4. upload package files, then signatures
-  const uploaded = new Map<string, string[]>();
+  const uploaded = new Map<Planned, string[]>();
   const upload = async (p: Planned): Promise<void> => {
-    const done = uploaded.get(p.ref.repo) ?? [];
-    uploaded.set(p.ref.repo, done);
+    const done: string[] = [];
+    uploaded.set(p, done);
     if (p.uploadPackage) {
       if (ctx.dryRun) log(`would upload ${store.locate(p.key)}`);
       else {
         log(`uploading ${store.locate(p.key)} (${p.pkg.csize} bytes)`);
-        await putPackageFile(session, p);
+        await putPackageFile(session, stagedFile(p));
         done.push(p.pkg.filename);
       }
     }
@@ -184,33 +230,61 @@ export async function publishPackages(session: Session, request: PublishRequest)
   };
   await mapLimit(planned, 4, upload);
 
-  // 5. one commit per repository
+  const packages = planned.map((p): StagedPackage => ({
+    ...stagedFile(p),
+    ...(p.input.project !== undefined ? { project: p.input.project } : {}),
+    repo: p.ref.repo,
+    reason: p.route.reason,
+    pkgname: p.pkg.info.pkgname,
+    ...(p.signature ? { signature: p.signature.toString('base64') } : {}),
+    entry: entryFromPackage(p.pkg, p.signature),
+    uploaded: uploaded.get(p) ?? [],
+  }));
+  return { arch, destination: store.description, dryRun: ctx.dryRun, packages };
+}
+
+/** the fields of a planned package that uploading it needs */
+function stagedFile(p: Planned): UploadFile {
+  return { path: p.pkg.path, filename: p.pkg.filename, key: p.key, sha256: p.pkg.sha256, md5: p.pkg.md5, csize: p.pkg.csize, ...(p.replaceEtag ? { replaceEtag: p.replaceEtag } : {}) };
+}
+
+/**
+ * Steps 5-6: one database commit per repository for everything staged (from one stage or several,
+ * e.g. every publish task of an Nx run), then the due deletions.
+ */
+export async function commitStaged(session: Session, staged: StagedPublish, options: { noPrune: boolean }): Promise<PublishReport> {
+  const { ctx, store } = session;
+  const { arch } = staged;
+  if (staged.destination !== store.description) throw new PublishError(`staged for ${staged.destination}, committing to ${store.description}: the destination changed between staging and commit`);
+  const byRepo = checkTwins(staged.packages, (p) => p.repo, (p) => p.pkgname, (p) => p.path);
   const repositories: RepositoryReport[] = [];
   const deletions: DeletionReport[] = [];
   for (const [repo, list] of [...byRepo].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const ref: RepoRef = { repo, arch };
-    const entries: DbEntry[] = list.map((p) => entryFromPackage(p.pkg, p.signature));
-    const byFile = new Map(list.map((p) => [p.pkg.filename, p]));
-    const result = await commitDatabase(ctx, ref, { add: entries }, {
-      reason: `replaced by ${list.map((p) => p.pkg.filename).join(', ')}`,
+    const byFile = new Map(list.map((p) => [p.filename, p]));
+    const result = await commitDatabase(ctx, ref, { add: list.map((p) => p.entry) }, {
+      reason: `replaced by ${list.map((p) => p.filename).join(', ')}`,
       validate: (rewrite) => {
         for (const d of rewrite.dropped) {
           const mine = byFile.get(d.filename);
-          if (mine && d.sha256 && d.sha256 !== mine.pkg.sha256) {
-            throw new PublishError(`${mine.pkg.path}: the database ${store.locate(databaseKeys(ref).files)} names ${d.filename} with sha256 ${d.sha256}, this file has ${mine.pkg.sha256}: published package files never change; bump pkgrel`);
+          if (mine && d.sha256 && d.sha256 !== mine.sha256) {
+            throw new PublishError(`${mine.path}: the database ${store.locate(databaseKeys(ref).files)} names ${d.filename} with sha256 ${d.sha256}, this file has ${mine.sha256}: published package files never change; bump pkgrel`);
           }
         }
       },
     });
     // already in the database with the same contents: unchanged; everything else: added
     const before = new Map<string, EntrySummary>(result.rewrite.dropped.map((d) => [d.filename, d]));
-    const unchanged = list.filter((p) => before.get(p.pkg.filename)?.sha256 === p.pkg.sha256).map((p) => p.pkg.filename);
-    const added = list.map((p) => p.pkg.filename).filter((f) => !unchanged.includes(f));
-    const restore = new Map(list.map((p) => [p.pkg.filename, () => putPackageFile(session, p, true)]));
-    for (const p of list) if (p.signature) restore.set(`${p.pkg.filename}.sig`, async () => void (await putSignature(session, p.key, p.signature as Buffer)));
+    const unchanged = list.filter((p) => before.get(p.filename)?.sha256 === p.sha256).map((p) => p.filename);
+    const added = list.map((p) => p.filename).filter((f) => !unchanged.includes(f));
+    const restore = new Map(list.map((p) => [p.filename, () => putPackageFile(session, p, true)]));
+    for (const p of list) {
+      const signature = p.signature;
+      if (signature) restore.set(`${p.filename}.sig`, async () => void (await putSignature(session, p.key, Buffer.from(signature, 'base64'))));
+    }
     await ensureNamedFilesExist(ctx, ref, restore);
     const routes: Record<string, string> = {};
-    for (const p of list) routes[p.pkg.filename] = p.route.reason;
+    for (const p of list) routes[p.filename] = p.reason;
     repositories.push({
       ref,
       location: publicLocation(session, ref),
@@ -219,11 +293,11 @@ export async function publishPackages(session: Session, request: PublishRequest)
       added,
       unchanged,
       scheduledForDeletion: result.rewrite.removed.map((r) => r.filename),
-      uploaded: uploaded.get(repo) ?? [],
+      uploaded: list.flatMap((p) => p.uploaded),
       routes,
     });
     // 6. due deletions
-    if (!request.noPrune && !ctx.dryRun) deletions.push(await processDeletions(ctx, ref, { orphans: false }));
+    if (!options.noPrune && !ctx.dryRun) deletions.push(await processDeletions(ctx, ref, { orphans: false }));
   }
   return { destination: store.description, arch, dryRun: ctx.dryRun, repositories, deletions };
 }
@@ -240,22 +314,33 @@ async function publishedSha256(session: Session, key: string): Promise<string> {
   }
 }
 
+interface UploadFile {
+  path: string;
+  filename: string;
+  key: string;
+  sha256: string;
+  md5: string;
+  csize: number;
+  /** an incomplete object of this name to overwrite (If-Match its ETag) */
+  replaceEtag?: string;
+}
+
 /** Upload a package file; a concurrent identical upload is fine, a different file of the name is not. */
-async function putPackageFile(session: Session, p: Planned, replace = false): Promise<void> {
+async function putPackageFile(session: Session, p: UploadFile, replace = false): Promise<void> {
   const { ctx, store } = session;
   try {
     const condition = !ctx.conditional || replace ? {} : p.replaceEtag ? { ifMatch: p.replaceEtag } : { ifNoneMatch: '*' as const };
-    await store.put(p.key, { file: p.pkg.path }, {
+    await store.put(p.key, { file: p.path }, {
       ...condition,
-      md5: p.pkg.md5,
-      metadata: { [META_SHA256]: p.pkg.sha256 },
+      md5: p.md5,
+      metadata: { [META_SHA256]: p.sha256 },
       cacheControl: PACKAGE_CACHE_CONTROL,
     });
   } catch (e) {
     if (!isPrecondition(e)) throw e;
     const head = await store.head(p.key);
-    if (head?.metadata[META_SHA256] !== p.pkg.sha256 || head.size !== p.pkg.csize) {
-      throw new PublishError(`${p.pkg.path}: another publisher uploaded a different ${p.pkg.filename} to ${store.locate(p.key)} at the same time; bump pkgrel`);
+    if (head?.metadata[META_SHA256] !== p.sha256 || head.size !== p.csize) {
+      throw new PublishError(`${p.path}: another publisher uploaded a different ${p.filename} to ${store.locate(p.key)} at the same time; bump pkgrel`);
     }
   }
 }

@@ -25,6 +25,11 @@ export function resolveRootfs(workspaceRoot: string, arch: string, option?: stri
   return isAbsolute(line) ? line : resolve(join(workspaceRoot, 'chroot-config', arch), line);
 }
 
+/** the root the `root` verbs work on: resolveRootfs's, else `.pkgnx/rootfs/<arch>` (where scripts/setup.sh puts it) */
+export function rootDirFor(workspaceRoot: string, arch: string, option?: string): string {
+  return resolveRootfs(workspaceRoot, arch, option) ?? join(workspaceRoot, '.pkgnx', 'rootfs', arch);
+}
+
 /** A short stable id of a workspace directory, for per-workspace chroot directories. */
 export function workspaceId(workspaceRoot: string): string {
   return `${basename(workspaceRoot).replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(workspaceRoot).digest('hex').slice(0, 8)}`;

@@ -18,6 +18,18 @@ export interface WorkspaceRepository {
   dir: string;
 }
 
+/** a pacman repository a build installs dependencies from, ahead of chroot-config's */
+export interface BuildRepository {
+  name: string;
+  /** the `Server =` line's URL */
+  server: string;
+  sigLevel: string;
+  /** why it is there, as a comment in pacman.conf */
+  comment: string;
+  /** a host directory the sandbox must see read-only at the same path (file:// servers) */
+  bind?: string;
+}
+
 export interface BuildRequest {
   pkgbase: string;
   /** absolute path of the PKGBUILD directory */
@@ -41,6 +53,8 @@ export interface BuildRequest {
   pacmanConf: string;
   makepkgConf: string;
   workspaceRepo: WorkspaceRepository;
+  /** the repositories added before chroot-config's, in order: the workspace one and published ones (build option "publishedRepos") */
+  repos: BuildRepository[];
   /** private, empty directory the packages must land in (moved to dist/ only on success) */
   pkgdest: string;
   /** the build log (the backend appends makepkg's output to it) */
@@ -74,6 +88,11 @@ export interface BuildRequest {
   network?: boolean;
   /** where disposable copies live: `<workspace>/.pkgnx/chroots/<arch>`; a copy is `<copiesDir>/<copyName>` */
   copiesDir?: string;
+  /**
+   * rootfs: package names the workspace repository has that replace the root's installed copies in the
+   * build's copy, even at the same version (bootstrap stages build against the stages before them)
+   */
+  replaceFromWorkspace?: string[];
 }
 
 export interface BuildOutcome {

@@ -16,7 +16,8 @@ import { defaultDevtoolsChrootDir } from '../../roots/locate';
 import { isRoot } from '../../sandbox/identity';
 import type { DevtoolsSettings } from '../build-options';
 import type { BuildBackend, BuildOutcome, BuildRequest } from './backend';
-import { pacmanConfWithWorkspaceRepo } from './shared';
+import { pacmanConfWithRepos } from './shared';
+import { readPacmanArchitectures } from '../../pacman-conf';
 
 /** the devtools settings with the defaults that depend on the build resolved */
 export interface DevtoolsOptions extends Required<Omit<DevtoolsSettings, 'ccacheDir'>> {
@@ -147,7 +148,7 @@ export function planSteps(req: BuildRequest, flavour: ChrootFlavour = NATIVE_FLA
       argv: asRoot(['flock', rootLock, 'arch-nspawn', ...flavour.archNspawnExtra, '-c', req.pacmanCacheDir, root, 'pacman', '-Syuu', '--noconfirm']),
     });
   }
-  const binds: string[] = ['-D', `${req.workspaceRepo.dir}:${req.workspaceRepo.dir}`];
+  const binds: string[] = req.repos.flatMap((r) => (r.bind ? ['-D', `${r.bind}:${r.bind}`] : []));
   if (opts.ccacheDir) binds.push('-d', `${opts.ccacheDir}:/build/.ccache`);
   for (const b of opts.bindRw) binds.push('-d', b);
   for (const b of opts.bindRo) binds.push('-D', b);
@@ -193,22 +194,6 @@ export function readCarch(makepkgConfText: string): string | undefined {
   return carch;
 }
 
-/** `Architecture` values of pacman.conf's [options] (may be several, or `auto`) */
-export function readPacmanArchitectures(pacmanConfText: string): string[] | undefined {
-  let section = '';
-  let values: string[] | undefined;
-  for (const line of pacmanConfText.split('\n')) {
-    const header = /^\s*\[([^\]]+)\]/.exec(line);
-    if (header) {
-      section = header[1];
-      continue;
-    }
-    const m = /^\s*Architecture\s*=\s*(.+?)\s*$/.exec(line);
-    if (m && section === 'options') values = m[1].split(/\s+/);
-  }
-  return values;
-}
-
 export function checkChrootConfig(req: BuildRequest): void {
   for (const f of [req.pacmanConf, req.makepkgConf]) {
     if (!existsSync(f)) throw new Error(`${f} does not exist (chroot-config/${req.arch}/ needs pacman.conf and makepkg.conf)`);
@@ -232,7 +217,7 @@ export function checkDevtoolsPresent(): void {
 }
 
 function writeStagedConf(req: BuildRequest, opts: DevtoolsOptions): void {
-  const text = pacmanConfWithWorkspaceRepo(readFileSync(req.pacmanConf, 'utf8'), req.workspaceRepo, req.pacmanCacheDir);
+  const text = pacmanConfWithRepos(readFileSync(req.pacmanConf, 'utf8'), req.repos, req.pacmanCacheDir);
   const dest = stagedPacmanConfPath(opts);
   mkdirSync(dirname(dest), { recursive: true });
   // tmp + rename: concurrent tasks write the same content, never a torn file

@@ -21,6 +21,17 @@ rm -rf /build/startdir/src /build/startdir/pkg
 chown -R "$u:$(id -g "$u")" /build /srcdest /pkgdest ${GNUPGHOME:+"$GNUPGHOME"} 2>/dev/null || [ "$(id -u)" != 0 ] || exit 1
 say "refreshing the package databases (pacman -Sy)"
 pacman -Sy --noconfirm --cachedir /var/cache/pacman/pkg
+# bootstrap stages: what earlier stages built replaces the root's installed copy, even at the same version
+if [ -n "${PKGNX_REPLACE:-}" ]; then
+  replace=()
+  while IFS= read -r n; do
+    [ -n "$n" ] && pacman -Qq "$n" >/dev/null 2>&1 && replace+=("$PKGNX_REPO/$n")
+  done <<<"$PKGNX_REPLACE"
+  if ((${#replace[@]})); then
+    say "replacing installed packages with the workspace's builds: ${replace[*]}"
+    pacman -S --noconfirm --cachedir /var/cache/pacman/pkg "${replace[@]}"
+  fi
+fi
 # A root whose local pacman database is empty is not Arch (e.g. Debian): its own OS supplies what no
 # pacman repository provides (glibc, gcc ...), so pacman installs without dependency checks and makepkg
 # gets --nodeps.

@@ -14,7 +14,8 @@
  *   with none. Host directories reach the copy as bind mounts made by root before bwrap starts, read-only
  *   ones locked so for the user namespace.
  * - Step 1 (network allowed): pacman.conf from chroot-config/<arch>/ plus `[pkgnx-workspace]`
- *   (`file://` on dist/<arch>/repo, bind-mounted read-only), `pacman -Sy`, dependencies installed with
+ *   (`file://` on dist/<arch>/repo, bind-mounted read-only) and the published repositories the build
+ *   option `publishedRepos` names, in its order; `pacman -Sy`, dependencies installed with
  *   pacman; remote sources fetched (`makepkg --verifysource`) when the PKGBUILD names a URL.
  * - Step 2 (no network unless `network: true`): `makepkg -f`.
  * - Foreign architectures run through binfmt_misc (flag F): nothing to copy into the root.
@@ -23,19 +24,25 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readF
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureShifted } from '../../roots/shift';
+import { rootLockFile, withRootLock } from '../../roots/create';
+import { inspectRoot, standInWarning } from '../../roots/inspect';
+import { updateRoot } from '../../roots/update';
 import { isRoot, uidBase } from '../../sandbox/identity';
 import { seccompProgram } from '../../sandbox/seccomp';
+import { PACMAN_CAPS, SECCOMP_FD, USERNS_FD, sandboxArgv, type Bind } from '../../sandbox/root-exec';
 import { openBuildUserNamespace, type BuildUserNamespace } from '../../sandbox/userns';
 import type { BuildBackend, BuildOutcome, BuildRequest, PlannedCommand } from './backend';
 import { logLine, runLogged } from '../../process/logged-run';
 import { hasCommand, runCheckedSync } from '../../process/run';
-import { checkBinfmt, binfmtFix, importPgpKeys, pacmanConfWithWorkspaceRepo, runsNatively, taskWorkDir } from './shared';
-import { acquireLock, withPacmanCacheLock } from '../workspace-repo';
+import { checkBinfmt, binfmtFix, importPgpKeys, pacmanConfWithRepos, runsNatively, taskWorkDir } from './shared';
+import { withPacmanCacheLock } from '../workspace-repo';
+import { acquireLock } from '../../process/flock';
 
-const PATH = '/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin';
 const SANDBOX_CACHE = '/var/cache/pacman/pkg';
 const SANDBOX_STARTDIR_RO = '/.pkgnx-startdir';
 const SANDBOX_GNUPG = '/.pkgnx-gnupg';
+/** how long a build waits for an update of its root (which holds the root's lock alone) to finish */
+const ROOT_WAIT_SECONDS = 3600;
 
 export type ResolvedCopyMethod = 'overlay' | 'copy';
 
@@ -86,45 +93,6 @@ function layoutOf(req: BuildRequest): Layout {
   };
 }
 
-/** where the mount script assembles the copy, in a private tmpfs of the build's own mount namespace */
-const ASSEMBLED_ROOT = '/run/pkgnx/root';
-/** the file descriptors the steps inherit: the build's user namespace, then the seccomp program */
-const USERNS_FD = 3;
-const SECCOMP_FD = 4;
-
-/**
- * Run as root in a private mount namespace (unshare --mount): mounts a tmpfs on /run/pkgnx, the copy at
- * /run/pkgnx/root (overlay, or a bind of the copied tree), and every host directory the build sees into
- * it, read-only where it must stay so (the kernel locks those flags for the user namespace bwrap enters).
- * Then execs the rest of its arguments. bwrap, which runs as an unprivileged uid, resolves no workspace
- * path itself: the workspace may sit in a directory only root can enter.
- *   $1 overlay|bind  $2 lower (the root, or the copied tree)  $3 upper  $4 work  $5 count of binds,
- *   then per bind: source, destination inside the root, ro|rw; then the command.
- */
-export const MOUNT_SCRIPT = `set -eu
-method=$1 lower=$2 upper=$3 work=$4 n=$5
-shift 5
-mount -t tmpfs -o mode=0755 pkgnx-run /run/pkgnx
-mkdir ${ASSEMBLED_ROOT}
-if [ "$method" = overlay ]; then
-  mount -t overlay pkgnx-copy -o "lowerdir=$lower,upperdir=$upper,workdir=$work" ${ASSEMBLED_ROOT}
-else
-  mount --bind "$lower" ${ASSEMBLED_ROOT}
-fi
-# the copy's /tmp first: a workspace under /tmp is bound inside it
-mount -t tmpfs -o mode=1777 pkgnx-tmp ${ASSEMBLED_ROOT}/tmp
-while [ "$n" -gt 0 ]; do
-  src=$1 dst=${ASSEMBLED_ROOT}$2 mode=$3
-  shift 3
-  n=$((n - 1))
-  if [ -d "$src" ]; then mkdir -p "$dst"; else mkdir -p "$(dirname "$dst")"; [ -e "$dst" ] || : >"$dst"; fi
-  mount --bind "$src" "$dst"
-  [ "$mode" = rw ] || mount -o remount,bind,ro "$dst"
-done
-exec "$@"`;
-
-/** what pacman and install scriptlets may do as root of the copy (in its user namespace): no mounts, no tracing */
-const SETUP_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETFCAP', 'CAP_SYS_CHROOT', 'CAP_MKNOD'];
 /** the build step only needs to become the build user */
 const BUILD_CAPS = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP'];
 
@@ -132,59 +100,45 @@ function sandboxCommand(req: BuildRequest, l: Layout, step: 'setup' | 'build', p
   const user = req.buildUser ?? 'builder';
   const deps = [...req.depends, ...req.makedepends, ...(req.nocheck ? [] : req.checkdepends)];
   const base = uidBase();
-  const binds: [string, string, 'ro' | 'rw'][] = [
-    [req.workspaceRepo.dir, req.workspaceRepo.dir, 'ro'],
+  const binds: Bind[] = [
+    // the workspace repository and published ones in directories: file:// servers at the same path
+    ...req.repos.flatMap((r): Bind[] => (r.bind ? [[r.bind, r.bind, 'ro']] : [])),
     [req.pacmanCacheDir, SANDBOX_CACHE, 'rw'],
     [req.pkgdir, SANDBOX_STARTDIR_RO, 'ro'],
     [req.pkgdest, '/pkgdest', 'rw'],
     [l.scriptsDir, '/.pkgnx', 'rw'],
-    ...(req.pgpKeys.length ? [[l.gnupgDir, SANDBOX_GNUPG, 'rw'] as [string, string, 'rw']] : []),
+    ...(req.pgpKeys.length ? [[l.gnupgDir, SANDBOX_GNUPG, 'rw'] as Bind] : []),
   ];
-  const network = step === 'setup' || req.network === true;
-  const bwrap = [
-    'bwrap',
-    '--userns', String(USERNS_FD), '--uid', '0', '--gid', '0',
-    '--bind', ASSEMBLED_ROOT, '/',
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--unshare-ipc', '--unshare-pid', '--unshare-uts', '--unshare-cgroup-try',
-    ...(network ? ['--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf'] : ['--unshare-net']),
-    '--die-with-parent',
-    '--new-session',
-    '--cap-drop', 'ALL', ...(step === 'setup' ? SETUP_CAPS : BUILD_CAPS).flatMap((c) => ['--cap-add', c]),
-    '--seccomp', String(SECCOMP_FD),
-    '--clearenv',
-    '--setenv', 'PATH', PATH,
-    '--setenv', 'LC_ALL', 'C',
-    '--setenv', 'HOME', '/build',
-    '--setenv', 'USER', user,
-    '--setenv', 'LOGNAME', user,
-    '--setenv', 'PKGNX_BUILD_USER', user,
-    '--setenv', 'PKGNX_COPY', req.copyName,
-    '--setenv', 'PKGNX_ROOTFS', req.rootfs ?? '',
-    '--setenv', 'PKGNX_DEPS', deps.join('\n'),
-    '--setenv', 'PKGNX_FETCH', pkgbuildFetchesRemote(req.pkgdir) && !req.network ? '1' : '0',
-    '--setenv', 'BUILDDIR', '/build/work',
-    '--setenv', 'PKGDEST', '/pkgdest',
-    '--setenv', 'SRCDEST', '/srcdest',
-    '--setenv', 'SRCPKGDEST', '/srcdest',
-    '--setenv', 'LOGDEST', '/build/logs',
-    ...Object.entries(req.env).flatMap(([k, v]) => ['--setenv', k, v]),
-    ...(req.pgpKeys.length ? ['--setenv', 'GNUPGHOME', SANDBOX_GNUPG] : []),
-    '--chdir', '/',
-    '/bin/bash', '-c', step === 'setup' ? SETUP_SCRIPT : BUILD_SCRIPT, `pkgnx-${step}`,
-    ...(step === 'build' ? makepkgFlags(req) : []),
+  const env: [string, string][] = [
+    ['HOME', '/build'],
+    ['USER', user],
+    ['LOGNAME', user],
+    ['PKGNX_BUILD_USER', user],
+    ['PKGNX_COPY', req.copyName],
+    ['PKGNX_ROOTFS', req.rootfs ?? ''],
+    ['PKGNX_DEPS', deps.join('\n')],
+    ['PKGNX_FETCH', pkgbuildFetchesRemote(req.pkgdir) && !req.network ? '1' : '0'],
+    ['PKGNX_REPO', req.workspaceRepo.name],
+    ['PKGNX_REPLACE', (req.replaceFromWorkspace ?? []).join('\n')],
+    ['BUILDDIR', '/build/work'],
+    ['PKGDEST', '/pkgdest'],
+    ['SRCDEST', '/srcdest'],
+    ['SRCPKGDEST', '/srcdest'],
+    ['LOGDEST', '/build/logs'],
+    ...Object.entries(req.env),
+    ...(req.pgpKeys.length ? [['GNUPGHOME', SANDBOX_GNUPG] as [string, string]] : []),
   ];
   return {
-    argv: [
-      'unshare', '--mount', '--propagation', 'private', '--',
-      'sh', '-c', MOUNT_SCRIPT, 'pkgnx-mounts',
-      l.method === 'overlay' ? 'overlay' : 'bind', l.method === 'overlay' ? (req.rootfs ?? '') : join(l.copyDir, 'root'), l.upper, l.work,
-      String(binds.length), ...binds.flat(),
-      // bwrap runs as root of the build's user namespace: an unprivileged uid on the host
-      'setpriv', `--reuid=${base}`, `--regid=${base}`, '--clear-groups', '--',
-      ...bwrap,
-    ],
+    argv: sandboxArgv({
+      root: l.method === 'overlay' ? { method: 'overlay', lower: req.rootfs ?? '', upper: l.upper, work: l.work } : { method: 'bind', dir: join(l.copyDir, 'root') },
+      binds,
+      base,
+      caps: step === 'setup' ? PACMAN_CAPS : BUILD_CAPS,
+      network: step === 'setup' || req.network === true,
+      env,
+      extraBwrap: ['--chdir', '/'],
+      command: ['/bin/bash', '-c', step === 'setup' ? SETUP_SCRIPT : BUILD_SCRIPT, `pkgnx-${step}`, ...(step === 'build' ? makepkgFlags(req) : [])],
+    }),
     purpose: `${purpose} [fd ${USERNS_FD}: the build's user namespace (uid 0 inside = ${base} outside); fd ${SECCOMP_FD}: the seccomp filter]`,
   };
 }
@@ -232,13 +186,24 @@ export const rootfsBackend: BuildBackend = {
     const base = uidBase();
     const [, setup, build] = this.plan(req);
     let userns: BuildUserNamespace | undefined;
+    let releaseRoot: (() => void) | undefined;
     try {
       await mkdir(req.copiesDir ?? join(req.workspaceRoot, '.pkgnx', 'chroots', req.arch), { recursive: true });
       await mkdir(l.copyDir, { recursive: true });
       await mkdir(l.scriptsDir, { recursive: true });
       // the root belongs to the build's uid range once (and stays so): root inside owns its files
-      const shifted = await withRootLock(req.rootfs ?? '', async () => ensureShifted(req.rootfs ?? '', base));
-      if (shifted) await logLine(req.logFile, `==> pkgnx: ${req.rootfs}: ${shifted.changed} files now belong to the build's uid range (base ${base}${shifted.from ? `, was ${shifted.from}` : ''})`);
+      const root = req.rootfs ?? '';
+      const facts = inspectRoot(root);
+      if (facts.kind === 'stand-in') await logLine(req.logFile, `==> pkgnx: ${standInWarning(facts, req.arch)}`);
+      if (req.devtools.updateRoot) {
+        // devtools' updateRoot for this backend: the root itself, when no other build has it mounted
+        const u = await updateRoot({ workspaceRoot: req.workspaceRoot, arch: req.arch, root, waitSeconds: 0, logFile: req.logFile, signal: req.signal, say: (line) => void logLine(req.logFile, `==> pkgnx: ${line}`) });
+        await logLine(req.logFile, `==> pkgnx: updateRoot: ${u.updated ? `${root} updated (pacman -Syuu)` : `not updated now: ${u.skipped}`}`);
+      }
+      const shifted = await withRootLock(root, {}, async () => ensureShifted(root, base));
+      if (shifted) await logLine(req.logFile, `==> pkgnx: ${root}: ${shifted.changed} files now belong to the build's uid range (base ${base}${shifted.from ? `, was ${shifted.from}` : ''})`);
+      // held until the copy is gone: an update of the root (exclusive) never changes it under a mounted overlay
+      releaseRoot = await acquireLock(rootLockFile(root), { shared: true, waitSeconds: ROOT_WAIT_SECONDS });
       if (l.method === 'overlay') {
         const rootMode = statSync(req.rootfs ?? '/').mode & 0o7777;
         for (const d of [l.upper, l.work]) await mkdir(d, { recursive: true });
@@ -251,7 +216,7 @@ export const rootfsBackend: BuildBackend = {
         if (cp.code !== 0) return { success: false, error: `copying ${req.rootfs} failed (exit ${cp.code})` };
       }
       const basePacmanConf = existsSync(req.pacmanConf) ? req.pacmanConf : join(req.rootfs ?? '/', 'etc/pacman.conf');
-      await writeFile(join(l.scriptsDir, 'pacman.conf'), pacmanConfWithWorkspaceRepo(await readFile(basePacmanConf, 'utf8'), req.workspaceRepo));
+      await writeFile(join(l.scriptsDir, 'pacman.conf'), pacmanConfWithRepos(await readFile(basePacmanConf, 'utf8'), req.repos));
       if (existsSync(req.makepkgConf)) await writeFile(join(l.scriptsDir, 'makepkg.conf'), await readFile(req.makepkgConf));
       if (req.pgpKeys.length) {
         importPgpKeys(req.pgpKeys, l.gnupgDir);
@@ -281,6 +246,7 @@ export const rootfsBackend: BuildBackend = {
       return { success: true };
     } finally {
       userns?.close();
+      releaseRoot?.();
       await rm(l.copyDir, { recursive: true, force: true });
       await logLine(req.logFile, `==> pkgnx: copy ${req.copyName} removed ${new Date().toISOString()}`, false).catch(() => undefined);
     }
@@ -291,14 +257,4 @@ export const rootfsBackend: BuildBackend = {
 function chownTree(dir: string, id: number): void {
   mkdirSync(dir, { recursive: true });
   runCheckedSync('chown', ['-R', `${id}:${id}`, dir]);
-}
-
-/** one shift of a root at a time (parallel builds share it) */
-async function withRootLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  const release = await acquireLock(`${root}.pkgnx-lock`);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
 }

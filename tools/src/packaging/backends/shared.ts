@@ -1,30 +1,30 @@
 /**
- * What several backends need, written once: the pacman.conf that puts the workspace repository first, the
+ * What several backends need, written once: the pacman.conf that puts the workspace (and published) repositories first, the
  * pacman architecture → qemu-user map and the binfmt_misc check, the task's private working directory, and
  * the GNUPGHOME with the workspace's public keys.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCheckedSync } from '../../process/run';
-import type { BuildRequest, WorkspaceRepository } from './backend';
+import type { BuildRepository, BuildRequest, WorkspaceRepository } from './backend';
+
+/** The workspace repository as a build installs from it. */
+export function workspaceBuildRepository(repo: WorkspaceRepository): BuildRepository {
+  return { name: repo.name, server: `file://${repo.dir}`, sigLevel: 'Optional TrustAll', comment: 'packages built in this workspace (bound read-only at the same path)', bind: repo.dir };
+}
 
 /**
- * A build's pacman.conf: `base` (chroot-config/<arch>/pacman.conf, or the root's own) with the workspace
- * repository inserted BEFORE the first repository, so packages built in this workspace win over same-named
- * ones, and, when given, every CacheDir of [options] replaced (devtools' inner arch-nspawn calls bind the
- * first CacheDir of this file). A base that already names the workspace repository is an error.
+ * A build's pacman.conf: `base` (chroot-config/<arch>/pacman.conf, or the root's own) with `repos` (the
+ * workspace repository, and published ones in the configured order) inserted BEFORE the first repository,
+ * so packages of this workspace win over same-named ones, and, when given, every CacheDir of [options]
+ * replaced (devtools' inner arch-nspawn calls bind the first CacheDir of this file). A base that already
+ * names one of them is an error.
  */
-export function pacmanConfWithWorkspaceRepo(base: string, repo: WorkspaceRepository, cacheDir?: string): string {
+export function pacmanConfWithRepos(base: string, repos: readonly BuildRepository[], cacheDir?: string): string {
   const out: string[] = [];
   let section = '';
   let inserted = false;
-  const repoSection = [
-    '# added by pkgnx: packages built in this workspace (bound read-only at the same path)',
-    `[${repo.name}]`,
-    'SigLevel = Optional TrustAll',
-    `Server = file://${repo.dir}`,
-    '',
-  ];
+  const repoSection = repos.flatMap((repo) => [`# added by pkgnx: ${repo.comment}`, `[${repo.name}]`, `SigLevel = ${repo.sigLevel}`, `Server = ${repo.server}`, '']);
   const endOptions = (): void => {
     if (section === 'options' && cacheDir) out.push(`CacheDir = ${cacheDir}`, '');
   };
@@ -33,7 +33,7 @@ export function pacmanConfWithWorkspaceRepo(base: string, repo: WorkspaceReposit
     if (header) {
       endOptions();
       section = header[1];
-      if (section === repo.name) throw new Error(`pacman.conf already has a [${repo.name}] section; remove it, pkgnx adds it`);
+      if (repos.some((r) => r.name === section)) throw new Error(`pacman.conf already has a [${section}] section; remove it, pkgnx adds it`);
       if (section !== 'options' && !inserted) {
         out.push(...repoSection);
         inserted = true;
