@@ -57,9 +57,6 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);
-    const versions = new Map(graph.projects.map((p) => [p.name, p.metadata[options.defaultArchitecture]?.version ?? '']));
-    const dependencies = new Map<string, Set<string>>();
-    for (const e of graph.edges) dependencies.set(e.source, (dependencies.get(e.source) ?? new Set()).add(e.target));
     const shareAnyDefault = buildOptionValue(context.nxJsonConfiguration, options.buildTargetName, 'shareAny') !== false;
     const rootfs = rootfsOption(context.nxJsonConfiguration, options.buildTargetName);
     const results = files.map((file, i) => {
@@ -78,7 +75,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
         } as ProjectConfiguration['metadata'],
         targets: {
           ...(sharesAny(context.workspaceRoot, p, options.defaultArchitecture, options.buildTargetName, shareAnyDefault)
-            ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], [...(dependencies.get(p.name) ?? [])].sort().map((d) => `${d}=${versions.get(d) ?? ''}`), rootfs)
+            ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], rootfs)
             : { [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfs) }),
           [options.publishTargetName]: publishTargetConfiguration(p.name, options),
         },

@@ -11,8 +11,8 @@
  * (packaging/any-package.ts): `<build>-any`, the one build for every architecture (configuration `any`,
  * output dist/any/<pkgbase>/), and `<build>`, per architecture, which only places that result. Nx keys a task's
  * cache entry by its configuration and by the tasks its dependency outputs come from, so `<build>-any` hashes
- * no dependency output: with `abi` its dependencies enter as their versions (in its options), with
- * `transitive` as their source files.
+ * no dependency output: with `local` and `abi` only its own files (an `any` package links against nothing, so no
+ * soname of a dependency can change it), with `transitive` also its dependencies' source files.
  * The build roots' installed packages enter the hash only when the plugin option rootInput asks: a runtime
  * input (`pkgnx root packages`), Nx's way to hash a toolchain that is not a file of the workspace. Inputs
  * are per target, not per configuration, and a runtime input cannot know its task's configuration: it
@@ -30,10 +30,10 @@ export interface BuildTargetOptions {
   nocheckReason?: string;
   shareAny?: boolean;
   optionsFrom?: string;
-  dependencyVersions?: string[];
 }
 
 export const BUILD_EXECUTOR = './tools:build';
+export const BUILD_ANY_EXECUTOR = './tools:build-any';
 export const PUBLISH_EXECUTOR = './tools:publish';
 
 /** the publish executor's options the plugin sets (the rest come from targetDefaults) */
@@ -116,13 +116,11 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
 
 /**
  * The targets of an arch=(any) project built once for every architecture.
- * @param dependencyVersions `name=version` of its direct dependency projects (used by the `abi` policy)
  */
 export function sharedAnyTargets(
   pkgbase: string,
   options: ResolvedPluginOptions,
   nocheckBecause: string[],
-  dependencyVersions: string[],
   rootfsOption?: string,
 ): Record<string, TargetConfiguration<BuildTargetOptions>> {
   const build = options.buildTargetName;
@@ -143,8 +141,8 @@ export function sharedAnyTargets(
       },
     }),
     [any]: {
-      executor: BUILD_EXECUTOR,
-      options: { arch: ANY_DIST, optionsFrom: build, ...(options.rebuildPolicy === 'abi' ? { dependencyVersions } : {}) },
+      executor: BUILD_ANY_EXECUTOR,
+      options: { arch: ANY_DIST, optionsFrom: build },
       configurations: { [ANY_DIST]: {} },
       defaultConfiguration: ANY_DIST,
       dependsOn: [`^${build}`],

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { OptionsError, parseBuildOptions, type BuildOptions } from '../../src/packaging/build-options';
+import { BUILD_OPTION_KEYS, OptionsError, parseBuildOptions, type BuildOptions } from '../../src/packaging/build-options';
 import { hostArch, runBuild, type RunBuildResult } from '../../src/packaging/build-package';
 import { chooseAnyBuildArch } from '../../src/packaging/any-arch';
 import { builtVersions, placeAnyPackage } from '../../src/packaging/any-package';
@@ -83,15 +83,23 @@ async function buildOnce(context: ExecutorContext, project: string, root: string
 
 /**
  * The options of a `-any` task: those of the target it builds for (targetDefaults, the plugin's, project.json:
- * nocheck for a cycle break, backend, …) over the schema's defaults Nx filled in, then the run's own command-line
- * options (forwarded by the per-architecture task), then its own (arch any, dependencyVersions).
+ * nocheck for a cycle break, backend, …), then the command-line options of the task it was run for (its placement:
+ * `--dryRun`, `--nocheck`, … given to `build`), then its own (arch any). Nx forwards it the
+ * run's options (so that they are in its hash), also those meant for another target (`nx run-many -t publish
+ * --dryRun` builds for real): the placement's say what applies.
  */
 function anyTaskOptions(raw: Record<string, unknown>, context: ExecutorContext, targets: Record<string, { options?: unknown }>): Record<string, unknown> {
   const from = typeof raw.optionsFrom === 'string' ? targets[raw.optionsFrom]?.options : undefined;
   const { arch: _arch, shareAny: _shareAny, ...inherited } = (from ?? {}) as Record<string, unknown>;
+  const graph = context.taskGraph;
   const id = [context.projectName, context.targetName, context.configurationName].filter(Boolean).join(':');
-  const { __overrides_unparsed__: _unparsed, ...overrides } = (context.taskGraph?.tasks[id]?.overrides ?? {}) as Record<string, unknown>;
-  return { ...raw, ...inherited, ...overrides, arch: raw.arch, optionsFrom: raw.optionsFrom, dependencyVersions: raw.dependencyVersions };
+  const placement = Object.entries(graph?.dependencies ?? {}).find(
+    ([task, deps]) => graph?.tasks[task]?.target.project === context.projectName && deps.some((d) => (typeof d === 'string' ? d : (d as { id: string }).id) === id),
+  );
+  const given = (placement ? graph?.tasks[placement[0]]?.overrides : graph?.tasks[id]?.overrides) ?? {};
+  const own = new Set(['arch', 'shareAny', 'optionsFrom']);
+  const overrides = Object.fromEntries(Object.entries(given as Record<string, unknown>).filter(([k]) => (BUILD_OPTION_KEYS as readonly string[]).includes(k) && !own.has(k)));
+  return { ...inherited, ...overrides, arch: raw.arch, optionsFrom: raw.optionsFrom };
 }
 
 export default async function buildExecutor(rawOptions: Record<string, unknown>, context: ExecutorContext): Promise<{ success: boolean }> {

@@ -90,8 +90,6 @@ export interface BuildOptions {
   shareAny: boolean;
   /** the `-any` task: every option not given here is taken from this target of the same project */
   optionsFrom?: string;
-  /** the `-any` task: `name=version` of the dependency projects it is built against (hashed by Nx, logged) */
-  dependencyVersions: string[];
 }
 
 /** six hours: big packages under qemu take that long; an endless build() does not block a run forever */
@@ -107,7 +105,7 @@ export const BUILD_OPTION_KEYS = [
   'buildUser', 'copyMethod', 'network', 'repoName', 'publishedRepos', 'publishedReposFirst', 'timeLimitMinutes', 'binfmtDir',
   'chrootDir', 'tmpfsSize', 'ccacheDir', 'bindRw', 'bindRo', 'srcdest', 'logdest', 'gnupgHome', 'cleanupOnFailure', 'updateRoot', 'killGraceMs', 'sudo',
   'setarchAliasDir', 'qemuStatic',
-  'shareAny', 'optionsFrom', 'dependencyVersions',
+  'shareAny', 'optionsFrom',
 ] as const;
 
 export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
@@ -164,6 +162,5 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
     },
     shareAny: o.bool('shareAny', true),
     optionsFrom: o.matching('optionsFrom', /^[A-Za-z0-9_-]+$/, 'a target name'),
-    dependencyVersions: o.strings('dependencyVersions'),
   };
 }
