@@ -21,6 +21,8 @@ const root = ensureRootfs('x86_64');
 const skip = root.skipReason || versitygwSkip();
 const BUCKET = 'pkgnx-nx-cache';
 const EXAMPLES = ['greet-utils', 'hello-cli', 'hello-fr', 'libhello', 'tap-fixtures', 'tap-runner'];
+/** every project's build, and the one build of each arch=(any) project (one cache entry each) */
+const TASKS = [...EXAMPLES.map((p) => `${p}:build:x86_64`), ...['greet-utils', 'hello-fr', 'tap-fixtures', 'tap-runner'].map((p) => `${p}:build-any:any`)];
 let s3: S3TestServer;
 let cache: CacheServerProcess;
 let first: TempWorkspace;
@@ -69,18 +71,18 @@ test('a first clone builds and uploads; a second clone is all remote hits and it
   const r = first.nx(['run-many', '-t', 'build', '--outputStyle=static'], rw());
   assert.equal(r.status, 0, (r.stdout + r.stderr).slice(-5000));
   const puts = cache.requests().filter((q) => q.method === 'PUT');
-  assert.equal(puts.length, EXAMPLES.length, JSON.stringify(puts));
+  assert.equal(puts.length, TASKS.length, JSON.stringify(puts));
   assert.ok(puts.every((q) => q.status === 200));
-  assert.equal((await s3.keys(BUCKET)).length, EXAMPLES.length);
+  assert.equal((await s3.keys(BUCKET)).length, TASKS.length);
 
   const second = clone('pkgnx-farm-second-');
   const s = second.nx(['run-many', '-t', 'build'], rw());
   assert.equal(s.status, 0, s.out.slice(-5000));
-  assert.match(s.out, /Nx read the output from the cache instead of running the command for 6 out of 6 tasks/);
-  for (const p of EXAMPLES) assert.match(s.out, new RegExp(`nx run ${p}:build:x86_64 +\\[remote cache\\]`), p);
-  const summary = JSON.parse(readFileSync(join(second.dir, 'dist', 'summary.json'), 'utf8')) as { restored: { project: string; from: string }[]; counts: { built: number } };
+  assert.match(s.out, /Nx read the output from the cache instead of running the command for 10 out of 10 tasks/);
+  for (const id of TASKS) assert.match(s.out, new RegExp(`nx run ${id} +\\[remote cache\\]`), id);
+  const summary = JSON.parse(readFileSync(join(second.dir, 'dist', 'summary.json'), 'utf8')) as { restored: { project: string; target: string; configuration: string; from: string }[]; counts: { built: number } };
   assert.equal(summary.counts.built, 0);
-  assert.deepEqual(summary.restored.map((e) => `${e.project} ${e.from}`), EXAMPLES.map((p) => `${p} remote-cache`));
+  assert.deepEqual(summary.restored.map((e) => `${e.project}:${e.target}:${e.configuration} ${e.from}`).sort(), TASKS.map((id) => `${id} remote-cache`).sort());
   // the plugin's postTasksExecution put the restored packages into the second machine's workspace repository
   assert.deepEqual(repoPackages(second.dir), repoPackages(first.root));
   assert.deepEqual(repoDbNames(second.dir), ['greet-utils', 'greet-utils-doc', 'hello-cli', 'hello-fr', 'libhello', 'tap-fixtures', 'tap-runner']);

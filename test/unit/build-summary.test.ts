@@ -122,9 +122,9 @@ test('buildTaskRuns: Nx results in pkgnx terms, and the tasks Nx skipped from th
     tasks: { 'zlib:build:aarch64': target('zlib'), 'glibc:build:aarch64': target('glibc'), 'libpng:build:aarch64': target('libpng') },
     dependencies: { 'libpng:build:aarch64': ['zlib:build:aarch64'] },
   };
-  const { tasks: runs, dependsOn: deps } = buildTaskRuns(results as never, 'build', recorded);
+  const { tasks: runs, dependsOn: deps } = buildTaskRuns(results as never, ['build'], recorded);
   assert.deepEqual(runs.map((t) => [t.project, t.outcome, t.restoredFrom ?? '', t.code ?? '']), [['zlib', 'failed', '', 2], ['glibc', 'restored', 'remote-cache', ''], ['libpng', 'skipped', '', '']]);
   assert.deepEqual(deps, recorded.dependencies);
   // a recorded graph that does not know a task that ran is another run's: ignored
-  assert.equal(buildTaskRuns(results as never, 'build', { tasks: {}, dependencies: {} }).dependsOn, undefined);
+  assert.equal(buildTaskRuns(results as never, ['build'], { tasks: {}, dependencies: {} }).dependsOn, undefined);
 });

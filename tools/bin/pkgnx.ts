@@ -21,6 +21,7 @@ const VERBS: Record<string, { module: string; summary: string }> = {
   'root check': { module: '../src/cli/root-check', summary: 'what is wrong with the build roots (stand-in, architecture, base-devel, keyring, unsigned source), with the fix' },
   'root packages': { module: '../src/cli/root-packages', summary: "the build roots' installed packages (the build's cache input under the plugin option rootInput)" },
   bootstrap: { module: '../src/cli/bootstrap', summary: 'build a committed plan of stages (a toolchain bootstrap), each against the stages before it; resumable, one run at a time' },
+  watch: { module: '../src/cli/watch', summary: 'rebuild what saved files under pkgbuilds/ affect (nx affected), debounced, one build at a time, until Ctrl-C' },
   'status-page': { module: '../src/cli/status-page', summary: 'render dist/summary.json as static HTML pages per architecture (dist/status/)' },
 };
 

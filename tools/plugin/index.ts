@@ -9,11 +9,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PkgnxPluginOptions } from '../src/graph/plugin-options';
 import { PKGBUILD_GLOB, resolveOptions, workspaceGraph } from '../src/graph/cached-graph';
-import { WORKSPACE_DATA } from '../src/workspace-paths';
-import { projectMetadata } from '../src/graph/workspace-graph';
+import { ANY_DIST, WORKSPACE_DATA } from '../src/workspace-paths';
+import { projectMetadata, type GraphProject } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
-import { buildTargetConfiguration, publishTargetConfiguration } from './targets';
+import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, publishTargetConfiguration, sharedAnyTargets } from './targets';
+import { isAnyPackage } from '../src/packaging/any-arch';
 import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
 import { remoteCacheGuard } from '../src/farm/cache-probe';
 import { writeStatusSite } from '../src/farm/status-site';
@@ -56,6 +57,8 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);
+    const shareAnyDefault = buildOptionValue(context.nxJsonConfiguration, options.buildTargetName, 'shareAny') !== false;
+    const rootfs = rootfsOption(context.nxJsonConfiguration, options.buildTargetName);
     const results = files.map((file, i) => {
       const p = byFile.get(file)!;
       const meta = projectMetadata(p, options.defaultArchitecture);
@@ -71,7 +74,9 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
           pkgnx: meta,
         } as ProjectConfiguration['metadata'],
         targets: {
-          [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfsOption(context.nxJsonConfiguration, options.buildTargetName)),
+          ...(sharesAny(context.workspaceRoot, p, options.defaultArchitecture, options.buildTargetName, shareAnyDefault)
+            ? sharedAnyTargets(p.name, options, nocheck.get(p.name) ?? [], rootfs)
+            : { [options.buildTargetName]: buildTargetConfiguration(p.name, options, nocheck.get(p.name), rootfs) }),
           [options.publishTargetName]: publishTargetConfiguration(p.name, options),
         },
       };
@@ -136,10 +141,15 @@ export const createDependencies: CreateDependencies<PkgnxPluginOptions> = async 
   return deps;
 };
 
-/** a build option as nx.json's targetDefaults set it (the executor's default otherwise) */
-function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): string | undefined {
+/** a build option as nx.json's targetDefaults set it, by target name or by executor (undefined: the executor's default) */
+function buildOptionValue(nxJson: NxJsonConfiguration, target: string, key: string): unknown {
   const defaults = (nxJson.targetDefaults ?? {}) as Record<string, { options?: Record<string, unknown> } | undefined>;
-  const value = defaults[target]?.options?.[key] ?? defaults['./tools:build']?.options?.[key];
+  return defaults[target]?.options?.[key] ?? defaults[BUILD_EXECUTOR]?.options?.[key];
+}
+
+/** a string build option as nx.json's targetDefaults set it (the executor's default otherwise) */
+function buildOptionDefault(nxJson: NxJsonConfiguration, target: string, key: string): string | undefined {
+  const value = buildOptionValue(nxJson, target, key);
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -150,6 +160,25 @@ function repoNameOption(nxJson: NxJsonConfiguration, target: string): string | u
 /** where builds find their roots (the rootInput runtime command reads the same ones) */
 function rootfsOption(nxJson: NxJsonConfiguration, target: string): string | undefined {
   return buildOptionDefault(nxJson, target, 'rootfs');
+}
+
+/**
+ * Is this arch=(any) project built once for every architecture? The build option shareAny decides: per project in
+ * the project.json beside its PKGBUILD (`targets.<build>.options.shareAny`, which Nx also merges into the target),
+ * else targetDefaults, else true. Read here because it shapes the targets; a value that is not a boolean is
+ * reported by the executor, naming the key.
+ */
+function sharesAny(workspaceRoot: string, p: GraphProject, arch: string, target: string, fallback: boolean): boolean {
+  const meta = p.metadata[arch];
+  if (p.error || !meta || !isAnyPackage(meta)) return false;
+  const file = join(workspaceRoot, p.root, 'project.json');
+  if (!existsSync(file)) return fallback;
+  try {
+    const own = (JSON.parse(readFileSync(file, 'utf8')) as { targets?: Record<string, { options?: { shareAny?: unknown } }> }).targets?.[target]?.options?.shareAny;
+    return own === undefined ? fallback : own !== false;
+  } catch {
+    return fallback; // Nx's own project.json plugin reports the broken file
+  }
 }
 
 /**
@@ -195,8 +224,8 @@ async function commitPublishing(workspaceRoot: string, publishTarget: string, re
 export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async (rawOptions, context) => {
   const options = resolveOptions(rawOptions, context.workspaceRoot);
   const recorded = takeTaskGraph(context.workspaceRoot, Object.keys(context.taskResults));
-  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, options.buildTargetName, recorded);
-  const publishTasks = buildTaskRuns(context.taskResults, options.publishTargetName, recorded).tasks;
+  const { tasks, dependsOn } = buildTaskRuns(context.taskResults, [options.buildTargetName, anyTargetName(options.buildTargetName)], recorded);
+  const publishTasks = buildTaskRuns(context.taskResults, [options.publishTargetName], recorded).tasks;
   const { publishing, failed } = await commitPublishing(context.workspaceRoot, options.publishTargetName, context.taskResults, tasks, publishTasks);
   const publishError = (): Error =>
     new Error(`pkgnx ${options.publishTargetName}: the packages are uploaded but the database commit failed, so nothing of them is published: ${failed.join('; ')}\nRerun the same publish to complete it (uploaded files are not uploaded again).`);
@@ -211,7 +240,8 @@ export const postTasksExecution: PostTasksExecution<PkgnxPluginOptions> = async 
   const { registerOutputs } = await import('../src/packaging/workspace-repo');
   const restoredByArch = new Map<string, string[]>();
   for (const t of tasks) {
-    if (t.outcome !== 'restored') continue;
+    // a result built once for every architecture joins each architecture's repository through its placement task
+    if (t.outcome !== 'restored' || t.configuration === ANY_DIST) continue;
     const arch = t.configuration ?? options.defaultArchitecture;
     restoredByArch.set(arch, [...(restoredByArch.get(arch) ?? []), t.project]);
   }

@@ -193,12 +193,12 @@ const OUTCOME: Record<TaskResult['status'], TaskOutcome> = {
 };
 
 /**
- * The build tasks of a run in pkgnx's vocabulary, with the tasks Nx skipped (known from the recorded task
+ * The build tasks of a run (of any of `buildTargets`: the build target and its `-any` target) in pkgnx's vocabulary, with the tasks Nx skipped (known from the recorded task
  * graph) added, and what each task waited for.
  */
-export function buildTaskRuns(results: TaskResults, buildTarget: string, recorded: RecordedTaskGraph | undefined): { tasks: TaskRun[]; dependsOn?: Record<string, string[]> } {
+export function buildTaskRuns(results: TaskResults, buildTargets: readonly string[], recorded: RecordedTaskGraph | undefined): { tasks: TaskRun[]; dependsOn?: Record<string, string[]> } {
   const tasks: TaskRun[] = Object.values(results)
-    .filter((r) => r.task.target.target === buildTarget)
+    .filter((r) => buildTargets.includes(r.task.target.target))
     .map((r) => ({
       id: r.task.id,
       ...r.task.target,
@@ -212,7 +212,7 @@ export function buildTaskRuns(results: TaskResults, buildTarget: string, recorde
   if (!recorded || !tasks.every((t) => t.id in recorded.tasks)) return { tasks };
   const ran = new Set(tasks.map((t) => t.id));
   for (const [id, target] of Object.entries(recorded.tasks)) {
-    if (target.target === buildTarget && !ran.has(id)) tasks.push({ id, ...target, outcome: 'skipped' });
+    if (buildTargets.includes(target.target) && !ran.has(id)) tasks.push({ id, ...target, outcome: 'skipped' });
   }
   return { tasks, dependsOn: recorded.dependencies };
 }

@@ -6,6 +6,7 @@
  * levels with at most `maxMatrix` matrix entries per level.
  */
 import { ConfigError } from '../upstream/config';
+import { ANY_DIST } from '../workspace-paths';
 import type { FarmConfig } from './farm-config';
 import { taskLevels, transitiveReduction, type FarmTask, type FarmTaskGraph } from './task-graph';
 
@@ -41,12 +42,20 @@ function archOf(t: FarmTask, configFile: string): string {
   return t.configuration;
 }
 
-/** The runner a task needs on `platform`: native, or the emulation host when configured; errors name the key. */
+/**
+ * The runner a task needs on `platform`: native, or the emulation host when configured; errors name the key.
+ * An arch=(any) package's one build (configuration `any`) runs on the first architecture with native runners.
+ */
 export function runnerFor(t: FarmTask, config: FarmConfig, platform: Platform, configFile: string): Runner {
   const arch = archOf(t, configFile);
+  const key = platform === 'gitlab' ? 'gitlabTags' : 'githubRunsOn';
+  if (arch === ANY_DIST) {
+    const native = Object.values(config.architectures).find((r) => r[key] && !r.emulate)?.[key];
+    if (!native) throw new ConfigError(configFile, 'farm.architectures', `no architecture has native ${platform} runners for the arch=(any) build ${t.id}`);
+    return { labels: native, arch };
+  }
   const r = config.architectures[arch];
   if (!r) throw new ConfigError(configFile, `farm.architectures.${arch}`, `missing: the task graph has ${arch} tasks (${t.id})`);
-  const key = platform === 'gitlab' ? 'gitlabTags' : 'githubRunsOn';
   const native = r[key];
   const nativeOnly = config.nativeOnly[arch]?.includes(t.project) ?? false;
   if (nativeOnly || (native && !r.emulate) || !r.emulateOn) {
@@ -145,7 +154,8 @@ export function planPipeline(graph: FarmTaskGraph, config: FarmConfig, platform:
     jobDeps.set(job.name, [...needs].sort());
   }
   if (config.publish) {
-    for (const arch of [...new Set(graph.tasks.map((t) => archOf(t, configFile)))].sort()) {
+    // arch=(any) results are published by each architecture's placement tasks
+    for (const arch of [...new Set(graph.tasks.map((t) => archOf(t, configFile)))].filter((a) => a !== ANY_DIST).sort()) {
       const tasks = graph.tasks.filter((t) => t.configuration === arch);
       const host = runner.get(tasks.find((t) => !(runner.get(t.id) as Runner).emulatedOn)?.id ?? tasks[0].id) as Runner;
       const name = `publish:${arch}`;

@@ -5,6 +5,7 @@
  * skipped one to the failure it waited for. No script, no external resource: publishable as it is.
  */
 import type { RunSummary } from '../packaging/run-summary';
+import { ANY_DIST } from '../workspace-paths';
 
 export type Result = 'failed' | 'stopped' | 'skipped' | 'built' | 'restored';
 
@@ -133,8 +134,39 @@ export function renderArchPage(s: RunSummary, arch: string, rows: readonly Statu
   return page(`${title}: ${arch}`, body);
 }
 
+/**
+ * arch=(any) packages are built once (configuration `any`) and placed per architecture (packaging/any-package.ts).
+ * A page is about the architectures packages are for: a placement skipped because its own one build failed (or
+ * was stopped) is shown as that failure in its architecture; the one build's other outcomes are the placements'.
+ */
+export function foldAnyTasks(s: RunSummary, defaultArch: string): RunSummary {
+  const isAny = (e: { configuration?: string }): boolean => e.configuration === ANY_DIST;
+  const anyFailed = new Map(s.failed.filter(isAny).map((f) => [f.project, f]));
+  const anyStopped = new Map(s.stopped.filter(isAny).map((t) => [t.project, t]));
+  const shown = new Set<string>();
+  const failed = s.failed.filter((e) => !isAny(e));
+  const stopped = s.stopped.filter((e) => !isAny(e));
+  const skipped: RunSummary['skipped'] = [];
+  for (const k of s.skipped.filter((e) => !isAny(e))) {
+    const f = anyFailed.get(k.project);
+    const t = anyStopped.get(k.project);
+    if (f) failed.push({ ...f, configuration: k.configuration ?? defaultArch });
+    else if (t) stopped.push({ ...t, configuration: k.configuration ?? defaultArch });
+    else skipped.push(k);
+    if (f || t) shown.add(k.project);
+  }
+  // a one build whose placements are not in the summary at all still shows, in the default architecture
+  for (const f of anyFailed.values()) if (!shown.has(f.project)) failed.push({ ...f, configuration: defaultArch });
+  for (const t of anyStopped.values()) if (!shown.has(t.project)) stopped.push({ ...t, configuration: defaultArch });
+  const built = s.built.filter((e) => !isAny(e));
+  const restored = s.restored.filter((e) => !isAny(e));
+  const counts = { total: built.length + restored.length + failed.length + skipped.length + stopped.length, built: built.length, restored: restored.length, failed: failed.length, skipped: skipped.length, stopped: stopped.length };
+  return { ...s, counts, built, restored, failed, skipped, stopped };
+}
+
 /** index.html and one page per architecture that has tasks in the summary */
-export function renderStatusPages(s: RunSummary, defaultArch: string, versions: (project: string, arch: string) => PackageVersions, logHref: (log: string) => string, title = 'pkgnx build status'): StatusPage[] {
+export function renderStatusPages(summary: RunSummary, defaultArch: string, versions: (project: string, arch: string) => PackageVersions, logHref: (log: string) => string, title = 'pkgnx build status'): StatusPage[] {
+  const s = foldAnyTasks(summary, defaultArch);
   const all = [...s.built, ...s.restored, ...s.failed, ...s.skipped, ...s.stopped];
   const archs = [...new Set(all.map((e) => e.configuration ?? defaultArch))].sort();
   const pages: StatusPage[] = [];

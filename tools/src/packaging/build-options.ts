@@ -83,6 +83,13 @@ export interface BuildOptions {
   binfmtDir: string;
   devtools: DevtoolsSettings;
   qemu: QemuSettings;
+  /**
+   * arch=(any) packages: built once for every architecture by the project's `<target>-any` task and placed into
+   * each architecture (default); false: built in every architecture like any other package (any-package.ts)
+   */
+  shareAny: boolean;
+  /** the `-any` task: every option not given here is taken from this target of the same project */
+  optionsFrom?: string;
 }
 
 /** six hours: big packages under qemu take that long; an endless build() does not block a run forever */
@@ -98,6 +105,7 @@ export const BUILD_OPTION_KEYS = [
   'buildUser', 'copyMethod', 'network', 'repoName', 'publishedRepos', 'publishedReposFirst', 'timeLimitMinutes', 'binfmtDir',
   'chrootDir', 'tmpfsSize', 'ccacheDir', 'bindRw', 'bindRo', 'srcdest', 'logdest', 'gnupgHome', 'cleanupOnFailure', 'updateRoot', 'killGraceMs', 'sudo',
   'setarchAliasDir', 'qemuStatic',
+  'shareAny', 'optionsFrom',
 ] as const;
 
 export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
@@ -152,5 +160,7 @@ export function parseBuildOptions(raw: Record<string, unknown>): BuildOptions {
       setarchAliasDir: o.string('setarchAliasDir', '/usr/share/devtools/setarch-aliases.d'),
       qemuStatic: o.string('qemuStatic'),
     },
+    shareAny: o.bool('shareAny', true),
+    optionsFrom: o.matching('optionsFrom', /^[A-Za-z0-9_-]+$/, 'a target name'),
   };
 }

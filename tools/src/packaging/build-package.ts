@@ -4,7 +4,7 @@
  * rename the staging directory to `dist/<arch>/<pkgbase>/`. Nothing is ever left under that name
  * unless the build succeeded: interrupted or failed builds remove their staging directory and copy.
  */
-import { copyFileSync, existsSync, lstatSync, readdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,12 +20,12 @@ import { isRoot } from '../sandbox/identity';
 import { logDirFor, logPathFor, rotateLogs } from './logs';
 import { formatCommand } from '../process/logged-run';
 import { rootfsBackend } from './backends/rootfs';
-import { acquireLock } from '../process/flock';
-import { addPackages, evictStaleCachedPackages, listPackageFiles, registeredPackages, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
+import { addPackages, ensureRepoDatabase, evictStaleCachedPackages, listPackageFiles, registeredPackages, registerOutputs, withPacmanCacheLock, workspaceRepository } from './workspace-repo';
 import { publishedRepositories } from './published-repos';
 import { workspaceBuildRepository } from './backends/shared';
 import { hasCommand, runCheckedSync, runSync } from '../process/run';
 import { pidAlive, watchParent } from '../process/tree';
+import { ANY_DIST } from '../workspace-paths';
 
 export interface RunBuildInput {
   workspaceRoot: string;
@@ -33,8 +33,17 @@ export interface RunBuildInput {
   projectRoot: string;
   pkgbase: string;
   options: BuildOptions;
-  /** pkgbases of every (transitive) dependency project: their dist/ outputs are registered first */
+  /** pkgbases of every (transitive) dependency project: their dist/<arch>/ outputs are registered first */
   dependencyPkgbases: string[];
+  /** dependency projects built once for every architecture: registered from dist/any/ */
+  anyDependencyPkgbases?: string[];
+  /**
+   * the result goes to dist/<outputArch>/<pkgbase>/ (default: options.arch). A result for `any` (any-package.ts)
+   * joins no workspace repository here: each architecture's placement task adds it to its own.
+   */
+  outputArch?: string;
+  /** why the build runs on options.arch, printed in the log (any-package.ts chooses it for `any` builds) */
+  archReason?: string;
   /** the PKGBUILD's arch and build dependencies on options.arch, as the graph read them (never sourced again) */
   buildInputs: BuildInputs;
 }
@@ -100,7 +109,7 @@ function listAsc(dir: string): string[] {
 const OWNER_PID = /-p(\d+)-[a-z0-9]+$/;
 
 /** remove staging dirs and chroot copies left by killed builds (their pid is in the name and dead) */
-async function sweepStale(dirs: string[], prefix: string): Promise<void> {
+export async function sweepStale(dirs: string[], prefix: string): Promise<void> {
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
     for (const name of await readdir(dir)) {
@@ -108,25 +117,6 @@ async function sweepStale(dirs: string[], prefix: string): Promise<void> {
       const pid = OWNER_PID.exec(name)?.[1];
       if (pid && !pidAlive(Number(pid))) await rm(join(dir, name), { recursive: true, force: true });
     }
-  }
-}
-
-/** An empty database, so pacman -Sy works before the first package is added. */
-async function ensureRepoDatabase(workspaceRoot: string, arch: string, name: string): Promise<void> {
-  const repo = workspaceRepository(workspaceRoot, arch, name);
-  if (existsSync(join(repo.dir, `${name}.db`))) return;
-  await mkdir(repo.dir, { recursive: true });
-  const release = await acquireLock(join(repo.dir, '.lock'));
-  try {
-    if (existsSync(join(repo.dir, `${name}.db`))) return;
-    for (const kind of ['db', 'files']) {
-      const file = join(repo.dir, `${name}.${kind}.tar.zst`);
-      if (!existsSync(file)) runCheckedSync('bsdtar', ['--zstd', '-cf', file, '--files-from', '/dev/null']);
-      const link = join(repo.dir, `${name}.${kind}`);
-      if (!existsSync(link)) symlinkSync(`${name}.${kind}.tar.zst`, link);
-    }
-  } finally {
-    release();
   }
 }
 
@@ -145,13 +135,17 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   }
   const backend = BACKENDS[choice.name];
 
-  const distArch = join(workspaceRoot, 'dist', arch);
+  const outputArch = input.outputArch ?? arch;
+  const distArch = join(workspaceRoot, 'dist', outputArch);
   const outDir = join(distArch, pkgbase);
   const copyName = `${pkgbase}-${arch}-p${process.pid}-${Date.now().toString(36)}`;
   const staging = join(distArch, `.staging-${copyName}`);
   const started = new Date();
   const logDir = logDirFor(workspaceRoot, pkgbase);
-  const logFile = logPathFor(workspaceRoot, pkgbase, arch, started);
+  const logFile = logPathFor(workspaceRoot, pkgbase, outputArch, started);
+  const anyDependencies = input.anyDependencyPkgbases ?? [];
+  // only a result for its own architecture joins the workspace repository
+  const ownRepository = outputArch === arch;
   const nocheck = options.nocheck;
   const controller = new AbortController();
   const workspaceRepo = workspaceRepository(workspaceRoot, arch, options.repoName);
@@ -193,11 +187,13 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   };
 
   if (options.dryRun) {
-    console.log(`==> pkgnx: dry run: ${pkgbase} for ${arch} with the ${backend.name} backend (${choice.reason}); nothing is changed`);
+    console.log(`==> pkgnx: dry run: ${pkgbase} for ${outputArch === arch ? arch : `${outputArch} on ${arch}`} with the ${backend.name} backend (${choice.reason}); nothing is changed`);
+    if (input.archReason) console.log(`# ${input.archReason}`);
     if (input.dependencyPkgbases.length) console.log(`# register dependency outputs in ${req.workspaceRepo.dir}: ${input.dependencyPkgbases.join(' ')}`);
+    if (anyDependencies.length) console.log(`# register dependency outputs of dist/any/ in ${req.workspaceRepo.dir}: ${anyDependencies.join(' ')}`);
     if (options.publishedRepos.length) console.log(`# published repositories ${options.publishedReposFirst ? 'before' : 'after'} ${req.workspaceRepo.name} in pacman.conf (when published): ${options.publishedRepos.join(' ')}`);
     for (const cmd of backend.plan(req)) console.log(`# ${cmd.purpose}\n${formatCommand(cmd)}`);
-    console.log(`# on success: abi.json + build.log into ${staging}, rename to ${outDir}, repo-add into ${req.workspaceRepo.dir}`);
+    console.log(`# on success: abi.json + build.log into ${staging}, rename to ${outDir}${ownRepository ? `, repo-add into ${req.workspaceRepo.dir}` : ''}`);
     return { success: true, backend: backend.name };
   }
 
@@ -221,7 +217,8 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
   };
   try {
     await mkdir(logDir, { recursive: true });
-    await log(`==> pkgnx: build started: ${pkgbase} for ${arch} (host ${host}) ${started.toISOString()}`);
+    await log(`==> pkgnx: build started: ${pkgbase} for ${outputArch === arch ? arch : `${outputArch} on ${arch}`} (host ${host}) ${started.toISOString()}`);
+    if (input.archReason) await log(`==> pkgnx: ${input.archReason}`);
     await log(`==> pkgnx: backend ${backend.name}: ${choice.reason}`);
     if (backend.name === 'host') await log('==> pkgnx: WARNING: the host backend is not a clean build; configure "rootfs" or install devtools');
     await log(`==> pkgnx: copy ${copyName}, SOURCE_DATE_EPOCH=${req.env.SOURCE_DATE_EPOCH}${nocheck ? `, --nocheck${options.nocheckReason ? ` (${options.nocheckReason})` : ''}` : ''}`);
@@ -234,7 +231,10 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     await backend.preflight(req);
 
     await ensureRepoDatabase(workspaceRoot, arch, options.repoName);
-    const registered = await registerOutputs(workspaceRoot, arch, input.dependencyPkgbases, options.repoName);
+    const registered = [
+      ...(await registerOutputs(workspaceRoot, arch, input.dependencyPkgbases, options.repoName)),
+      ...(await registerOutputs(workspaceRoot, arch, anyDependencies, options.repoName, ANY_DIST)),
+    ];
     if (registered.length) await log(`==> pkgnx: registered in ${options.repoName}: ${registered.join(' ')}`);
 
     const published = await publishedRepositories(workspaceRoot, arch, options.publishedRepos, (line) => void log(line));
@@ -266,7 +266,7 @@ export async function runBuild(input: RunBuildInput): Promise<RunBuildResult> {
     await log(`==> pkgnx: build finished: ${pkgbase} ${new Date().toISOString()} [SUCCESS]`);
     copyFileSync(logFile, join(staging, 'build.log'));
     await promote(staging, outDir, join(distArch, `.old-${copyName}`));
-    await addPackages(req.workspaceRepo, await listPackageFiles(outDir));
+    if (ownRepository) await addPackages(req.workspaceRepo, await listPackageFiles(outDir));
     return { success: true, backend: backend.name, outDir, logFile };
   } catch (err) {
     const message = stopped && controller.signal.aborted ? `stopped: ${stopped}` : err instanceof Error ? err.message : String(err);
@@ -295,7 +295,7 @@ function ownTree(dir: string): void {
 }
 
 /** staging → final by rename (same directory, so atomic); a previous output is moved aside first */
-async function promote(staging: string, outDir: string, aside: string): Promise<void> {
+export async function promote(staging: string, outDir: string, aside: string): Promise<void> {
   let hadOld = false;
   try {
     lstatSync(outDir);

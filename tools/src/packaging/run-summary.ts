@@ -295,7 +295,8 @@ function writeSummaryFiles(workspaceRoot: string, summary: RunSummary): { json: 
   return { json, txt };
 }
 
-function readSummary(workspaceRoot: string): RunSummary | undefined {
+/** dist/summary.json, undefined when there is none (or it cannot be read) */
+export function readSummary(workspaceRoot: string): RunSummary | undefined {
   try {
     return JSON.parse(readFileSync(summaryFiles(workspaceRoot).json, 'utf8')) as RunSummary;
   } catch {

@@ -6,10 +6,10 @@
  * tasks never lose each other's entries (repo-add's own `.lck` fails instead of waiting by default).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, symlinkSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { runChecked } from '../process/run';
+import { runChecked, runCheckedSync } from '../process/run';
 import { acquireLock } from '../process/flock';
 import { readSyncDatabase } from '../syncdb';
 import type { WorkspaceRepository } from './backends/backend';
@@ -106,11 +106,32 @@ async function addLocked(repo: WorkspaceRepository, files: string[]): Promise<st
 /**
  * Register the outputs of already built (or cache-restored) projects `dist/<arch>/<pkgbase>/` into the
  * workspace repository. Called before each build for its dependencies, and by the plugin after a run.
+ * `fromDir`: read the outputs from `dist/<fromDir>/<pkgbase>/` instead (`any`: packages built once for
+ * every architecture, see any-package.ts).
  */
-export async function registerOutputs(workspaceRoot: string, arch: string, pkgbases: string[], repoName = DEFAULT_REPO_NAME): Promise<string[]> {
+export async function registerOutputs(workspaceRoot: string, arch: string, pkgbases: string[], repoName = DEFAULT_REPO_NAME, fromDir = arch): Promise<string[]> {
   const files: string[] = [];
-  for (const pkgbase of pkgbases) files.push(...(await listPackageFiles(join(workspaceRoot, 'dist', arch, pkgbase))));
+  for (const pkgbase of pkgbases) files.push(...(await listPackageFiles(join(workspaceRoot, 'dist', fromDir, pkgbase))));
   return addPackages(workspaceRepository(workspaceRoot, arch, repoName), files);
+}
+
+/** An empty database, so pacman -Sy works before the first package is added. */
+export async function ensureRepoDatabase(workspaceRoot: string, arch: string, name: string): Promise<void> {
+  const repo = workspaceRepository(workspaceRoot, arch, name);
+  if (existsSync(join(repo.dir, `${name}.db`))) return;
+  await mkdir(repo.dir, { recursive: true });
+  const release = await acquireLock(join(repo.dir, '.lock'));
+  try {
+    if (existsSync(join(repo.dir, `${name}.db`))) return;
+    for (const kind of ['db', 'files']) {
+      const file = join(repo.dir, `${name}.${kind}.tar.zst`);
+      if (!existsSync(file)) runCheckedSync('bsdtar', ['--zstd', '-cf', file, '--files-from', '/dev/null']);
+      const link = join(repo.dir, `${name}.${kind}`);
+      if (!existsSync(link)) symlinkSync(`${name}.${kind}.tar.zst`, link);
+    }
+  } finally {
+    release();
+  }
 }
 
 

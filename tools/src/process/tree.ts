@@ -56,6 +56,50 @@ function parentPids(): Map<number, number> {
 }
 
 /**
+ * The live processes of process group `pgid` and every process below them, from one reading of /proc. A group
+ * outlives its leader and its members keep it when re-parented; a sandbox that made a session of its own is
+ * found below the member that started it. Zombies are not counted (pid 1 in a container need not reap them).
+ */
+export function processGroupTree(pgid: number): number[] {
+  const children = new Map<number, number[]>();
+  const queue: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // after comm (which may hold spaces and parentheses): state ppid pgrp
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const pid = Number(e);
+      children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), pid]);
+      if (Number(pgrp) === pgid) queue.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found = new Set<number>();
+  while (queue.length) {
+    const pid = queue.pop()!;
+    if (found.has(pid)) continue;
+    found.add(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return [...found];
+}
+
+/** those of `pids` still running (not gone, not a zombie) */
+export function stillRunning(pids: Iterable<number>): number[] {
+  return [...pids].filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * `root` and every process below it. A sandbox's processes sit in sessions and pid namespaces of their own,
  * out of reach of kill(-pgid): this finds them while their chain of parents still leads to `root`.
  */
