@@ -14,9 +14,20 @@ export interface TestKey {
   publicKeyFile: string;
 }
 
-/** An ed25519 signing key without passphrase in a fresh GnuPG home. */
+const testKeyHomes: string[] = [];
+
+/** the test keys' GnuPG homes and their gpg-agents go when the test file's process ends */
+function removeTestKeyHomes(): void {
+  for (const home of testKeyHomes) {
+    spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' });
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** An ed25519 signing key without passphrase in a fresh GnuPG home (removed when the process exits). */
 export function generateTestKey(name = 'pkgnx publish test'): TestKey {
   const gnupgHome = mkdtempSync(join(tmpdir(), 'pkgnx-gpg-'));
+  if (testKeyHomes.push(gnupgHome) === 1) process.once('exit', removeTestKeyHomes);
   const email = `${name.replace(/\W+/g, '.')}@example.org`;
   execFileSync('gpg', ['--batch', '--quiet', '--homedir', gnupgHome, '--passphrase', '', '--quick-gen-key', `${name} <${email}>`, 'ed25519', 'sign', 'never'], { stdio: 'ignore' });
   const colons = execFileSync('gpg', ['--homedir', gnupgHome, '--with-colons', '--list-secret-keys'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
