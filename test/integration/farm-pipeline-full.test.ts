@@ -80,7 +80,9 @@ test('the pipeline of the 2,618-package synthetic distribution is valid, for Git
   assert.equal(r.status, 0, r.stderr.slice(-4000));
   const graph = JSON.parse(readFileSync(join(ws.root, 'tasks.json'), 'utf8')) as { tasks: { dependencies: Record<string, { id: string }[]> } };
   const deps = Object.fromEntries(Object.entries(graph.tasks.dependencies).map(([t, ds]) => [t, ds.map((d) => d.id)]));
-  assert.equal(Object.keys(deps).length, 2618);
+  // one build task per pkgbase, and for arch=(any) ones their one build (build-any) too
+  const taskCount = Object.keys(deps).length;
+  assert.equal(Object.keys(deps).filter((t) => t.split(':')[1] !== 'build-any').length, 2618);
 
   const farm = { architectures: { x86_64: { gitlabTags: ['x86_64'], githubRunsOn: ['ubuntu-latest'] } }, github: { levels: 200 }, publish: { command: 'true' } };
   for (const maxJobs of [5000, 1000]) {
@@ -90,9 +92,11 @@ test('the pipeline of the 2,618-package synthetic distribution is valid, for Git
     const doc = parse(readFileSync(join(ws.root, 'child.yml'), 'utf8')) as Record<string, Job>;
     const jobOf = checkGitlab(doc, deps);
     const buildJobs = new Set(jobOf.values());
-    if (maxJobs === 5000) assert.equal(buildJobs.size, 2618, 'one job per task');
+    if (maxJobs === 5000) assert.equal(buildJobs.size, taskCount, 'one job per task');
     else assert.ok(buildJobs.size <= 1000, `${buildJobs.size} build jobs`);
-    assert.ok(Object.keys(doc).some((n) => n.startsWith('fan-in:')), 'the publish job and the widest jobs need fan-in jobs');
+    // one job per task: the publish job and the widest jobs need more than 50 jobs, through fan-in jobs (binned,
+    // the publish job's reduced needs may fit in 50; checkGitlab holds every job to the limit either way)
+    if (maxJobs === 5000) assert.ok(Object.keys(doc).some((n) => n.startsWith('fan-in:')), 'the publish job and the widest jobs need fan-in jobs');
   }
 
   const plan = pipeline(ws.root, ['--from', 'tasks.json', '--github-plan']);
@@ -109,6 +113,6 @@ test('the pipeline of the 2,618-package synthetic distribution is valid, for Git
         levelOf.set(t, Number(m[1]));
       }
   }
-  assert.equal(levelOf.size, 2618);
+  assert.equal(levelOf.size, taskCount);
   for (const [t, ds] of Object.entries(deps)) for (const d of ds) assert.ok((levelOf.get(d) as number) < (levelOf.get(t) as number), `${t} not after ${d}`);
 });
