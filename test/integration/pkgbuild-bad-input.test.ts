@@ -183,6 +183,48 @@ test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in 
   rmSync(root, { recursive: true, force: true });
 });
 
+test('nothing a PKGBUILD leaves in the scratch /tmp reaches the PKGBUILDs sourced after it in the same sandbox', { skip, timeout: 120_000 }, async () => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  // under /tmp, so the sandbox's /tmp also holds the directories bwrap made for the package directories
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-leftover-'));
+  const write = (name: string, text: string): void => {
+    mkdirSync(join(root, name), { recursive: true });
+    writeFileSync(join(root, name, 'PKGBUILD'), text);
+  };
+  // each attack leaves something behind in a different way; the driver's scratch files are its record files
+  const attacks: Record<string, string> = {
+    'a-file': 'echo secret > /tmp/leak',
+    'b-hidden-dir': 'mkdir -p /tmp/.d/e && echo secret > /tmp/.d/e/leak && chmod 000 /tmp/.d/e /tmp/.d',
+    'c-beside-mounts': `echo secret > "${root}/leak" 2>/dev/null; echo secret > "$startdir/../leak" 2>/dev/null; :`,
+    'd-symlink': 'ln -sf /tmp/leak /tmp/.pkgnx-top; echo secret > /tmp/leak',
+    'e-hardlink': 'ln -f /tmp/.pkgnx-rec /tmp/.pkgnx-fn',
+    'f-fifo': 'rm -f /tmp/.pkgnx-top; mkfifo /tmp/.pkgnx-top',
+    'g-unwritable': 'chmod 000 /tmp/.pkgnx-fn /tmp/.pkgnx-err',
+  };
+  // what a victim looks for: any of it found becomes a dependency, so a leak shows in its metadata
+  const victim = (name: string): string =>
+    `pkgname=${name}\npkgver=1\npkgrel=1\narch=(any)\ndepends=(honest)\n` +
+    `for f in /tmp/leak /tmp/.d "${root}/leak"; do [[ -e $f ]] && depends+=(leaked); done\n` +
+    '[[ -L /tmp/.pkgnx-top || -p /tmp/.pkgnx-top ]] && depends+=(leaked-scratch)\n' +
+    'package() { :; }\n';
+  const dirs: string[] = [];
+  for (const [name, attack] of Object.entries(attacks)) {
+    write(name, `pkgname=${name}\npkgver=1\npkgrel=1\narch=(any)\n${attack}\npackage() { :; }\n`);
+    write(`${name}-victim`, victim(`${name}-victim`));
+    dirs.push(join(root, name), join(root, `${name}-victim`));
+  }
+  // scan mode too: the victims' own use of the driver's scratch files (.pkgnx-top, .pkgnx-fn) must work
+  for (const scan of [false, true]) {
+    const got = await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: root, concurrency: 1, timeoutMs: 5000, scanArchIndependence: scan });
+    for (const name of Object.keys(attacks)) {
+      const r = got.get(join(root, `${name}-victim`));
+      assert.ok(r && 'srcinfo' in r, `after ${name} (scan ${scan}): ${JSON.stringify(r)}`);
+      assert.deepEqual(r.srcinfo.pkgbase.entries.filter(([k]) => k === 'depends'), [['depends', 'honest']], `after ${name} (scan ${scan})`);
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('only the package directory is visible to its PKGBUILD; a sourced file inside it is part of the cache key', { skip, timeout: 120_000 }, async () => {
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const root = mkdtempSync(join(tmpdir(), 'pkgnx-sourced-'));

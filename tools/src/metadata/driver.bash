@@ -57,18 +57,20 @@ __pkgnx_source() {
 # makepkg greps the function text with `^[[:space:]]* <attr>\+?=\(` (arrays) or `...=[^(]` (strings)
 # per attribute; a single regex per line plus a string comparison per attribute selects the same lines.
 __pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=()
-declare -A __pkgnx_fn_has=()
+declare -A __pkgnx_fn_has=() __pkgnx_declared=()
 __pkgnx_load_function() {
 	local __pkgnx_l __pkgnx_lines
 	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=() __pkgnx_fn_has=()
 	{ { declare -f "package_$1" || declare -f package || :; } >/tmp/.pkgnx-fn && mapfile -t __pkgnx_lines </tmp/.pkgnx-fn; } 2>/dev/null ||
 		{ printf 'C\0' >&3; exit 1; }
 	for __pkgnx_l in "${__pkgnx_lines[@]}"; do
+		# a glob first (bash compiles a regex on every =~): most lines assign nothing
+		[[ $__pkgnx_l = *=?* ]] || continue
 		[[ $__pkgnx_l =~ ^[[:space:]]*\ ([A-Za-z_][A-Za-z0-9_]*)\+?=(.?) ]] || continue
 		[[ -n ${BASH_REMATCH[2]} ]] || continue
 		__pkgnx_fn_attr+=("${BASH_REMATCH[1]}")
 		if [[ ${BASH_REMATCH[2]} = '(' ]]; then __pkgnx_fn_kind+=(a); else __pkgnx_fn_kind+=(s); fi
-		__pkgnx_fn_line+=("${__pkgnx_l##*([[:space:]])}")
+		__pkgnx_fn_line+=("${__pkgnx_l#"${__pkgnx_l%%[![:space:]]*}"}")
 		__pkgnx_fn_has[${BASH_REMATCH[1]}]=1
 	done
 }
@@ -111,17 +113,33 @@ __pkgnx_write() {
 	fi
 }
 
+# Only attributes that can print are looked at (a function call per attribute costs more than the rest of the
+# item): in the pkgbase section the declared ones (__pkgnx_declared, from the T pass: the same test as
+# __pkgnx_attr's), in a package section those its function assigns (__pkgnx_fn_has) and arch.
 __pkgnx_section_details() {
 	local __pkgnx_a __pkgnx_x __pkgnx_package_arch
-	for __pkgnx_x in "${__pkgnx_single[@]}"; do __pkgnx_write "$1" "$__pkgnx_x" 0; done
-	for __pkgnx_x in "${__pkgnx_multi[@]}"; do __pkgnx_write "$1" "$__pkgnx_x" 1; done
+	if [[ -n $1 ]]; then
+		local -n __pkgnx_can=__pkgnx_fn_has
+		for __pkgnx_x in "${__pkgnx_single[@]}"; do [[ ${__pkgnx_can[$__pkgnx_x]} ]] && __pkgnx_write "$1" "$__pkgnx_x" 0; done
+		for __pkgnx_x in "${__pkgnx_multi[@]}"; do [[ ${__pkgnx_can[$__pkgnx_x]} || $__pkgnx_x = arch ]] && __pkgnx_write "$1" "$__pkgnx_x" 1; done
+	else
+		# pkgbase: __pkgnx_write inlined (a string prints when not empty, an array when it has elements)
+		local -n __pkgnx_can=__pkgnx_declared
+		for __pkgnx_x in "${__pkgnx_single[@]}"; do [[ ${__pkgnx_can[$__pkgnx_x]} && ${!__pkgnx_x} ]] && __pkgnx_emit A "$__pkgnx_x" 1 "${!__pkgnx_x}"; done
+		for __pkgnx_x in "${__pkgnx_multi[@]}"; do
+			[[ ${__pkgnx_can[$__pkgnx_x]} ]] || continue
+			__pkgnx_a=$__pkgnx_x[@]
+			__pkgnx_v=("${!__pkgnx_a}")
+			(( ${#__pkgnx_v[@]} )) && __pkgnx_emit A "$__pkgnx_x" "${#__pkgnx_v[@]}" "${__pkgnx_v[@]}"
+		done
+	fi
 	__pkgnx_attr "$1" arch 1
 	__pkgnx_package_arch=("${__pkgnx_v[@]}")
 	for __pkgnx_a in "${__pkgnx_package_arch[@]}"; do
 		# not a variable name part (arch=(x86-64)): the arch lint names it; no <attr>_<arch> can exist
 		[[ $__pkgnx_a = any || ! $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && continue
 		for __pkgnx_x in "${__pkgnx_arch_attrs[@]}"; do
-			__pkgnx_write "$1" "${__pkgnx_x}_$__pkgnx_a" 1
+			[[ ${__pkgnx_can[${__pkgnx_x}_$__pkgnx_a]} ]] && __pkgnx_write "$1" "${__pkgnx_x}_$__pkgnx_a" 1
 		done
 	done
 }
@@ -167,14 +185,15 @@ __pkgnx_item() {
 	shopt -s extglob
 	pkgbase=${pkgbase:-${pkgname[0]}}
 
-	local __pkgnx_single __pkgnx_multi __pkgnx_p __pkgnx_x __pkgnx_a __pkgnx_line __pkgnx_name
-	# declared schema variables and their attributes, for the lint rules (variable.sh, arch_specific.sh)
+	local __pkgnx_single __pkgnx_multi __pkgnx_p __pkgnx_x __pkgnx_a __pkgnx_line __pkgnx_name __pkgnx_archs=()
+	# declared schema variables and their attributes, for the lint rules (variable.sh, arch_specific.sh);
+	# remembered in __pkgnx_declared, so that the pkgbase section looks at those alone
+	for __pkgnx_a in "${arch[@]}"; do [[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && __pkgnx_archs+=("$__pkgnx_a"); done
 	for __pkgnx_x in "${__pkgnx_schema_arrays[@]}" "${__pkgnx_schema_strings[@]}"; do
-		[[ ${!__pkgnx_x@a} || ${!__pkgnx_x+set} ]] && __pkgnx_emit T "$__pkgnx_x" "${!__pkgnx_x@a}"
-		for __pkgnx_a in "${arch[@]}"; do
-			[[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] || continue
+		[[ ${!__pkgnx_x@a} || ${!__pkgnx_x+set} ]] && { __pkgnx_emit T "$__pkgnx_x" "${!__pkgnx_x@a}"; __pkgnx_declared[$__pkgnx_x]=1; }
+		for __pkgnx_a in "${__pkgnx_archs[@]}"; do
 			__pkgnx_name=${__pkgnx_x}_$__pkgnx_a
-			[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] && __pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"
+			[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] && { __pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"; __pkgnx_declared[$__pkgnx_name]=1; }
 		done
 	done
 
@@ -239,16 +258,53 @@ __pkgnx_run_item() {
 	__pkgnx_item
 }
 
-# /tmp is the sandbox's scratch tmpfs, emptied after every item. What is there before the first item are the
-# directories bwrap made to hold package directories of a workspace under /tmp: those are emptied with
-# --one-file-system, which never enters the (read-only) package directories mounted in them.
-shopt -s nullglob dotglob
-__pkgnx_mountpoints=(/tmp/*)
-shopt -u nullglob dotglob
-
 __pkgnx_scan_mode=0
 [[ $1 = scan ]] && __pkgnx_scan_mode=1
 shift
+
+# /tmp is the sandbox's scratch tmpfs, emptied after every item. Before the first item it holds the driver's
+# own files and, for a workspace under /tmp, the directories bwrap made to hold the package directories.
+# An item that left exactly that (the driver's files as regular files; in each of those directories the
+# same names) needs no `rm -rf`, a process per item and a fifth of the time: only the tmpfs is writable
+# (the package directories mounted in it are read-only), so comparing the names sees anything left behind.
+__pkgnx_scratch=(/tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn /tmp/.pkgnx-top)
+__pkgnx_tmp_dirs=(/tmp)
+declare -A __pkgnx_tmp_seen=()
+for (( __pkgnx_x = 2; __pkgnx_x <= $#; __pkgnx_x += 2 )); do
+	__pkgnx_dir=${!__pkgnx_x}
+	__pkgnx_dir=${__pkgnx_dir%/*}
+	while [[ $__pkgnx_dir = /tmp/* && -z ${__pkgnx_tmp_seen[$__pkgnx_dir]} ]]; do
+		__pkgnx_tmp_seen[$__pkgnx_dir]=1
+		__pkgnx_tmp_dirs+=("$__pkgnx_dir")
+		__pkgnx_dir=${__pkgnx_dir%/*}
+	done
+done
+# the names in those directories, one line each (sets __pkgnx_listing)
+__pkgnx_list_tmp() {
+	local __pkgnx_d __pkgnx_e
+	__pkgnx_listing=
+	shopt -s nullglob dotglob
+	for __pkgnx_d in "${__pkgnx_tmp_dirs[@]}"; do
+		__pkgnx_e=("$__pkgnx_d"/*)
+		__pkgnx_listing+="${#__pkgnx_e[@]}:${__pkgnx_e[*]}"$'\n'
+	done
+	shopt -u nullglob dotglob
+}
+# the driver's files exist, are regular, readable and writable, and are four different files
+__pkgnx_scratch_intact() {
+	local __pkgnx_f __pkgnx_g
+	for __pkgnx_f in "${__pkgnx_scratch[@]}"; do
+		[[ -f $__pkgnx_f && ! -L $__pkgnx_f && -r $__pkgnx_f && -w $__pkgnx_f ]] || return 1
+	done
+	for __pkgnx_f in 0 1 2; do
+		for (( __pkgnx_g = __pkgnx_f + 1; __pkgnx_g < 4; __pkgnx_g++ )); do
+			[[ ! ${__pkgnx_scratch[__pkgnx_f]} -ef ${__pkgnx_scratch[__pkgnx_g]} ]] || return 1
+		done
+	done
+}
+for __pkgnx_x in "${__pkgnx_scratch[@]}"; do : >"$__pkgnx_x"; done
+__pkgnx_list_tmp
+__pkgnx_clean=$__pkgnx_listing
 __pkgnx_rec=() __pkgnx_err=()
 while (( $# >= 2 )); do
 	__pkgnx_index=$1 __pkgnx_dir=$2
@@ -267,13 +323,22 @@ while (( $# >= 2 )); do
 	exec {__pkgnx_recfd}<&- {__pkgnx_errfd}<&-
 	printf -v __pkgnx_errtext '%s' "${__pkgnx_err[@]}"
 	__pkgnx_err=()
-	shopt -s nullglob dotglob
-	__pkgnx_left=(/tmp/*)
-	shopt -u nullglob dotglob
-	if (( ${#__pkgnx_left[@]} > ${#__pkgnx_mountpoints[@]} || ${#__pkgnx_mountpoints[@]} )); then
+	# the usual case: nothing left but the driver's files, emptied; else everything goes, the driver's files are
+	# made again, and the names are taken anew (a PKGBUILD may have left what cannot be removed, e.g. a chmod)
+	for __pkgnx_x in "${__pkgnx_scratch[@]}"; do [[ -e $__pkgnx_x || -L $__pkgnx_x ]] || : >"$__pkgnx_x"; done 2>/dev/null
+	__pkgnx_list_tmp
+	if [[ $__pkgnx_listing != "$__pkgnx_clean" ]] || ! __pkgnx_scratch_intact; then
+		shopt -s nullglob dotglob
+		__pkgnx_left=(/tmp/*)
+		shopt -u nullglob dotglob
+		# --one-file-system never enters the package directories; what the item made unreadable is opened first
+		chmod -R u+rwX -- "${__pkgnx_left[@]}" 2>/dev/null
 		rm -rf --one-file-system -- "${__pkgnx_left[@]}" 2>/dev/null
+		for __pkgnx_x in "${__pkgnx_scratch[@]}"; do : >"$__pkgnx_x"; done 2>/dev/null
+		__pkgnx_list_tmp
+		__pkgnx_clean=$__pkgnx_listing
 	else
-		rm -f /tmp/.pkgnx-rec /tmp/.pkgnx-err /tmp/.pkgnx-fn /tmp/.pkgnx-top
+		for __pkgnx_x in "${__pkgnx_scratch[@]}"; do : >"$__pkgnx_x"; done
 	fi
 	# the item's own fields, then its exit status and its stderr (first 4000 characters), always last
 	__pkgnx_emit R "$__pkgnx_index" "$(( ${#__pkgnx_rec[@]} + 4 ))" "${__pkgnx_rec[@]}" X "$__pkgnx_status" 2 "${__pkgnx_errtext:0:4000}"
