@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readMetadataForArchitectures } from '../../tools/src/metadata';
+import { readMetadata, readMetadataForArchitectures } from '../../tools/src/metadata';
 import { createStats } from '../../tools/src/metadata/extract';
 import { metadataForArch } from '../../tools/src/srcinfo';
 import { hasCommand } from '../helpers/env';
@@ -64,6 +64,19 @@ test('one sourcing for PKGBUILDs that cannot depend on CARCH; per architecture, 
     const again = createStats();
     await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: again });
     assert.equal(again.sourced, 0);
+    // the .SRCINFO sync (one architecture, no scan) reads the graph's results: nothing is sourced again
+    const sync = createStats();
+    await readMetadata(ws, dirs, 'x86_64', settings, { stats: sync });
+    assert.deepEqual([sync.sourced, sync.cacheHits], [0, 4], 'the sync reads the entries the graph wrote');
+    // the other way round: results read without the scan are sourced again when the graph needs the scan
+    const fresh = join(ws, 'pkgbuilds', 'plain', 'PKGBUILD');
+    writeFileSync(fresh, `${PKGBUILDS.plain.PKGBUILD}# edited\n`);
+    await readMetadata(ws, dirs, 'x86_64', settings, {});
+    const rescan = createStats();
+    const shared = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: rescan });
+    assert.equal(rescan.sourced, 1, 'only the edited PKGBUILD, once, with the scan');
+    const plain = shared.get('x86_64')!.get(join('pkgbuilds', 'plain'))!;
+    assert.ok('srcinfo' in plain && plain.archIndependent === true, JSON.stringify(plain));
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }

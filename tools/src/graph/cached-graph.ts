@@ -58,8 +58,13 @@ export function workspaceMetadataSettings(workspaceRoot: string): MetadataSettin
 }
 
 export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOptions): MetadataLoader {
-  // the graph loads every PKGBUILD: cache entries of deleted or changed ones can go
-  return (dirs, archs) => readMetadataForArchitectures(workspaceRoot, dirs, archs, metadataSettings(options), { pruneCache: true });
+  // the graph loads every PKGBUILD: cache entries of deleted or changed ones can go. The default architecture
+  // is read first (every PKGBUILD is sourced for it, the others only where CARCH can matter): its results are
+  // the ones the .SRCINFO sync reads too, from the same cache entries
+  return (dirs, archs) => {
+    const first = archs.includes(options.defaultArchitecture) ? [options.defaultArchitecture] : [];
+    return readMetadataForArchitectures(workspaceRoot, dirs, [...first, ...archs.filter((a) => !first.includes(a))], metadataSettings(options), { pruneCache: true });
+  };
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */

@@ -20,7 +20,7 @@ import { assertSandboxAvailable, sandboxFiles } from './sandbox';
 export { SandboxUnavailableError } from './sandbox';
 
 /** Bump when the extraction or its error texts change: part of every cache key. */
-export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-4';
+export const EXTRACTOR_VERSION = 'pkgnx-srcinfo-5';
 
 /** `archIndependent`: one sourcing serves every architecture (only known when the extraction scanned for it) */
 export type ExtractResult = { srcinfo: Srcinfo; warnings: string[]; archIndependent?: boolean } | { error: string };
@@ -198,7 +198,7 @@ function stderrLines(stderr: string, display: string): string[] {
 }
 
 /** `uncacheable`: the sandbox itself failed (not the PKGBUILD), so the next run must try again */
-function interpret(outcome: BatchOutcome, display: string, packageDir: string, timeoutMs: number, viewDescription: string): CachedResult & { uncacheable?: true } {
+function interpret(outcome: BatchOutcome, display: string, packageDir: string, timeoutMs: number, viewDescription: string, scan: boolean): CachedResult & { uncacheable?: true } {
   if (outcome.kind === 'timeout')
     return {
       error: `${display}: sourcing it took longer than ${timeoutMs / 1000} s (an endless loop or a command that waits?); it was killed (the plugin option sandboxTimeoutSeconds sets the limit)`,
@@ -237,9 +237,10 @@ function interpret(outcome: BatchOutcome, display: string, packageDir: string, t
   // a PKGBUILD that only tries the network and falls back reads as makepkg reads it offline: it stands
   const warnings = triedNetwork ? [`${display}: tried to open a network connection while being sourced (the sandbox has no network); its fallback result is used`, ...lines] : lines;
   const srcinfo = toSrcinfo(decoded.raw);
-  if (decoded.canonical === undefined) return { srcinfo, warnings };
-  // a PKGBUILD that printed anything while sourced may have read its environment to do so: sourced per architecture
-  return { srcinfo, warnings, archIndependent: lines.length === 0 && isArchIndependent(decoded.canonical, isDriverAttribute) };
+  if (!scan) return { srcinfo, warnings };
+  // one bash cannot parse as a function body is not provably independent; a PKGBUILD that printed anything
+  // while sourced may have read its environment to do so: both sourced per architecture
+  return { srcinfo, warnings, archIndependent: decoded.canonical !== undefined && lines.length === 0 && isArchIndependent(decoded.canonical, isDriverAttribute) };
 }
 
 const BATCH_SIZE = 64;
@@ -253,7 +254,7 @@ let driverDigest: string | undefined;
  * (source tarballs), carch and the extractor. Only the package directory is visible in the sandbox,
  * so nothing outside it can change the result.
  */
-function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string, scan: boolean): string {
+function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string): string {
   const parts: (string | Buffer)[] = [];
   try {
     for (const name of readdirSync(dir).sort()) {
@@ -269,8 +270,10 @@ function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: s
     // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
   }
   driverDigest ??= cacheKey([DRIVER_SCRIPT]);
-  // the directory too: an error names it, and $startdir is its path
-  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, scan ? 'scan' : 'noscan', viewFingerprint, dir, pkgbuild, ...parts]);
+  // the directory too: an error names it, and $startdir is its path. Not whether the extraction scanned for
+  // architecture independence: a scanned result serves a caller that did not ask (the graph scans, the
+  // .SRCINFO sync does not: one sourcing for both), and an unscanned one is sourced again when asked
+  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, pkgbuild, ...parts]);
 }
 
 function readlinkSafe(path: string): string {
@@ -329,6 +332,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const root = resolve(options.workspaceRoot ?? process.cwd());
 
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const scan = options.scanArchIndependence === true;
   const stats = options.stats ?? createStats();
   const cache = options.cacheDir ? new SrcinfoCache(resolve(root, options.cacheDir), options.carch) : undefined;
   const view = metadataView(root, options.carch);
@@ -344,11 +348,13 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
       results.set(input, bytes);
       return;
     }
-    const key = keyFor(dir, bytes, options.carch, view.fingerprint, options.scanArchIndependence === true);
+    const key = keyFor(dir, bytes, options.carch, view.fingerprint);
     usedKeys.add(key);
     const hit = cache?.get(key);
-    // a PKGBUILD that ran out of time is tried again only with a longer limit
-    if (hit && !('timedOutAfterMs' in hit && hit.timedOutAfterMs !== undefined && hit.timedOutAfterMs < timeoutMs)) {
+    // a PKGBUILD that ran out of time is tried again only with a longer limit; one read without the scan
+    // again when the caller needs it
+    const retry = hit !== undefined && ('error' in hit ? hit.timedOutAfterMs !== undefined && hit.timedOutAfterMs < timeoutMs : scan && hit.archIndependent === undefined);
+    if (hit && !retry) {
       stats.cacheHits++;
       results.set(input, 'timedOutAfterMs' in hit ? { error: hit.error } : hit);
       return;
@@ -371,7 +377,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
         outcomes.push(
           await runBatch(chunk, {
             carch: options.carch,
-            scan: options.scanArchIndependence === true,
+            scan,
             timeoutMs,
             bwrap: options.bwrap,
             files,
@@ -398,7 +404,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
     for (const item of pending) {
       const outcome = byIndex.get(item.index) ?? { kind: 'crashed', detail: 'no result from the sandbox' };
       stats.sourced++;
-      const { uncacheable, ...result } = interpret(outcome, item.display, item.dir, timeoutMs, view.describe);
+      const { uncacheable, ...result } = interpret(outcome, item.display, item.dir, timeoutMs, view.describe, scan);
       results.set(item.input, 'timedOutAfterMs' in result ? { error: result.error } : result);
       // what the PKGBUILD itself determines is cached, errors and timeouts included; a sandbox that broke
       // for a reason of its own is not
