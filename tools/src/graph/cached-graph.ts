@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
@@ -57,13 +57,13 @@ export function workspaceMetadataSettings(workspaceRoot: string): MetadataSettin
   return metadataSettings(resolveOptions(raw, workspaceRoot));
 }
 
-export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOptions): MetadataLoader {
+export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOptions, contentHashes?: ReadonlyMap<string, string>): MetadataLoader {
   // the graph loads every PKGBUILD: cache entries of deleted or changed ones can go. The default architecture
   // is read first (every PKGBUILD is sourced for it, the others only where CARCH can matter): its results are
   // the ones the .SRCINFO sync reads too, from the same cache entries
   return (dirs, archs) => {
     const first = archs.includes(options.defaultArchitecture) ? [options.defaultArchitecture] : [];
-    return readMetadataForArchitectures(workspaceRoot, dirs, [...first, ...archs.filter((a) => !first.includes(a))], metadataSettings(options), { pruneCache: true });
+    return readMetadataForArchitectures(workspaceRoot, dirs, [...first, ...archs.filter((a) => !first.includes(a))], metadataSettings(options), { pruneCache: true, contentHashes });
   };
 }
 
@@ -102,20 +102,42 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   // Nx hands the plugin its own directory hashes, the CLI verbs hash the files themselves: the two keys
   // differ for the same graph, so each keeps its own file instead of evicting the other's
   const cacheFile = join(workspaceRoot, WORKSPACE_DATA, dirHashes ? 'graph-nx.json' : 'graph-cli.json');
-  try {
-    const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
-    if (cached.key === key) return expandSharedMetadata(cached.graph);
-  } catch {
-    // no cache yet, or unreadable: compute
+  // the file this process wrote or read last, unchanged since, holds another key: not read again (20 MB at 8,000 PKGBUILDs)
+  const known = knownGraphFiles.get(cacheFile);
+  if (!(known && known.key !== key && known.identity === (await fileIdentity(cacheFile)))) {
+    try {
+      const identity = await fileIdentity(cacheFile);
+      const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
+      if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key });
+      if (cached.key === key) return expandSharedMetadata(cached.graph);
+    } catch {
+      // no cache yet, or unreadable: compute
+    }
   }
-  const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options) });
+  const contentHashes = dirHashes ? new Map(files.map((f, i) => [join(workspaceRoot, dirname(f)), dirHashes[i]])) : undefined;
+  const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options, contentHashes) });
   // broken projects are cached too: their errors come from the content in the key (a PKGBUILD that ran
   // out of time is retried when sandboxTimeoutSeconds, an option in the key, grows)
   await mkdir(dirname(cacheFile), { recursive: true });
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify({ key, graph: shareMetadata(graph) }));
   await rename(tmp, cacheFile);
+  const identity = await fileIdentity(cacheFile);
+  if (identity) knownGraphFiles.set(cacheFile, { identity, key });
   return graph;
+}
+
+/** graph cache file -> the identity and key it had when this process last wrote or read it */
+const knownGraphFiles = new Map<string, { identity: string; key: string }>();
+
+/** every write replaces the file (a new inode): an equal identity is the same content */
+async function fileIdentity(file: string): Promise<string | undefined> {
+  try {
+    const st = await stat(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

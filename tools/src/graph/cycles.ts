@@ -10,6 +10,7 @@
  * After each stage, removed edges that no longer close a cycle are put back, so only edges that
  * really break a cycle are dropped. Every removal is reported with its reason.
  */
+import { createHash } from 'node:crypto';
 import { stronglyConnectedComponents as sccOfNames, tarjan } from '../algorithms/scc';
 import type { DependencyKind } from '../model';
 
@@ -226,7 +227,28 @@ function removeThenRestore(g: IndexedGraph, candidates: number[], comp: Int32Arr
   });
 }
 
+// the Nx daemon computes the graph again on every save, and most saves change no edge: the same input gives
+// the same result (0.5 s at 8,000 packages), so the last one is kept
+let lastBreak: { key: string; result: CycleBreakResult } | undefined;
+
+/** Equal for an equal graph: the nodes, and every field of every edge, in order. */
+function breakKey(nodes: readonly string[], edges: readonly GraphEdge[]): string {
+  const h = createHash('sha256');
+  h.update(nodes.join('\0'));
+  for (const e of edges) h.update(`\n${e.source}\0${e.target}\0${e.kinds.join(',')}\0${e.deps.join('\0')}\0${e.binaryAvailable ?? '\u0001'}\0${e.declaredBreakable === true}`);
+  return h.digest('hex');
+}
+
+/** The acyclic graph and the report (see the module comment). The result is shared: callers must not change it. */
 export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
+  const key = breakKey(nodes, edges);
+  if (lastBreak?.key === key) return lastBreak.result;
+  const result = computeBreaks(nodes, edges);
+  lastBreak = { key, result };
+  return result;
+}
+
+function computeBreaks(nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
   const g = new IndexedGraph(nodes, edges);
   const removed: RemovedEdge[] = [];
   const forced: ForcedCycle[] = [];

@@ -3,7 +3,7 @@
  * everything the result depends on, replaced atomically (temp file + rename) so readers never see half a file.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Srcinfo } from '../model';
 
@@ -26,6 +26,20 @@ export function cacheKey(parts: (string | Buffer)[]): string {
   return h.digest('hex');
 }
 
+/** which file a read or written cache is: every write replaces the file (a new inode), so an equal identity is the same content */
+function fileIdentity(file: string): string | undefined {
+  try {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+// a long-lived process (the Nx daemon's plugin worker) computes the graph again on every change: the cache it
+// read or wrote last is kept, and parsed again only when another process replaced the file
+const inMemory = new Map<string, { identity: string; entries: Record<string, CachedResult> }>();
+
 export class SrcinfoCache {
   private readonly file: string;
   private entries: Record<string, CachedResult> = {};
@@ -36,9 +50,16 @@ export class SrcinfoCache {
     carch: string,
   ) {
     this.file = join(dir, `srcinfo-${carch}.json`);
+    const identity = fileIdentity(this.file);
+    const kept = inMemory.get(this.file);
+    if (identity !== undefined && kept?.identity === identity) {
+      this.entries = kept.entries;
+      return;
+    }
     try {
       const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<CacheFile>;
       if (parsed.version === 1 && parsed.entries && typeof parsed.entries === 'object') this.entries = parsed.entries;
+      if (identity !== undefined) inMemory.set(this.file, { identity, entries: this.entries });
     } catch {
       // missing or unreadable cache: start empty
     }
@@ -71,5 +92,7 @@ export class SrcinfoCache {
     writeFileSync(tmp, JSON.stringify(body));
     renameSync(tmp, this.file);
     this.dirty = false;
+    const identity = fileIdentity(this.file);
+    if (identity !== undefined) inMemory.set(this.file, { identity, entries: this.entries });
   }
 }

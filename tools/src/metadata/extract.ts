@@ -48,6 +48,12 @@ export interface ExtractOptions {
   workspaceRoot?: string;
   /** drop cache entries of PKGBUILDs not in `dirs` (pass when `dirs` is the whole workspace) */
   pruneCache?: boolean;
+  /**
+   * a content hash of each directory (absolute path, as resolved from `dirs`) that changes whenever a file in it
+   * does: Nx's own file hashes, in the plugin. A directory whose hash is the one of an earlier call in this
+   * process is not read again to find its cache key (the Nx daemon recomputes the graph on every save)
+   */
+  contentHashes?: ReadonlyMap<string, string>;
   /** bubblewrap binary (default `bwrap` from PATH) */
   bwrap?: string;
   /** where the sandbox's own files are kept (default <workspaceRoot>/.nx/workspace-data/pkgnx) */
@@ -248,6 +254,9 @@ const BATCH_SIZE = 64;
 // the driver script is hashed once, not once per PKGBUILD (2,600 PKGBUILDs x 10 KiB adds up)
 let driverDigest: string | undefined;
 
+/** directory, architecture and build-root view -> its content hash and what it gave: the cache key, or why it cannot be sourced */
+const keyMemo = new Map<string, { contentHash: string; key: string } | { contentHash: string; error: string }>();
+
 /**
  * sha256 of what one result depends on: the PKGBUILD, every other file of its directory (a PKGBUILD
  * may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
@@ -340,15 +349,28 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const pending: (BatchItem & { key: string; input: string; display: string })[] = [];
   const usedKeys = new Set<string>();
 
+  const memoKeys = new Set<string>();
   dirs.forEach((input, index) => {
     const dir = resolve(root, input);
     const display = relative(root, join(dir, 'PKGBUILD')) || join(dir, 'PKGBUILD');
-    const bytes = readPkgbuild(dir, display);
-    if (!Buffer.isBuffer(bytes)) {
-      results.set(input, bytes);
-      return;
+    const contentHash = options.contentHashes?.get(dir);
+    const memoKey = `${dir}\0${options.carch}\0${view.fingerprint}`;
+    const memo = contentHash === undefined ? undefined : keyMemo.get(memoKey);
+    let key: string;
+    if (contentHash !== undefined) memoKeys.add(memoKey);
+    if (memo && memo.contentHash === contentHash) {
+      if ('error' in memo) return void results.set(input, { error: memo.error });
+      key = memo.key;
+    } else {
+      const bytes = readPkgbuild(dir, display);
+      if (!Buffer.isBuffer(bytes)) {
+        if (contentHash !== undefined) keyMemo.set(memoKey, { contentHash, error: bytes.error });
+        results.set(input, bytes);
+        return;
+      }
+      key = keyFor(dir, bytes, options.carch, view.fingerprint);
+      if (contentHash !== undefined) keyMemo.set(memoKey, { contentHash, key });
     }
-    const key = keyFor(dir, bytes, options.carch, view.fingerprint);
     usedKeys.add(key);
     const hit = cache?.get(key);
     // a PKGBUILD that ran out of time is tried again only with a longer limit; one read without the scan
@@ -411,6 +433,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
       if (cache && !uncacheable) cache.set(item.key, result);
     }
   }
+  if (options.pruneCache && options.contentHashes) for (const k of keyMemo.keys()) if (k.endsWith(`\0${options.carch}\0${view.fingerprint}`) && !memoKeys.has(k)) keyMemo.delete(k);
   if (cache) {
     if (options.pruneCache) cache.retain(usedKeys);
     cache.save();

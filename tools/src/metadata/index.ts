@@ -23,6 +23,8 @@ export interface MetadataSettings {
 export interface ReadMetadataOptions {
   /** drop cache entries of PKGBUILDs not in `dirs` (when `dirs` is the whole workspace) */
   pruneCache?: boolean;
+  /** content hashes of the directories (absolute), see ExtractOptions.contentHashes */
+  contentHashes?: ReadonlyMap<string, string>;
   stats?: ExtractStats;
 }
 
@@ -56,6 +58,7 @@ export async function readMetadata(workspaceRoot: string, dirs: readonly string[
     cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
     workspaceRoot,
     pruneCache: opts.pruneCache,
+    contentHashes: opts.contentHashes,
     stats: opts.stats,
   });
 }
@@ -87,6 +90,7 @@ export async function readMetadataForArchitectures(
       cacheDir: join(workspaceRoot, WORKSPACE_DATA, 'metadata'),
       workspaceRoot,
       pruneCache: opts.pruneCache,
+      contentHashes: opts.contentHashes,
       stats: opts.stats,
     });
   const first = await extract(dirs, archs[0], archs.length > 1);
