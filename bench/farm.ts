@@ -25,7 +25,7 @@ import { RW_TOKEN, startCacheServerProcess } from '../test/helpers/farm';
 import { startVersitygw } from '../test/helpers/s3-server';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..');
-const SHARED = process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared');
+const SHARED = resolve(process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared'));
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -27,7 +27,7 @@ import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { extractSrcinfo } from '../tools/src/metadata/extract';
 
 const ROOT = resolve(__dirname, '..');
-const SHARED = process.env.PKGNX_SHARED ?? resolve(ROOT, '..', 'shared');
+const SHARED = resolve(process.env.PKGNX_SHARED ?? resolve(ROOT, '..', 'shared'));
 const { values } = parseArgs({
   options: {
     pkgbuilds: { type: 'string' },

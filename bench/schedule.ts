@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { workspaceGraph } from '../tools/src/graph/cached-graph';
 
 const WORKSPACE_ROOT = resolve(__dirname, '..');
-const SHARED = process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared');
+const SHARED = resolve(process.env.PKGNX_SHARED ?? resolve(WORKSPACE_ROOT, '..', 'shared'));
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

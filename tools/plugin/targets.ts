@@ -108,8 +108,7 @@ export function buildTargetConfiguration(pkgbase: string, options: ResolvedPlugi
     dependsOn: [`^${options.buildTargetName}`],
     inputs,
     metadata: {
-      description: `Build ${pkgbase} in a clean chroot (configuration = target architecture; rebuild policy ${options.rebuildPolicy}; root packages in the hash: ${options.rootInput})`,
-      technologies: ['pacman'],
+      description: `Clean-chroot build (configuration = architecture; rebuild policy ${options.rebuildPolicy}; root packages hashed: ${options.rootInput})`,
     },
   });
 }
@@ -136,8 +135,7 @@ export function sharedAnyTargets(
       // what it places, nothing else: its own files reach it through the result
       inputs: [{ externalDependencies: [] }, { dependentTasksOutputFiles: `${result}/*.pkg.tar*` }, { dependentTasksOutputFiles: `${result}/abi.json` }],
       metadata: {
-        description: `Place ${pkgbase} (arch=any, built once by ${any}) into dist/<arch>/ and the workspace repository (configuration = target architecture)`,
-        technologies: ['pacman'],
+        description: `Places the result of ${any} in dist/<arch>/ and the workspace repository (configuration = architecture)`,
       },
     }),
     [any]: {
@@ -150,8 +148,7 @@ export function sharedAnyTargets(
       inputs: anyInputs,
       outputs: [`{workspaceRoot}/${result}`],
       metadata: {
-        description: `Build ${pkgbase} once for every architecture, natively when possible (arch=any; rebuild policy ${options.rebuildPolicy}; root packages in the hash: ${options.rootInput})`,
-        technologies: ['pacman'],
+        description: `The one build for every architecture, native when possible (rebuild policy ${options.rebuildPolicy}; root packages hashed: ${options.rootInput})`,
       },
     },
   };
@@ -172,8 +169,7 @@ export function publishTargetConfiguration(pkgbase: string, options: ResolvedPlu
     dependsOn: [options.buildTargetName],
     cache: false,
     metadata: {
-      description: `Publish ${pkgbase}'s packages (dist/<arch>/${pkgbase}/) into its repository (pkgnx.config.json "publish"); databases are written once per repository after the run`,
-      technologies: ['pacman'],
+      description: `Publish dist/<arch>/${pkgbase}/ (pkgnx.config.json "publish"; databases written once per run)`,
     },
   };
 }
