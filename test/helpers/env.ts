@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '..', '..');
@@ -17,6 +18,22 @@ export function hasCommand(cmd: string): boolean {
 }
 
 export const sharedAvailable = existsSync(SHARED_DATA);
+
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory under the system's temporary directory, removed when the test file's process exits: for
+ * fixtures used until the end of the file (a test that is done with its directory removes it itself).
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.push(dir) === 1) {
+    process.once('exit', () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return dir;
+}
 
 /** The unprivileged user that runs tools refusing root (makepkg): `PKGNX_BUILD_USER`, default `builder`. */
 export const BUILD_USER = process.env.PKGNX_BUILD_USER ?? 'builder';

@@ -2,22 +2,15 @@
  * Real packages for publishing tests: a PKGBUILD built with the real makepkg as the build user
  * (`makepkg -f -d`, zstd packages), returning the package files it made.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BUILD_USER, runAsBuildUser } from './env';
-
-const buildDirs: string[] = [];
-// the packages are used until the test file ends: remove the build directories when its process exits
-process.on('exit', () => {
-  for (const d of buildDirs) rmSync(d, { recursive: true, force: true });
-});
+import { BUILD_USER, runAsBuildUser, tempDir } from './env';
 
 /** Build `pkgbuild` (text) in a fresh directory; returns the absolute paths of the packages, sorted. */
 export async function makepkg(pkgbuild: string, files: Record<string, string> = {}): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-makepkg-'));
-  buildDirs.push(dir);
+  // the packages are used until the test file ends: removed when its process exits
+  const dir = tempDir('pkgnx-makepkg-');
   chmodSync(dir, 0o755);
   const src = join(dir, 'src');
   mkdirSync(src);

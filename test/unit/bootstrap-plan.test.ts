@@ -2,16 +2,17 @@
  * The bootstrap plan (loading, errors naming file and key, --stage/--start-from selection), the run
  * lock's stale rule, and the root tarball's entry checks: the pure parts of bootstrap/ and roots/tarball.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadPlan, selectEntries, SelectionError } from '../../tools/src/bootstrap/plan';
 import { staleReason, takeRunLock, LockBusyError } from '../../tools/src/bootstrap/lock';
 import { unsafeEntries } from '../../tools/src/roots/tarball';
+import { tempDir } from '../helpers/env';
 
-const dir = mkdtempSync(join(tmpdir(), 'pkgnx-plan-'));
+const dir = tempDir('pkgnx-plan-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function plan(body: unknown, name = 'p.json'): string {

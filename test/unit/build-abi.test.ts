@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { abiOfPackages, formatAbiManifest, isSonameProvide, parsePkginfo, readElfSoname } from '../../tools/src/packaging/abi';
-import { hasCommand } from '../helpers/env';
+import { hasCommand, tempDir } from '../helpers/env';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-abi-test-'));
+const tmp = tempDir('pkgnx-abi-test-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** a minimal ELF shared object: header, .dynstr, .dynamic (DT_SONAME, DT_NULL), section headers */

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logPathFor, newestLog, rotateLogs } from '../../tools/src/packaging/logs';
+import { tempDir } from '../helpers/env';
 
 test('logPathFor: logs/<pkgbase>/<YYYYmmdd-HHMMSS>-<arch>.log in UTC', () => {
   assert.equal(
@@ -21,7 +21,7 @@ function seed(root: string, pkgbase: string, stamps: string[]): string {
 }
 
 test('rotateLogs keeps the newest N of that package only: rotating python never touches python-requests', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-logs-'));
+  const root = tempDir('pkgnx-logs-');
   const stamps = ['20260101-000001', '20260101-000002', '20260101-000003', '20260101-000004', '20260101-000005'];
   const python = seed(root, 'python', stamps);
   const requests = seed(root, 'python-requests', stamps);
@@ -40,7 +40,7 @@ test('rotateLogs keeps the newest N of that package only: rotating python never 
 });
 
 test('newestLog picks the newest file, per architecture when asked', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-logs-'));
+  const root = tempDir('pkgnx-logs-');
   const dir = seed(root, 'foo', ['20260101-000001', '20260101-000003']);
   writeFileSync(join(dir, '20260101-000002-aarch64.log'), '');
   assert.equal(newestLog(dir), join(dir, '20260101-000003-x86_64.log'));
@@ -51,7 +51,7 @@ test('newestLog picks the newest file, per architecture when asked', () => {
 });
 
 test('newestLog since a time: only a log of this run, never an older one', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-logs-'));
+  const root = tempDir('pkgnx-logs-');
   const dir = join(root, 'logs', 'foo');
   mkdirSync(dir, { recursive: true });
   const old = join(dir, '20260101-000001-x86_64.log');

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildRequest, PlannedCommand } from '../../tools/src/packaging/backends/backend';
 import { planQemu, qemuBackend } from '../../tools/src/packaging/backends/qemu';
 import { checkBinfmt, QEMU_ARCH_MAP, qemuNameFor } from '../../tools/src/packaging/backends/shared';
 import { makeRequest, makeWorkspace, STANDIN_DIR, type TestWorkspace } from '../fixtures/devtools-standin/request';
+import { tempDir } from '../helpers/env';
 
 /** a fake /proc/sys/fs/binfmt_misc with one qemu registration */
 function fakeBinfmt(opts: { name?: string; flags?: string; enabled?: boolean; mounted?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-binfmt-'));
+  const dir = tempDir('pkgnx-binfmt-');
   if (opts.mounted === false) return dir;
   writeFileSync(join(dir, 'status'), 'enabled\n');
   writeFileSync(join(dir, 'register'), '');

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clearStaleMark, markSummaryStale, renderSummaryTable, summarizeRun, writeRunSummary, type TaskOutcome, type TaskRun } from '../../tools/src/packaging/run-summary';
 import { buildTaskRuns, isBuildRun } from '../../tools/plugin/run';
+import { tempDir } from '../helpers/env';
 
 function task(project: string, outcome: TaskOutcome, extra: Partial<TaskRun> = {}): TaskRun {
   return { id: `${project}:build:aarch64`, project, target: 'build', configuration: 'aarch64', outcome, startTime: 1000, endTime: 4500, ...(outcome === 'failed' ? { code: 1 } : {}), ...extra };
@@ -47,7 +47,7 @@ test('renderSummaryTable lists failures first with their logs and a count line',
 });
 
 test('writeRunSummary writes dist/summary.json and .txt atomically; the log is the newest file in logs/<pkgbase>/', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-summary-'));
+  const root = tempDir('pkgnx-summary-');
   mkdirSync(join(root, 'logs', 'zlib'), { recursive: true });
   writeFileSync(join(root, 'logs', 'zlib', '20260101-000000-aarch64.log'), '');
   writeFileSync(join(root, 'logs', 'zlib', '20260102-000000-aarch64.log'), '');
@@ -57,13 +57,13 @@ test('writeRunSummary writes dist/summary.json and .txt atomically; the log is t
   assert.deepEqual(JSON.parse(readFileSync(json, 'utf8')), summary);
   assert.match(readFileSync(txt, 'utf8'), /failed\s+zlib/);
   assert.deepEqual(readdirSync(join(root, 'dist')).sort(), ['summary.json', 'summary.txt'], 'no temp files left');
-  const none = writeRunSummary(mkdtempSync(join(tmpdir(), 'pkgnx-summary-')), { tasks });
+  const none = writeRunSummary(tempDir('pkgnx-summary-'), { tasks });
   assert.equal(none.summary.failed[0].log, null);
   assert.ok(existsSync(none.json));
 });
 
 test('a failed task without a log of this run: "no log: failed before the build started" and the reason from its output', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-summary-'));
+  const root = tempDir('pkgnx-summary-');
   // a log from an older run of the same package must not be shown as this failure's log
   mkdirSync(join(root, 'logs', 'zlib'), { recursive: true });
   writeFileSync(join(root, 'logs', 'zlib', '20200101-000000-aarch64.log'), 'old, unrelated\n');
@@ -92,7 +92,7 @@ test('isBuildRun: which nx command lines run the build target (dry runs do not)'
 });
 
 test('a build run that starts marks the previous summary stale; its own summary or the end of a run without builds clears the mark', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-summary-'));
+  const root = tempDir('pkgnx-summary-');
   markSummaryStale(root, { pid: 1, startedAt: '2026-01-01T00:00:00.000Z', command: 'run-many -t build' });
   assert.equal(existsSync(join(root, 'dist', 'summary.txt')), false, 'no summary, nothing to mark');
   writeRunSummary(root, { tasks, dependsOn, startTime: Date.parse('2025-12-31T00:00:00Z'), endTime: Date.parse('2025-12-31T00:10:00Z') });

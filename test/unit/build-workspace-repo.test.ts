@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { readSyncDatabase } from '../../tools/src/syncdb';
 import { addPackages, evictStaleCachedPackages, registeredPackages, registerOutputs, repoDbPath, workspaceRepository } from '../../tools/src/packaging/workspace-repo';
-import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
+import { WORKSPACE_ROOT, hasCommand, tempDir } from '../helpers/env';
 
 const skip = hasCommand('repo-add') && hasCommand('bsdtar') && hasCommand('flock') ? undefined : 'repo-add, bsdtar or flock missing';
-const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-repo-test-'));
+const tmp = tempDir('pkgnx-repo-test-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function fakePackage(outDir: string, name: string, version = '1.0-1'): string {

@@ -3,8 +3,6 @@
 // only the package itself provides (self-cycles).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from '../../tools/src/graph/workspace-graph';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
@@ -12,6 +10,7 @@ import { formatSelfCycles } from '../../tools/src/graph/cycles';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import type { MetadataResult } from '../../tools/src/metadata';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
+import { tempDir } from '../helpers/env';
 
 /** metadata by directory name (the last path component); a missing one is a broken PKGBUILD */
 function loaderFrom(srcinfos: Record<string, string>): MetadataLoader {
@@ -120,7 +119,7 @@ test('a makedepends only the package itself satisfies resolves to another projec
 });
 
 test('... or to the target repository; otherwise it is a self-cycle that needs a bootstrap, in the warnings and in pkgnx cycles', async () => {
-  const ws = mkdtempSync(join(tmpdir(), 'pkgnx-selfcycle-'));
+  const ws = tempDir('pkgnx-selfcycle-');
   await writeSyncDatabase(join(ws, 'repos', 'extra.db.tar.gz'), [{ name: 'jdk23-openjdk', version: '23.0.2-1', provides: ['java-environment=23'] }]);
   const metadata = {
     'java24-openjdk': jdk('java24-openjdk', 24, ['makedepends = java-environment>=23', 'checkdepends = jre24-openjdk']),

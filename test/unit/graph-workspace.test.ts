@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import type { MetadataResult } from '../../tools/src/metadata';
 import { writeSyncDatabase } from '../helpers/syncdb-writer';
+import { tempDir } from '../helpers/env';
 
 /** Metadata straight from .SRCINFO texts: the graph logic without the sandbox. */
 function loaderFrom(srcinfos: Record<string, string>): MetadataLoader {
@@ -24,7 +23,7 @@ const srcinfo = (name: string, lines: string[] = [], version = '1.0', arch = 'x8
   `pkgbase = ${name}\n\tpkgver = ${version}\n\tpkgrel = 1\n\tarch = ${arch}\n${lines.map((l) => `\t${l}\n`).join('')}\npkgname = ${name}\n`;
 
 test('a cycle is broken at the edge whose dependency the target repository already has, and external deps are validated', async () => {
-  const ws = mkdtempSync(join(tmpdir(), 'pkgnx-graph-'));
+  const ws = tempDir('pkgnx-graph-');
   await writeSyncDatabase(join(ws, 'repos', 'core.db.tar.gz'), [
     { name: 'gcc', version: '12.2.0-1' },
     { name: 'glibc', version: '2.36-3', provides: ['libc.so=6-64'] },

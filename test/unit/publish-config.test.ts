@@ -1,7 +1,6 @@
 /** The publish section of pkgnx.config.json, routing, and .PKGINFO parsing as repo-add does it. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -16,6 +15,7 @@ import {
 import { descText, filesText, nameOfDir } from '../../tools/src/publish/database';
 import { isPackageObject } from '../../tools/src/publish/layout';
 import type { StateEntry } from '../../tools/src/upstream/state-repo';
+import { tempDir } from '../helpers/env';
 
 const FILE = '/ws/pkgnx.config.json';
 const fails = (raw: unknown, pattern: RegExp): void => assert.throws(() => validatePublishConfig(raw, FILE), pattern);
@@ -64,7 +64,7 @@ test('every error names the file and the key', () => {
 });
 
 test('reading the file: missing file, missing key, bad JSON, destination override', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-pubconf-'));
+  const dir = tempDir('pkgnx-pubconf-');
   try {
     const f = join(dir, 'pkgnx.config.json');
     assert.throws(() => loadPublishConfig(f), /pkgnx\.config\.json: publish: configuration file not found/);

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import type { TaskResult } from '@nx/devkit';
 import { processKey, takePublishRun } from '../../tools/plugin/run';
 import { manifestPath } from '../../tools/src/publish/run-dir';
 import { WORKSPACE_DATA } from '../../tools/src/workspace-paths';
+import { tempDir } from '../helpers/env';
 
 const roots: string[] = [];
 const children: ChildProcess[] = [];
@@ -23,7 +23,7 @@ after(() => {
 });
 
 function workspace(): { root: string; runs: string } {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-handoff-'));
+  const root = tempDir('pkgnx-handoff-');
   roots.push(root);
   const runs = join(root, WORKSPACE_DATA, 'runs');
   mkdirSync(runs, { recursive: true });

@@ -6,6 +6,7 @@ import { analyzeRepositories, compareRepositories, parseBlacklist, type WorkPlan
 import { RepoSet } from '../../tools/src/repo-set';
 import { BLACKLIST_TEXT, CHANGES, deriveTarget, upstreamPath, UPSTREAM_REPOS } from '../fixtures/upstream/derive';
 import { pkg, repoSetFrom } from '../fixtures/upstream/scenario';
+import { tempDir } from '../helpers/env';
 
 const names = (plan: WorkPlan): string[] => plan.entries.map((e) => e.name);
 const entry = (plan: WorkPlan, name: string) => {
@@ -193,10 +194,8 @@ test('real 2022 databases against a derived aarch64 target: categories, blacklis
 test('a testing repository labelled with its stable name: the newer package wins, labelled with the stable repo', async () => {
   const { readSyncDatabase: read } = await import('../../tools/src/syncdb');
   const { writeSyncDatabase } = await import('../helpers/syncdb-writer');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-testing-'));
+  const dir = tempDir('pkgnx-testing-');
   const core = await read(await writeSyncDatabase(join(dir, 'core.db.tar.gz'), [pkg('glibc', '2.36-3'), pkg('zlib', '1.2.13-1')]));
   const testing = await read(await writeSyncDatabase(join(dir, 'core-testing.db.tar.gz'), [pkg('glibc', '2.37-1'), pkg('zlib', '1.2.12-1')]));
   const set = new RepoSet([{ database: core }, { database: testing, label: 'core' }]);

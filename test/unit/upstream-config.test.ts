@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError, fnmatchToRegExp, loadUpstreamConfig, parseBlacklist, parseStateLine, parseStateRepo,
   readBlacklist, stableRepoName, validateUpstreamConfig,
 } from '../../tools/src/upstream';
 import { officialRepoUrl, versionToTag } from '../../tools/src/git/arch-repos';
+import { tempDir } from '../helpers/env';
 
 const minimal = {
   upstreamArch: 'x86_64',
@@ -44,7 +44,7 @@ test('config: every error names the file and the key', () => {
   bad({ officialUrlTemplate: 'https://x/y.git' }, /upstream\.officialUrlTemplate: must contain '\{pkgbase\}'/);
   bad({ bootstrapOnly: 'gcc' }, /upstream\.bootstrapOnly: must be an array of strings/);
   bad({ colour: true }, /upstream\.colour: is not a known key/);
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-cfg-'));
+  const dir = tempDir('pkgnx-cfg-');
   assert.throws(() => loadUpstreamConfig(join(dir, 'pkgnx.config.json')), /pkgnx\.config\.json: upstream: configuration file not found/);
   writeFileSync(join(dir, 'pkgnx.config.json'), '{"other": 1}');
   assert.throws(() => loadUpstreamConfig(join(dir, 'pkgnx.config.json')), /: upstream: missing key/);
@@ -72,7 +72,7 @@ test('state repository: line format, tags, <repo>-<arch> directories, highest ve
   const sha = 'e4f0'.padEnd(40, '0');
   assert.deepEqual(parseStateLine(`example 17:4.3.2-10 17-4.3.2-10 ${sha}\n`, 'f'), { pkgbase: 'example', version: '17:4.3.2-10', tag: '17-4.3.2-10', commit: sha });
   assert.throws(() => parseStateLine('example 1.0-1\n', 'core-x86_64/example'), /core-x86_64\/example: expected 'pkgbase version tag commit'/);
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-state-'));
+  const dir = tempDir('pkgnx-state-');
   const put = (sub: string, name: string, version: string): void => {
     mkdirSync(join(dir, sub), { recursive: true });
     writeFileSync(join(dir, sub, name), `${name} ${version} ${versionToTag(version)} ${sha}\n`);
@@ -110,7 +110,7 @@ test('blacklist: an invalid pattern names the file and line; `]` right after `[`
     () => parseBlacklist('ok\n# c\n[z-a]foo\n', '/ws/blacklist.txt'),
     (e: Error) => /^\/ws\/blacklist\.txt:3: invalid pattern '\[z-a\]foo'/.test(e.message) && !/^Invalid regular expression/.test(e.message),
   );
-  const dir = mkdtempSync(join(tmpdir(), 'pkgnx-bl-'));
+  const dir = tempDir('pkgnx-bl-');
   writeFileSync(join(dir, 'blacklist.txt'), 'a\n\n[z-a]x  # bad\n');
   assert.throws(() => readBlacklist(join(dir, 'blacklist.txt')), new RegExp(`: ${join(dir, 'blacklist.txt').replace(/[.]/g, '\\.')}:3: invalid pattern`));
   const b = parseBlacklist('[!]x]y\n[]a]b\n');

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RebuildScheduler, type BuildReport, type WatchStatus } from '../../tools/src/watch/scheduler';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatStatus, isEditorNoise, packageFiles, reportFromSummary } from '../../tools/src/watch/watch';
+import { tempDir } from '../helpers/env';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -91,7 +91,7 @@ test('status words from the run summary; editor noise is not a save', () => {
 });
 
 test('saved files of no package directory (stray, or of a deleted one) are left out: Nx would count them as touching every project', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-watch-unit-'));
+  const root = tempDir('pkgnx-watch-unit-');
   try {
     mkdirSync(join(root, 'pkgbuilds/foo/patches'), { recursive: true });
     writeFileSync(join(root, 'pkgbuilds/foo/PKGBUILD'), 'pkgname=foo\n');
