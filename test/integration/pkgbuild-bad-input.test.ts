@@ -2,7 +2,7 @@
 // a PKGBUILD does while being sourced reaches the workspace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand } from '../helpers/env';
@@ -154,13 +154,17 @@ test('the sandbox also works when pkgnx runs as an ordinary user (a user namespa
   assert.equal(r.stdout, `aarch64\n${uid}\nCapEff:\t0000000000000000\ntmp-writable\nro\ngood-one\n`, r.stderr);
 });
 
-test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in the same sandbox', { skip, timeout: 120_000 }, async () => {
-  const { mkdirSync, writeFileSync } = await import('node:fs');
-  const root = mkdtempSync(join(tmpdir(), 'pkgnx-forge-'));
-  const write = (name: string, text: string): void => {
+/** writes `<root>/<name>/PKGBUILD` */
+function pkgbuildWriter(root: string): (name: string, text: string) => void {
+  return (name, text) => {
     mkdirSync(join(root, name), { recursive: true });
     writeFileSync(join(root, name, 'PKGBUILD'), text);
   };
+}
+
+test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in the same sandbox', { skip, timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'pkgnx-forge-'));
+  const write = pkgbuildWriter(root);
   const good = (name: string): string => `pkgname=${name}\npkgver=1\npkgrel=1\narch=(any)\ndepends=(honest)\npackage() { :; }\n`;
   // a: a background loop keeps overwriting the record file the driver reads for the next item
   write('a-background', `pkgname=a-background\npkgver=1\npkgrel=1\narch=(any)\n( while :; do printf 'S\\0pkgbase\\0evil\\0' > /tmp/.pkgnx-rec 2>/dev/null; done ) &\npackage() { :; }\n`);
@@ -184,13 +188,9 @@ test('a PKGBUILD cannot forge the metadata of the PKGBUILDs sourced after it in 
 });
 
 test('nothing a PKGBUILD leaves in the scratch /tmp reaches the PKGBUILDs sourced after it in the same sandbox', { skip, timeout: 120_000 }, async () => {
-  const { mkdirSync, writeFileSync } = await import('node:fs');
   // under /tmp, so the sandbox's /tmp also holds the directories bwrap made for the package directories
   const root = mkdtempSync(join(tmpdir(), 'pkgnx-leftover-'));
-  const write = (name: string, text: string): void => {
-    mkdirSync(join(root, name), { recursive: true });
-    writeFileSync(join(root, name, 'PKGBUILD'), text);
-  };
+  const write = pkgbuildWriter(root);
   // each attack leaves something behind in a different way; the driver's scratch files are its record files
   const attacks: Record<string, string> = {
     'a-file': 'echo secret > /tmp/leak',

@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { WORKSPACE_DATA } from '../workspace-paths';
+import { fileIdentity } from '../file-identity';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
 import { readMetadataForArchitectures, type MetadataSettings } from '../metadata';
 import { metadataView } from '../metadata/build-root-view';
@@ -103,10 +104,10 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   // differ for the same graph, so each keeps its own file instead of evicting the other's
   const cacheFile = join(workspaceRoot, WORKSPACE_DATA, dirHashes ? 'graph-nx.json' : 'graph-cli.json');
   // the file this process wrote or read last, unchanged since, holds another key: not read again (20 MB at 8,000 PKGBUILDs)
+  const identity = fileIdentity(cacheFile);
   const known = knownGraphFiles.get(cacheFile);
-  if (!(known && known.key !== key && known.identity === (await fileIdentity(cacheFile)))) {
+  if (!(known && known.key !== key && known.identity === identity)) {
     try {
-      const identity = await fileIdentity(cacheFile);
       const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
       if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key });
       if (cached.key === key) return expandSharedMetadata(cached.graph);
@@ -122,23 +123,13 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify({ key, graph: shareMetadata(graph) }));
   await rename(tmp, cacheFile);
-  const identity = await fileIdentity(cacheFile);
-  if (identity) knownGraphFiles.set(cacheFile, { identity, key });
+  const written = fileIdentity(cacheFile);
+  if (written) knownGraphFiles.set(cacheFile, { identity: written, key });
   return graph;
 }
 
 /** graph cache file -> the identity and key it had when this process last wrote or read it */
 const knownGraphFiles = new Map<string, { identity: string; key: string }>();
-
-/** every write replaces the file (a new inode): an equal identity is the same content */
-async function fileIdentity(file: string): Promise<string | undefined> {
-  try {
-    const st = await stat(file);
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * In the cache file a project's metadata for a second architecture that equals the first's (every

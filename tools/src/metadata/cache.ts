@@ -3,8 +3,9 @@
  * everything the result depends on, replaced atomically (temp file + rename) so readers never see half a file.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileIdentity } from '../file-identity';
 import type { Srcinfo } from '../model';
 
 /** an error is cached too; `timedOutAfterMs`: the time limit it exceeded (a higher limit tries again) */
@@ -24,16 +25,6 @@ export function cacheKey(parts: (string | Buffer)[]): string {
     h.update(b);
   }
   return h.digest('hex');
-}
-
-/** which file a read or written cache is: every write replaces the file (a new inode), so an equal identity is the same content */
-function fileIdentity(file: string): string | undefined {
-  try {
-    const st = statSync(file);
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
 }
 
 // a long-lived process (the Nx daemon's plugin worker) computes the graph again on every change: the cache it

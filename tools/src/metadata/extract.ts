@@ -254,8 +254,31 @@ const BATCH_SIZE = 64;
 // the driver script is hashed once, not once per PKGBUILD (2,600 PKGBUILDs x 10 KiB adds up)
 let driverDigest: string | undefined;
 
-/** directory, architecture and build-root view -> its content hash and what it gave: the cache key, or why it cannot be sourced */
-const keyMemo = new Map<string, { contentHash: string; key: string } | { contentHash: string; error: string }>();
+type KeyOrError = { key: string } | { error: string };
+
+/** per architecture and build-root view: directory -> its content hash and what it gave */
+const keyMemo = new Map<string, Map<string, { contentHash: string; found: KeyOrError }>>();
+
+/**
+ * A directory's cache key, or why it cannot be sourced (checked on the host, before any sandbox). With a content
+ * hash, a directory whose hash is the one of an earlier call in this process is not read again.
+ */
+function cacheKeyOf(dir: string, display: string, carch: string, viewFingerprint: string, contentHash: string | undefined): KeyOrError {
+  if (contentHash === undefined) return findKey(dir, display, carch, viewFingerprint);
+  const scope = `${carch}\0${viewFingerprint}`;
+  const memo = keyMemo.get(scope) ?? new Map<string, { contentHash: string; found: KeyOrError }>();
+  keyMemo.set(scope, memo);
+  const kept = memo.get(dir);
+  if (kept?.contentHash === contentHash) return kept.found;
+  const found = findKey(dir, display, carch, viewFingerprint);
+  memo.set(dir, { contentHash, found });
+  return found;
+}
+
+function findKey(dir: string, display: string, carch: string, viewFingerprint: string): KeyOrError {
+  const bytes = readPkgbuild(dir, display);
+  return Buffer.isBuffer(bytes) ? { key: keyFor(dir, bytes, carch, viewFingerprint) } : bytes;
+}
 
 /**
  * sha256 of what one result depends on: the PKGBUILD, every other file of its directory (a PKGBUILD
@@ -349,28 +372,15 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const pending: (BatchItem & { key: string; input: string; display: string })[] = [];
   const usedKeys = new Set<string>();
 
-  const memoKeys = new Set<string>();
   dirs.forEach((input, index) => {
     const dir = resolve(root, input);
     const display = relative(root, join(dir, 'PKGBUILD')) || join(dir, 'PKGBUILD');
-    const contentHash = options.contentHashes?.get(dir);
-    const memoKey = `${dir}\0${options.carch}\0${view.fingerprint}`;
-    const memo = contentHash === undefined ? undefined : keyMemo.get(memoKey);
-    let key: string;
-    if (contentHash !== undefined) memoKeys.add(memoKey);
-    if (memo && memo.contentHash === contentHash) {
-      if ('error' in memo) return void results.set(input, { error: memo.error });
-      key = memo.key;
-    } else {
-      const bytes = readPkgbuild(dir, display);
-      if (!Buffer.isBuffer(bytes)) {
-        if (contentHash !== undefined) keyMemo.set(memoKey, { contentHash, error: bytes.error });
-        results.set(input, bytes);
-        return;
-      }
-      key = keyFor(dir, bytes, options.carch, view.fingerprint);
-      if (contentHash !== undefined) keyMemo.set(memoKey, { contentHash, key });
+    const found = cacheKeyOf(dir, display, options.carch, view.fingerprint, options.contentHashes?.get(dir));
+    if ('error' in found) {
+      results.set(input, { error: found.error });
+      return;
     }
+    const { key } = found;
     usedKeys.add(key);
     const hit = cache?.get(key);
     // a PKGBUILD that ran out of time is tried again only with a longer limit; one read without the scan
@@ -433,7 +443,9 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
       if (cache && !uncacheable) cache.set(item.key, result);
     }
   }
-  if (options.pruneCache && options.contentHashes) for (const k of keyMemo.keys()) if (k.endsWith(`\0${options.carch}\0${view.fingerprint}`) && !memoKeys.has(k)) keyMemo.delete(k);
+  // directories gone from the workspace leave the memo too
+  const memo = keyMemo.get(`${options.carch}\0${view.fingerprint}`);
+  if (options.pruneCache && options.contentHashes && memo) for (const d of memo.keys()) if (!options.contentHashes.has(d)) memo.delete(d);
   if (cache) {
     if (options.pruneCache) cache.retain(usedKeys);
     cache.save();
