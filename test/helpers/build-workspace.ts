@@ -40,7 +40,7 @@ export function createWorkspace(roots: Record<string, string>, packages: Record<
       {
         cacheDirectory: '.nx/cache',
         useDaemonProcess: false,
-        plugins: [{ plugin: './tools/plugin/index.ts', options: { rebuildPolicy: 'abi', validateExternal: false } }],
+        plugins: [{ plugin: './tools/plugin/nx-entry.js', options: { rebuildPolicy: 'abi', validateExternal: false } }],
         targetDefaults: {
           build: { options: { keepLogs: 3, ...options } },
         },

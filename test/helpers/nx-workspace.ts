@@ -23,7 +23,7 @@ export function makeTempWorkspace(opts: { pkgbuilds?: Record<string, string>; co
   for (const p of ['tools', 'chroot-config', 'keys', 'tsconfig.base.json', 'tsconfig.json', 'package.json']) cpSync(join(WORKSPACE_ROOT, p), join(root, p), { recursive: true });
   symlinkSync(join(WORKSPACE_ROOT, 'node_modules'), join(root, 'node_modules'));
   const nxJson = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'nx.json'), 'utf8')) as { plugins: { plugin: string; options?: Record<string, unknown> }[] };
-  if (opts.pluginOptions) nxJson.plugins = [{ plugin: './tools/plugin/index.ts', options: opts.pluginOptions }];
+  if (opts.pluginOptions) nxJson.plugins = [{ plugin: './tools/plugin/nx-entry.js', options: opts.pluginOptions }];
   writeFileSync(join(root, 'nx.json'), `${JSON.stringify(nxJson, null, 2)}\n`);
   writeFileSync(join(root, '.gitignore'), 'node_modules\ndist\n.nx\nlogs\n');
   mkdirSync(join(root, 'pkgbuilds'), { recursive: true });

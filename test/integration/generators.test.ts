@@ -52,7 +52,7 @@ before(async () => {
     if (existsSync(join(WORKSPACE_ROOT, f))) cpSync(join(WORKSPACE_ROOT, f), join(ws, f), { recursive: true });
   }
   symlinkSync(join(WORKSPACE_ROOT, 'node_modules'), join(ws, 'node_modules'));
-  const plugins = existsSync(join(WORKSPACE_ROOT, 'tools/plugin/index.ts')) ? [{ plugin: './tools/plugin/index.ts', options: {} }] : [];
+  const plugins = existsSync(join(WORKSPACE_ROOT, 'tools/plugin/nx-entry.js')) ? [{ plugin: './tools/plugin/nx-entry.js', options: {} }] : [];
   writeFileSync(
     join(ws, 'nx.json'),
     JSON.stringify({ useDaemonProcess: false, cacheDirectory: '.nx/cache', plugins, sync: { globalGenerators: ['./tools:sync-srcinfo'] } }, null, 2),

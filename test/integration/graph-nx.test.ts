@@ -147,7 +147,7 @@ test('chroot-config: an architecture without one, or a missing chroot-config/x86
   const r2 = ws2.nx(['show', 'projects']);
   assert.notEqual(r2.status, 0);
   assert.match(r2.stdout + r2.stderr, /option "defaultArchitecture" .*not set, and chroot-config\/x86_64\/makepkg\.conf does not exist \(found there: aarch64\): the default configuration would silently become aarch64/);
-  ws2.write('nx.json', JSON.stringify({ plugins: [{ plugin: './tools/plugin/index.ts', options: { defaultArchitecture: 'aarch64' } }] }));
+  ws2.write('nx.json', JSON.stringify({ plugins: [{ plugin: './tools/plugin/nx-entry.js', options: { defaultArchitecture: 'aarch64' } }] }));
   const r3 = ws2.nx(['show', 'project', 'alpha', '--json']);
   assert.equal(r3.status, 0, r3.stderr);
   assert.equal((JSON.parse(r3.stdout) as { targets: { build: { defaultConfiguration: string } } }).targets.build.defaultConfiguration, 'aarch64');

@@ -110,7 +110,7 @@ const CLAIMED = /^publish-\d+-\d+\.claimed-(\d+)-(\d+)$/;
  * workspace's nx.json plugins? Without it nothing would commit a staged package.
  */
 function pluginRegistered(context: ExecutorContext): boolean {
-  const own = [join(__dirname, 'index.ts'), join(__dirname, 'index.js'), join(__dirname, 'index'), __dirname];
+  const own = [join(__dirname, 'nx-entry.js'), join(__dirname, 'index.ts'), join(__dirname, 'index.js'), join(__dirname, 'index'), __dirname];
   return (context.nxJsonConfiguration?.plugins ?? []).some((entry) => {
     const spec = typeof entry === 'string' ? entry : entry.plugin;
     if (spec.startsWith('.') || spec.startsWith('/')) return own.includes(resolve(context.root, spec));

@@ -17,7 +17,7 @@ import type { PackageBaseMetadata } from '../model';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
 export { WORKSPACE_DATA };
-export const PLUGIN_PATH = './tools/plugin/index.ts';
+export const PLUGIN_PATH = './tools/plugin/nx-entry.js';
 
 export function discoverArchitectures(workspaceRoot: string): string[] {
   const dir = join(workspaceRoot, 'chroot-config');
@@ -37,7 +37,7 @@ export function readPluginOptionsFromNxJson(workspaceRoot: string): unknown {
   const nxJson = JSON.parse(readFileSync(join(workspaceRoot, 'nx.json'), 'utf8')) as { plugins?: (string | { plugin: string; options?: unknown })[] };
   for (const entry of nxJson.plugins ?? []) {
     const name = typeof entry === 'string' ? entry : entry.plugin;
-    if (/tools\/plugin(\/index(\.ts)?)?$/.test(name)) return typeof entry === 'string' ? {} : (entry.options ?? {});
+    if (/tools\/plugin(\/(index(\.ts)?|nx-entry\.js))?$/.test(name)) return typeof entry === 'string' ? {} : (entry.options ?? {});
   }
   throw new Error(`${join(workspaceRoot, 'nx.json')}: no plugins[] entry for ${PLUGIN_PATH}`);
 }
