@@ -255,39 +255,46 @@ const BATCH_SIZE = 64;
 let driverDigest: string | undefined;
 
 type KeyOrError = { key: string } | { error: string };
-
-/** per architecture and build-root view: directory -> its content hash and what it gave */
-const keyMemo = new Map<string, Map<string, { contentHash: string; found: KeyOrError }>>();
+type DigestOrError = { digest: string } | { error: string };
 
 /**
- * A directory's cache key, or why it cannot be sourced (checked on the host, before any sandbox). With a content
- * hash, a directory whose hash is the one of an earlier call in this process is not read again.
+ * directory -> its Nx content hash and what reading it gave: the same for every architecture and build-root view,
+ * so two architectures read a directory once, and a long-lived process (the daemon) not again until it changes
+ */
+const contentMemo = new Map<string, { contentHash: string; found: DigestOrError }>();
+
+/**
+ * A directory's cache key, or why it cannot be sourced (checked on the host, before any sandbox): its contents'
+ * digest (directoryDigest), carch, the build-root view and the extractor. With a content hash, a directory
+ * whose hash is the one of an earlier call in this process is not read again.
  */
 function cacheKeyOf(dir: string, display: string, carch: string, viewFingerprint: string, contentHash: string | undefined): KeyOrError {
-  if (contentHash === undefined) return findKey(dir, display, carch, viewFingerprint);
-  const scope = `${carch}\0${viewFingerprint}`;
-  const memo = keyMemo.get(scope) ?? new Map<string, { contentHash: string; found: KeyOrError }>();
-  keyMemo.set(scope, memo);
-  const kept = memo.get(dir);
-  if (kept?.contentHash === contentHash) return kept.found;
-  const found = findKey(dir, display, carch, viewFingerprint);
-  memo.set(dir, { contentHash, found });
+  const content = directoryContent(dir, display, contentHash);
+  if ('error' in content) return content;
+  driverDigest ??= cacheKey([DRIVER_SCRIPT]);
+  // the directory too: an error names it, and $startdir is its path. Not whether the extraction scanned for
+  // architecture independence: a scanned result serves a caller that did not ask (the graph scans, the
+  // .SRCINFO sync does not: one sourcing for both), and an unscanned one is sourced again when asked
+  return { key: cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, content.digest]) };
+}
+
+function directoryContent(dir: string, display: string, contentHash: string | undefined): DigestOrError {
+  const kept = contentHash === undefined ? undefined : contentMemo.get(dir);
+  if (kept && kept.contentHash === contentHash) return kept.found;
+  const bytes = readPkgbuild(dir, display);
+  const found = Buffer.isBuffer(bytes) ? { digest: directoryDigest(dir, bytes) } : bytes;
+  if (contentHash !== undefined) contentMemo.set(dir, { contentHash, found });
   return found;
 }
 
-function findKey(dir: string, display: string, carch: string, viewFingerprint: string): KeyOrError {
-  const bytes = readPkgbuild(dir, display);
-  return Buffer.isBuffer(bytes) ? { key: keyFor(dir, bytes, carch, viewFingerprint) } : bytes;
-}
-
 /**
- * sha256 of what one result depends on: the PKGBUILD, every other file of its directory (a PKGBUILD
- * may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
- * (source tarballs), carch and the extractor. Only the package directory is visible in the sandbox,
- * so nothing outside it can change the result.
+ * sha256 of the directory's part of what one result depends on: the PKGBUILD, every other file of its directory
+ * (a PKGBUILD may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
+ * (source tarballs). Only the package directory is visible in the sandbox, so nothing outside it can change
+ * the result.
  */
-function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: string): string {
-  const parts: (string | Buffer)[] = [];
+function directoryDigest(dir: string, pkgbuild: Buffer): string {
+  const parts: (string | Buffer)[] = [pkgbuild];
   try {
     for (const name of readdirSync(dir).sort()) {
       if (name === 'PKGBUILD' || name === 'src' || name === 'pkg') continue;
@@ -301,11 +308,7 @@ function keyFor(dir: string, pkgbuild: Buffer, carch: string, viewFingerprint: s
   } catch {
     // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
   }
-  driverDigest ??= cacheKey([DRIVER_SCRIPT]);
-  // the directory too: an error names it, and $startdir is its path. Not whether the extraction scanned for
-  // architecture independence: a scanned result serves a caller that did not ask (the graph scans, the
-  // .SRCINFO sync does not: one sourcing for both), and an unscanned one is sourced again when asked
-  return cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, pkgbuild, ...parts]);
+  return cacheKey(parts);
 }
 
 function readlinkSafe(path: string): string {
@@ -444,8 +447,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
     }
   }
   // directories gone from the workspace leave the memo too
-  const memo = keyMemo.get(`${options.carch}\0${view.fingerprint}`);
-  if (options.pruneCache && options.contentHashes && memo) for (const d of memo.keys()) if (!options.contentHashes.has(d)) memo.delete(d);
+  if (options.pruneCache && options.contentHashes) for (const d of contentMemo.keys()) if (!options.contentHashes.has(d)) contentMemo.delete(d);
   if (cache) {
     if (options.pruneCache) cache.retain(usedKeys);
     cache.save();
