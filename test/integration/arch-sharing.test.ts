@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMetadata, readMetadataForArchitectures } from '../../tools/src/metadata';
@@ -77,6 +77,44 @@ test('one sourcing for PKGBUILDs that cannot depend on CARCH; per architecture, 
     assert.equal(rescan.sourced, 1, 'only the edited PKGBUILD, once, with the scan');
     const plain = shared.get('x86_64')!.get(join('pkgbuilds', 'plain'))!;
     assert.ok('srcinfo' in plain && plain.archIndependent === true, JSON.stringify(plain));
+  } finally {
+    rmSync(ws, { recursive: true, force: true });
+  }
+});
+
+test('a directory whose Nx content hash is unchanged is read once for both architectures, and not again by later runs', { skip, timeout: 120_000 }, async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'pkgnx-digests-'));
+  try {
+    const dirs = Object.entries(PKGBUILDS).map(([name, files]) => {
+      const dir = join('pkgbuilds', name);
+      mkdirSync(join(ws, dir), { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(ws, dir, f), text);
+      return dir;
+    });
+    const settings = { source: 'pkgbuild' as const, timeoutSeconds: 10 };
+    const contentHashes = new Map(dirs.map((d) => [join(ws, d), `nx-hash-of-${d}`]));
+    const run = async (): Promise<ReturnType<typeof createStats>> => {
+      const stats = createStats();
+      await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats, contentHashes, pruneCache: true });
+      return stats;
+    };
+    const first = await run();
+    // two of the four are sourced for aarch64 too, from the digests read for x86_64
+    assert.deepEqual([first.read, first.sourced], [4, 6]);
+    const digestsFile = join(ws, '.nx/workspace-data/pkgnx/metadata/directory-digests.json');
+    const onDisk = (): string[] => Object.keys((JSON.parse(readFileSync(digestsFile, 'utf8')) as { entries: Record<string, unknown> }).entries).sort();
+    assert.deepEqual(onDisk(), dirs.map((d) => join(ws, d)).sort());
+    const warm = await run();
+    assert.deepEqual([warm.read, warm.sourced], [0, 0]);
+    // an edit Nx sees (a new content hash): that directory alone is read and sourced again
+    writeFileSync(join(ws, 'pkgbuilds/plain/PKGBUILD'), PKGBUILDS.plain.PKGBUILD.replace('pkgrel=1', 'pkgrel=2'));
+    contentHashes.set(join(ws, 'pkgbuilds/plain'), 'nx-hash-after-the-edit');
+    const edited = await run();
+    assert.deepEqual([edited.read, edited.sourced], [1, 1]);
+    // a directory gone from the workspace leaves the digests
+    contentHashes.delete(join(ws, 'pkgbuilds/plain'));
+    await readMetadataForArchitectures(ws, dirs.filter((d) => !d.endsWith('plain')), ['x86_64', 'aarch64'], settings, { contentHashes, pruneCache: true });
+    assert.deepEqual(onDisk(), dirs.filter((d) => !d.endsWith('plain')).map((d) => join(ws, d)).sort());
   } finally {
     rmSync(ws, { recursive: true, force: true });
   }

@@ -119,11 +119,11 @@ test('broken PKGBUILDs are cached like good ones: the next command sources nothi
   const first = ws.nx(['show', 'projects']);
   assert.equal(first.status, 0, first.stderr);
   assert.deepEqual(first.stdout.trim().split('\n').sort(), ['good', 'loops', 'norel']);
-  const metadata = readdirSync(join(data, 'metadata'));
-  const cached = JSON.parse(readFileSync(join(data, 'metadata', metadata[0]), 'utf8')) as { entries: Record<string, { error?: string }> };
+  const srcinfoFile = readdirSync(join(data, 'metadata')).find((f) => f.startsWith('srcinfo-'))!;
+  const cached = JSON.parse(readFileSync(join(data, 'metadata', srcinfoFile), 'utf8')) as { entries: Record<string, { error?: string }> };
   assert.equal(Object.values(cached.entries).filter((e) => e.error).length, 2, 'the timeout and the lint error are cached');
   const graphAt = mtime('graph-nx.json');
-  const metaAt = mtime(join('metadata', metadata[0]));
+  const metaAt = mtime(join('metadata', srcinfoFile));
 
   // a CLI verb computes its own key: it writes its own file and leaves Nx's alone
   const cli = spawnSync(process.execPath, ['--require', '@swc-node/register', join(ws.root, 'tools', 'bin', 'pkgnx.ts'), 'graph'], { cwd: ws.root, encoding: 'utf8', env: { ...process.env, SWC_NODE_PROJECT: join(ws.root, 'tsconfig.json') } });
@@ -133,7 +133,7 @@ test('broken PKGBUILDs are cached like good ones: the next command sources nothi
   const second = ws.nx(['show', 'projects']);
   assert.equal(second.status, 0, second.stderr);
   assert.equal(mtime('graph-nx.json'), graphAt, 'the warm command reused the cached graph although two projects are broken');
-  assert.equal(mtime(join('metadata', metadata[0])), metaAt, 'nothing was sourced again');
+  assert.equal(mtime(join('metadata', srcinfoFile)), metaAt, 'nothing was sourced again');
 });
 
 test('chroot-config: an architecture without one, or a missing chroot-config/x86_64, is an error naming the key and the directory', () => {

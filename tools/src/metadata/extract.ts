@@ -11,7 +11,7 @@ import type { Srcinfo, SrcinfoSection } from '../model';
 import { normalizeSrcinfoValue } from '../srcinfo';
 import { WORKSPACE_DATA } from '../workspace-paths';
 import { DRIVER_SCRIPT, runBatch, type BatchItem, type BatchOutcome } from './batch';
-import { SrcinfoCache, cacheKey, type CachedResult } from './cache';
+import { CacheFile, SrcinfoCache, cacheKey, type CachedResult } from './cache';
 import { isDriverAttribute, lintExtraction, type RawExtraction, type RawSection } from './lint';
 import { isArchIndependent } from './arch-independence';
 import { metadataView } from './build-root-view';
@@ -32,6 +32,8 @@ export interface ExtractStats {
   /** PKGBUILDs sourced */
   sourced: number;
   cacheHits: number;
+  /** package directories read and hashed for their cache keys (once for every architecture) */
+  read: number;
 }
 
 export interface ExtractOptions {
@@ -63,7 +65,7 @@ export interface ExtractOptions {
 }
 
 export function createStats(): ExtractStats {
-  return { spawned: 0, sourced: 0, cacheHits: 0 };
+  return { spawned: 0, sourced: 0, cacheHits: 0, read: 0 };
 }
 
 /** Turns the driver's payload fields into sections with raw values and the lint facts. */
@@ -257,19 +259,14 @@ let driverDigest: string | undefined;
 type KeyOrError = { key: string } | { error: string };
 type DigestOrError = { digest: string } | { error: string };
 
-/**
- * directory -> its Nx content hash and what reading it gave: the same for every architecture and build-root view,
- * so two architectures read a directory once, and a long-lived process (the daemon) not again until it changes
- */
-const contentMemo = new Map<string, { contentHash: string; found: DigestOrError }>();
+/** a directory's Nx content hash and its contents' digest (directory-digests.json in the cache directory) */
+type DirectoryDigest = { contentHash: string; digest: string };
 
 /**
  * A directory's cache key, or why it cannot be sourced (checked on the host, before any sandbox): its contents'
- * digest (directoryDigest), carch, the build-root view and the extractor. With a content hash, a directory
- * whose hash is the one of an earlier call in this process is not read again.
+ * digest (directoryDigest), carch, the build-root view and the extractor.
  */
-function cacheKeyOf(dir: string, display: string, carch: string, viewFingerprint: string, contentHash: string | undefined): KeyOrError {
-  const content = directoryContent(dir, display, contentHash);
+function cacheKeyOf(content: DigestOrError, dir: string, carch: string, viewFingerprint: string): KeyOrError {
   if ('error' in content) return content;
   driverDigest ??= cacheKey([DRIVER_SCRIPT]);
   // the directory too: an error names it, and $startdir is its path. Not whether the extraction scanned for
@@ -278,13 +275,22 @@ function cacheKeyOf(dir: string, display: string, carch: string, viewFingerprint
   return { key: cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, content.digest]) };
 }
 
-function directoryContent(dir: string, display: string, contentHash: string | undefined): DigestOrError {
-  const kept = contentHash === undefined ? undefined : contentMemo.get(dir);
-  if (kept && kept.contentHash === contentHash) return kept.found;
+/**
+ * What a directory's contents give: their digest, or why the PKGBUILD cannot be sourced. With Nx's content hash
+ * of the directory, a directory whose hash is the one remembered with its digest (by any earlier process, for
+ * any architecture) is not read again: the trust the cached graph already has, which a warm command takes
+ * whole when Nx's hashes are unchanged.
+ */
+function directoryContent(dir: string, display: string, contentHash: string | undefined, digests: CacheFile<DirectoryDigest> | undefined, stats: ExtractStats): DigestOrError {
+  const kept = contentHash === undefined ? undefined : digests?.get(dir);
+  if (kept && kept.contentHash === contentHash) return { digest: kept.digest };
+  stats.read++;
   const bytes = readPkgbuild(dir, display);
-  const found = Buffer.isBuffer(bytes) ? { digest: directoryDigest(dir, bytes) } : bytes;
-  if (contentHash !== undefined) contentMemo.set(dir, { contentHash, found });
-  return found;
+  // errors are not remembered: some depend on more than the contents (permissions, where a link leads)
+  if (!Buffer.isBuffer(bytes)) return bytes;
+  const digest = directoryDigest(dir, bytes);
+  if (contentHash !== undefined) digests?.set(dir, { contentHash, digest });
+  return { digest };
 }
 
 /**
@@ -370,6 +376,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const scan = options.scanArchIndependence === true;
   const stats = options.stats ?? createStats();
   const cache = options.cacheDir ? new SrcinfoCache(resolve(root, options.cacheDir), options.carch) : undefined;
+  const digests = options.cacheDir && options.contentHashes ? new CacheFile<DirectoryDigest>(resolve(root, options.cacheDir), 'directory-digests.json') : undefined;
   const view = metadataView(root, options.carch);
   const results = new Map<string, ExtractResult>();
   const pending: (BatchItem & { key: string; input: string; display: string })[] = [];
@@ -378,7 +385,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   dirs.forEach((input, index) => {
     const dir = resolve(root, input);
     const display = relative(root, join(dir, 'PKGBUILD')) || join(dir, 'PKGBUILD');
-    const found = cacheKeyOf(dir, display, options.carch, view.fingerprint, options.contentHashes?.get(dir));
+    const found = cacheKeyOf(directoryContent(dir, display, options.contentHashes?.get(dir), digests, stats), dir, options.carch, view.fingerprint);
     if ('error' in found) {
       results.set(input, { error: found.error });
       return;
@@ -446,8 +453,11 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
       if (cache && !uncacheable) cache.set(item.key, result);
     }
   }
-  // directories gone from the workspace leave the memo too
-  if (options.pruneCache && options.contentHashes) for (const d of contentMemo.keys()) if (!options.contentHashes.has(d)) contentMemo.delete(d);
+  // directories gone from the workspace leave the digests too
+  if (digests) {
+    if (options.pruneCache && options.contentHashes) digests.retain(options.contentHashes);
+    digests.save();
+  }
   if (cache) {
     if (options.pruneCache) cache.retain(usedKeys);
     cache.save();
