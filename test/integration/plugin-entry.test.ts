@@ -77,6 +77,16 @@ test('the plugin is compiled once, then loaded without TypeScript; an edit of to
   assert.notEqual(edited.from, first.from);
   assert.equal(copies(ws).length, 2);
   assert.equal(load(ws).typescriptLoaded, false);
+
+  // older copies beyond the four newest besides the current one go
+  for (let i = 0; i < 4; i++) {
+    appendFileSync(join(ws, 'tools', 'plugin', 'index.ts'), `// another edit ${i}\n`);
+    load(ws);
+  }
+  const kept = copies(ws);
+  assert.equal(kept.length, 5, kept.join(', '));
+  assert.ok(!kept.includes(first.from.split('/').at(-3)!), 'the oldest copy is gone');
+  assert.ok(kept.includes(load(ws).from.split('/').at(-3)!), 'the current copy stays');
 });
 
 test('two first loads at once both get a whole copy, and nothing half-made stays', async () => {

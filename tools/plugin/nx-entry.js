@@ -83,14 +83,23 @@ function build(files, dest) {
   prune(dest);
 }
 
-/** the oldest copies beyond KEEP go (never one being made: those end in .tmp) @param {string} current */
+/**
+ * The oldest copies beyond KEEP go (never one being made: those end in .tmp). Best effort: another process may
+ * be pruning too. @param {string} current
+ */
 function prune(current) {
-  const copies = fs
-    .readdirSync(CACHE)
-    .filter((n) => /^[0-9a-f]{32}$/.test(n) && join(CACHE, n) !== current)
-    .map((n) => ({ path: join(CACHE, n), mtime: fs.statSync(join(CACHE, n)).mtimeMs }))
-    .sort((a, b) => b.mtime - a.mtime);
-  for (const old of copies.slice(KEEP)) fs.rmSync(old.path, { recursive: true, force: true });
+  try {
+    const copies = [];
+    for (const name of fs.readdirSync(CACHE)) {
+      const path = join(CACHE, name);
+      const st = /^[0-9a-f]{32}$/.test(name) && path !== current ? fs.statSync(path, { throwIfNoEntry: false }) : undefined;
+      if (st) copies.push({ path, mtime: st.mtimeMs });
+    }
+    copies.sort((a, b) => b.mtime - a.mtime);
+    for (const old of copies.slice(KEEP)) fs.rmSync(old.path, { recursive: true, force: true });
+  } catch {
+    // left for the next build
+  }
 }
 
 /** @returns {string | undefined} the compiled plugin's entry, made if missing; undefined when it cannot be */
