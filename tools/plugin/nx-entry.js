@@ -5,9 +5,9 @@
  * command. JavaScript because it runs before any TypeScript can.
  *
  * The compiled copy is node_modules/.cache/pkgnx-plugin/<hash>/, a mirror of tools/ with a .js beside every
- * .ts, made with the workspace's own compiler and tsconfig (ts.transpileModule: the options the type check
- * uses). <hash> covers every file of tools/, the tsconfig files and the compiler's version: any edit gives
- * another copy, never a stale plugin. The copy is made in a directory of its own and renamed into place, so
+ * .ts, made with the workspace's own compiler (ts.transpileModule) and the emit options tools/ is written for
+ * (those of tsconfig.base.json, fixed here: a workspace's own tsconfig, or none, changes nothing). <hash>
+ * covers every file of tools/ and the compiler's version: any edit gives another copy, never a stale plugin. The copy is made in a directory of its own and renamed into place, so
  * concurrent nx processes never see half of one. When a copy cannot be made (read-only node_modules, no
  * compiler) the TypeScript sources are loaded the way Nx would (@swc-node/register).
  */
@@ -36,7 +36,7 @@ function filesUnder(dir, out = []) {
 /** @param {string[]} files @returns {string} */
 function sourceHash(files) {
   const hash = createHash('sha256').update('pkgnx-plugin-1\0');
-  for (const f of [...files, join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.base.json')]) {
+  for (const f of files) {
     hash.update(relative(ROOT, f)).update('\0');
     try {
       hash.update(fs.readFileSync(f));
@@ -56,10 +56,13 @@ function sourceHash(files) {
 /** @param {string[]} files @param {string} dest */
 function build(files, dest) {
   const ts = require(require.resolve('typescript', { paths: [ROOT] }));
-  const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
-  if (config.error) throw new Error(ts.flattenDiagnosticMessageText(config.error.messageText, '\n'));
-  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
-  const compilerOptions = { ...options, noEmit: false, declaration: false, sourceMap: false, inlineSourceMap: false };
+  const compilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+    isolatedModules: true,
+  };
   const sources = new Set(files);
   const tmp = `${dest}.${process.pid}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -122,7 +125,8 @@ const entry = compiledEntry();
 if (entry) {
   module.exports = require(entry);
 } else {
-  process.env.SWC_NODE_PROJECT ??= join(ROOT, 'tsconfig.json');
+  const project = ['tsconfig.base.json', 'tsconfig.json'].map((f) => join(ROOT, f)).find((f) => fs.existsSync(f));
+  if (project) process.env.SWC_NODE_PROJECT ??= project;
   require('@swc-node/register');
   module.exports = require('./index.ts');
 }
