@@ -7,9 +7,10 @@
  * The compiled copy is node_modules/.cache/pkgnx-plugin/<hash>/, a mirror of tools/ with a .js beside every
  * .ts, made with the workspace's own compiler (ts.transpileModule) and the emit options tools/ is written for
  * (those of tsconfig.base.json, fixed here: a workspace's own tsconfig, or none, changes nothing). <hash>
- * covers every file of tools/ and the compiler's version: any edit gives another copy, never a stale plugin. The copy is made in a directory of its own and renamed into place, so
- * concurrent nx processes never see half of one. When a copy cannot be made (read-only node_modules, no
- * compiler) the TypeScript sources are loaded the way Nx would (@swc-node/register).
+ * covers every file of tools/ and the compiler's version: any edit gives another copy, never a stale plugin.
+ * The copy is made in a directory of its own and renamed into place, so concurrent nx processes never see half
+ * of one. When a copy cannot be made (read-only node_modules, no compiler) the TypeScript sources are loaded
+ * the way Nx would (@swc-node/register).
  */
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
