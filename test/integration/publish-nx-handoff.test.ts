@@ -97,7 +97,7 @@ test('every publish task stages, the plugin commits the repository once after th
       ws.write('broken.config.json', JSON.stringify({ publish: { destination: 'repo-broken', defaultRepo: 'forge-testing' } }));
       const failed = ws.nx(['run-many', '-t', 'publish', '-p', 'pub-a', '--config=broken.config.json', '--outputStyle=static'], env);
       // the hooks really ran in the daemon
-      assert.match(readFileSync(join(root, '.nx/workspace-data/d/daemon.log'), 'utf8'), /Time taken for '\.\/tools\/plugin\/nx-entry\.js:postTasksExecution'/);
+      assert.match(readFileSync(join(root, '.nx/workspace-data/d/daemon.log'), 'utf8'), /Time taken for 'pkgnx:postTasksExecution'/);
       assert.equal(failed.status, 1, `${failed.stdout}${failed.stderr}`.slice(-4000));
       assert.match(`${failed.stdout}${failed.stderr}`, /pkgnx publish: the packages are uploaded but the database commit failed, so nothing of them is published: .*repo-broken/);
     }
