@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
 
@@ -102,6 +102,45 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
   ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
   assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
   assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+});
+
+test('the next process reuses the cycle breaks of the cached graph while the edges are the same, and computes them again when they change', () => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta')"),
+      'pkgbuilds/beta/PKGBUILD': simplePkgbuild('beta', "makedepends=('alpha')"),
+      'pkgbuilds/gamma/PKGBUILD': simplePkgbuild('gamma'),
+    },
+  });
+  const file = join(ws.root, '.nx', 'workspace-data', 'pkgnx', 'graph-nx.json');
+  type Cached = { key: string; graph: { cycles: { key: string; removed: { source: string; target: string }[]; components: string[][] } } };
+  const cached = (): Cached => JSON.parse(readFileSync(file, 'utf8')) as Cached;
+  const graph = (name: string): string[] => {
+    const r = ws.nx(['graph', `--file=${name}`]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    return edgesOf(JSON.parse(readFileSync(join(ws.root, name), 'utf8')) as GraphJson);
+  };
+  assert.deepEqual(graph('g1.json'), ['alpha -> beta (static)']);
+  const first = cached();
+  assert.deepEqual(first.graph.cycles.removed.map((e) => `${e.source} -> ${e.target}`), ['beta -> alpha']);
+  // a marker no computation makes: it survives only if the next process takes the cached result
+  first.graph.cycles.components = [...first.graph.cycles.components, ['marker']];
+  writeFileSync(file, JSON.stringify(first));
+
+  ws.write('pkgbuilds/gamma/PKGBUILD', simplePkgbuild('gamma', '', '1.1'));
+  assert.deepEqual(graph('g2.json'), ['alpha -> beta (static)']);
+  const second = cached();
+  assert.notEqual(second.key, first.key, 'an edited PKGBUILD is another graph');
+  assert.equal(second.graph.cycles.key, first.graph.cycles.key);
+  assert.deepEqual(second.graph.cycles.components.at(-1), ['marker'], 'the cycle breaks were taken from the cached graph');
+
+  // the edge set changes: computed again, nothing of the cached result stays
+  ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta'));
+  assert.deepEqual(graph('g3.json'), ['alpha -> beta (static)']);
+  const third = cached();
+  assert.notEqual(third.graph.cycles.key, first.graph.cycles.key);
+  assert.deepEqual(third.graph.cycles.removed, []);
+  assert.deepEqual(third.graph.cycles.components, []);
 });
 
 test('broken PKGBUILDs are cached like good ones: the next command sources nothing, and the CLI and Nx keep their own graph caches', { timeout: 300_000 }, () => {

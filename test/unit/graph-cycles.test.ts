@@ -94,3 +94,18 @@ test('the forced break removes the feedback edge, not the many forward edges', (
   assert.deepEqual(r.removed.map((e) => `${e.source}->${e.target}`), ['e->a']);
   assertAcyclic(nodes, r.edges);
 });
+
+test('a result computed earlier (the graph cache\'s, from another process) is returned for the same graph only', () => {
+  const nodes = ['A', 'B', 'C'];
+  const edges = [edge('A', 'B'), edge('B', 'A', 'makedepends'), edge('C', 'A')];
+  const computed = breakCycles(nodes, edges);
+  breakCycles(['X'], []); // another graph: this process no longer holds the first result
+  const earlier = { ...computed, components: [['marker']] };
+  assert.equal(breakCycles(nodes, edges, earlier), earlier);
+  breakCycles(['X'], []);
+  const changed = [edge('A', 'B'), edge('B', 'A', 'makedepends')];
+  const fresh = breakCycles(nodes, changed, earlier);
+  assert.notEqual(fresh, earlier);
+  assert.notEqual(fresh.key, earlier.key);
+  assert.deepEqual(fresh.components, [['A', 'B']]);
+});

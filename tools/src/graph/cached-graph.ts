@@ -69,7 +69,7 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */
-const GRAPH_CACHE_VERSION = 'pkgnx-graph-6';
+const GRAPH_CACHE_VERSION = 'pkgnx-graph-7';
 
 /**
  * Everything the graph depends on, hashed: each PKGBUILD directory's PKGBUILD (or .SRCINFO) bytes and
@@ -94,7 +94,7 @@ async function graphCacheKey(workspaceRoot: string, files: string[], options: Re
   if (options.metadataSource === 'pkgbuild') {
     for (const arch of options.architectures) hash.update(`${arch}:${metadataView(workspaceRoot, arch).fingerprint}`);
   }
-  return hash.digest('hex');
+  return `${GRAPH_CACHE_VERSION}:${hash.digest('hex')}`;
 }
 
 async function loadGraphCached(workspaceRoot: string, files: string[], options: ResolvedPluginOptions, dirHashes?: readonly string[]): Promise<WorkspaceGraph> {
@@ -106,17 +106,20 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   // the file this process wrote or read last, unchanged since, holds another key: not read again (20 MB at 8,000 PKGBUILDs)
   const identity = fileIdentity(cacheFile);
   const known = knownGraphFiles.get(cacheFile);
+  let previous: WorkspaceGraph | undefined;
   if (!(known && known.key !== key && known.identity === identity)) {
     try {
       const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
       if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key });
       if (cached.key === key) return expandSharedMetadata(cached.graph);
+      // another graph of this workspace (one PKGBUILD edited, most often): its cycle breaks may still hold
+      if (cached.key.startsWith(`${GRAPH_CACHE_VERSION}:`)) previous = cached.graph;
     } catch {
       // no cache yet, or unreadable: compute
     }
   }
   const contentHashes = dirHashes ? new Map(files.map((f, i) => [join(workspaceRoot, dirname(f)), dirHashes[i]])) : undefined;
-  const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options, contentHashes) });
+  const graph = await loadWorkspaceGraph({ workspaceRoot, pkgbuildFiles: files, options, loadMetadata: metadataLoader(workspaceRoot, options, contentHashes), previous });
   // broken projects are cached too: their errors come from the content in the key (a PKGBUILD that ran
   // out of time is retried when sandboxTimeoutSeconds, an option in the key, grows)
   await mkdir(dirname(cacheFile), { recursive: true });

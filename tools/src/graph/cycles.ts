@@ -43,6 +43,8 @@ export interface ForcedCycle {
 }
 
 export interface CycleBreakResult {
+  /** the input graph's hash (nodes and every field of every edge): an equal key is an equal result */
+  key: string;
   edges: GraphEdge[];
   removed: RemovedEdge[];
   forced: ForcedCycle[];
@@ -229,7 +231,7 @@ function removeThenRestore(g: IndexedGraph, candidates: number[], comp: Int32Arr
 
 // the Nx daemon computes the graph again on every save, and most saves change no edge: the same input gives
 // the same result (0.5 s at 8,000 packages), so the last one is kept
-let lastBreak: { key: string; result: CycleBreakResult } | undefined;
+let lastBreak: CycleBreakResult | undefined;
 
 /** Equal for an equal graph: the nodes, and every field of every edge, in order. */
 function breakKey(nodes: readonly string[], edges: readonly GraphEdge[]): string {
@@ -239,16 +241,19 @@ function breakKey(nodes: readonly string[], edges: readonly GraphEdge[]): string
   return h.digest('hex');
 }
 
-/** The acyclic graph and the report (see the module comment). The result is shared: callers must not change it. */
-export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
+/**
+ * The acyclic graph and the report (see the module comment). The result is shared: callers must not change it.
+ * @param earlier a result computed before, e.g. by an earlier process (kept in the graph cache): returned
+ *   when its key is this input's
+ */
+export function breakCycles(nodes: readonly string[], edges: readonly GraphEdge[], earlier?: CycleBreakResult): CycleBreakResult {
   const key = breakKey(nodes, edges);
-  if (lastBreak?.key === key) return lastBreak.result;
-  const result = computeBreaks(nodes, edges);
-  lastBreak = { key, result };
-  return result;
+  if (lastBreak?.key === key) return lastBreak;
+  lastBreak = earlier?.key === key ? earlier : computeBreaks(key, nodes, edges);
+  return lastBreak;
 }
 
-function computeBreaks(nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
+function computeBreaks(key: string, nodes: readonly string[], edges: readonly GraphEdge[]): CycleBreakResult {
   const g = new IndexedGraph(nodes, edges);
   const removed: RemovedEdge[] = [];
   const forced: ForcedCycle[] = [];
@@ -340,7 +345,7 @@ function computeBreaks(nodes: readonly string[], edges: readonly GraphEdge[]): C
   g.out.forEach((targets, s) => {
     for (const t of targets) if (g.present(s, t)) remaining.push(g.edge.get(g.key(s, t))!);
   });
-  return { edges: remaining, removed: finalRemoved, forced: forced.filter((f) => f.removed.length > 0), components: components.sort((a, b) => b.length - a.length || byName(a[0], b[0])) };
+  return { key, edges: remaining, removed: finalRemoved, forced: forced.filter((f) => f.removed.length > 0), components: components.sort((a, b) => b.length - a.length || byName(a[0], b[0])) };
 }
 
 /** Plain-words report of every removed edge and every forced cycle. */

@@ -58,6 +58,8 @@ export interface LoadGraphOptions {
   options: ResolvedPluginOptions;
   /** how metadata is obtained (sandboxed extraction or committed .SRCINFO); see defaultMetadataLoader */
   loadMetadata: MetadataLoader;
+  /** an earlier graph of this workspace (the graph cache's): its cycle breaks are reused when the edges are equal */
+  previous?: Pick<WorkspaceGraph, 'edges' | 'cycles'>;
 }
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -245,9 +247,11 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     if (!merged.has(`${e.source}\0${e.target}`)) warnings.add(`breakEdges: "${e.source} -> ${e.target}" is not an edge of the graph`);
   }
 
+  const earlier = opts.previous && { ...opts.previous.cycles, edges: opts.previous.edges };
   const cycles = breakCycles(
     projects.map((p) => p.name),
     edges,
+    earlier,
   );
   const sourceFileOf = new Map(projects.map((p) => [p.name, p.pkgbuild]));
   const finalEdges: ResolvedEdge[] = cycles.edges.map((e) => ({ ...e, sourceFile: sourceFileOf.get(e.source)! }));
