@@ -106,14 +106,16 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   // the file this process wrote or read last, unchanged since, holds another key: not read again (20 MB at 8,000 PKGBUILDs)
   const identity = fileIdentity(cacheFile);
   const known = knownGraphFiles.get(cacheFile);
-  let previous: WorkspaceGraph | undefined;
+  let previous: Pick<WorkspaceGraph, 'edges' | 'cycles'> | undefined;
   if (!(known && known.key !== key && known.identity === identity)) {
     try {
       const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
       if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key });
       if (cached.key === key) return expandSharedMetadata(cached.graph);
       // another graph of this workspace (one PKGBUILD edited, most often): its cycle breaks may still hold
-      if (cached.key.startsWith(`${GRAPH_CACHE_VERSION}:`)) previous = cached.graph;
+      // (only they are kept: the rest of the parsed file can go before the new graph is computed)
+      const { edges, cycles } = cached.graph;
+      if (cached.key.startsWith(`${GRAPH_CACHE_VERSION}:`) && Array.isArray(edges) && typeof cycles?.key === 'string') previous = { edges, cycles };
     } catch {
       // no cache yet, or unreadable: compute
     }
