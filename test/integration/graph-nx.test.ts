@@ -104,16 +104,16 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
   assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
 });
 
-test('the next process reuses the cycle breaks of the cached graph while the edges are the same, and computes them again when they change', () => {
+test('the next process builds on the cached graph: its resolution while the input is the same, its cycle breaks while the edges are; else computed again', () => {
   const ws = makeTempWorkspace({
     pkgbuilds: {
-      'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta')"),
+      'pkgbuilds/alpha/PKGBUILD': simplePkgbuild('alpha', "depends=('beta>=1.0')"),
       'pkgbuilds/beta/PKGBUILD': simplePkgbuild('beta', "makedepends=('alpha')"),
       'pkgbuilds/gamma/PKGBUILD': simplePkgbuild('gamma'),
     },
   });
   const file = join(ws.root, '.nx', 'workspace-data', 'pkgnx', 'graph-nx.json');
-  type Cached = { key: string; graph: { cycles: { key: string; removed: { source: string; target: string }[]; components: string[][] } } };
+  type Cached = { key: string; graph: { resolutionKey: string; cycles: { key: string; removed: { source: string; target: string }[]; components: string[][] } } };
   const cached = (): Cached => JSON.parse(readFileSync(file, 'utf8')) as Cached;
   const graph = (name: string): string[] => {
     const r = ws.nx(['graph', `--file=${name}`]);
@@ -123,24 +123,33 @@ test('the next process reuses the cycle breaks of the cached graph while the edg
   assert.deepEqual(graph('g1.json'), ['alpha -> beta (static)']);
   const first = cached();
   assert.deepEqual(first.graph.cycles.removed.map((e) => `${e.source} -> ${e.target}`), ['beta -> alpha']);
-  // a marker no computation makes: it survives only if the next process takes the cached result
+  // a marker no computation makes: it survives only while the next process takes the cached result
   first.graph.cycles.components = [...first.graph.cycles.components, ['marker']];
   writeFileSync(file, JSON.stringify(first));
 
+  // a version nothing constrains: the same resolution input
   ws.write('pkgbuilds/gamma/PKGBUILD', simplePkgbuild('gamma', '', '1.1'));
   assert.deepEqual(graph('g2.json'), ['alpha -> beta (static)']);
   const second = cached();
   assert.notEqual(second.key, first.key, 'an edited PKGBUILD is another graph');
-  assert.equal(second.graph.cycles.key, first.graph.cycles.key);
-  assert.deepEqual(second.graph.cycles.components.at(-1), ['marker'], 'the cycle breaks were taken from the cached graph');
+  assert.equal(second.graph.resolutionKey, first.graph.resolutionKey);
+  assert.deepEqual(second.graph.cycles.components.at(-1), ['marker'], 'the resolution was taken from the cached graph');
 
-  // the edge set changes: computed again, nothing of the cached result stays
-  ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta'));
+  // a constrained version: resolved again, to the same edges, so the cycle breaks are the cached ones
+  ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta', "makedepends=('alpha')", '1.1'));
   assert.deepEqual(graph('g3.json'), ['alpha -> beta (static)']);
   const third = cached();
-  assert.notEqual(third.graph.cycles.key, first.graph.cycles.key);
-  assert.deepEqual(third.graph.cycles.removed, []);
-  assert.deepEqual(third.graph.cycles.components, []);
+  assert.notEqual(third.graph.resolutionKey, second.graph.resolutionKey);
+  assert.equal(third.graph.cycles.key, first.graph.cycles.key);
+  assert.deepEqual(third.graph.cycles.components.at(-1), ['marker'], 'the cycle breaks were taken from the cached graph');
+
+  // the edge set changes: computed again, nothing of the cached result stays
+  ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta', '', '1.1'));
+  assert.deepEqual(graph('g4.json'), ['alpha -> beta (static)']);
+  const fourth = cached();
+  assert.notEqual(fourth.graph.cycles.key, first.graph.cycles.key);
+  assert.deepEqual(fourth.graph.cycles.removed, []);
+  assert.deepEqual(fourth.graph.cycles.components, []);
 });
 
 test('broken PKGBUILDs are cached like good ones: the next command sources nothing, and the CLI and Nx keep their own graph caches', { timeout: 300_000 }, () => {

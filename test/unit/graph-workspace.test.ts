@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadWorkspaceGraph, type MetadataLoader } from '../../tools/src/graph/workspace-graph';
+import { loadWorkspaceGraph, type MetadataLoader, type WorkspaceGraph } from '../../tools/src/graph/workspace-graph';
 import { resolvePluginOptions } from '../../tools/src/graph/plugin-options';
 import { parseSrcinfo } from '../../tools/src/srcinfo';
 import type { MetadataResult } from '../../tools/src/metadata';
@@ -86,4 +86,38 @@ test('several providers give a warning naming them; a versioned dependency the w
   assert.deepEqual(g.edges.map((e) => `${e.source}->${e.target}`), ['consumer->sh-a']);
   assert.ok(g.warnings.some((w) => /consumer \(x86_64\) depends 'sh': provided by several projects \(sh-a, sh-b\); using sh-a/.test(w)), g.warnings.join('\n'));
   assert.ok(g.warnings.some((w) => /consumer \(x86_64\) depends 'libx>=2': not satisfied by the workspace \(libx builds libx 1\.5-1\)/.test(w)), g.warnings.join('\n'));
+});
+
+test('an earlier graph\'s resolution is reused exactly when its input is the same: a version counts only where a dependency constrains it', async () => {
+  const files = (m: Record<string, string>): string[] => Object.keys(m).map((n) => `pkgbuilds/${n}/PKGBUILD`);
+  const options = resolvePluginOptions({}, ['x86_64', 'aarch64']);
+  const load = (m: Record<string, string>, previous?: WorkspaceGraph): Promise<WorkspaceGraph> =>
+    loadWorkspaceGraph({ workspaceRoot: '/nonexistent', pkgbuildFiles: files(m), options, loadMetadata: loaderFrom(m), previous });
+  const base: Record<string, string> = {
+    app: srcinfo('app', ['depends = lib>=1.1', 'depends = tool', 'makedepends = sh']),
+    lib: srcinfo('lib', [], '1.0', 'any'),
+    tool: srcinfo('tool', ['makedepends = app'], '1.0', 'any'),
+    shell: srcinfo('shell', ['provides = sh'], '1.0', 'any'),
+    // builds with itself: the self-cycle report names its version
+    selfy: srcinfo('selfy', ['makedepends = selfy'], '1.0', 'any'),
+  };
+  const first = await load(base);
+  assert.ok(first.warnings.some((w) => /'lib>=1\.1': not satisfied by the workspace \(lib builds lib 1\.0-1\)/.test(w)), first.warnings.join('\n'));
+  assert.ok(first.selfCycles.some((c) => c.project === 'selfy' && /1\.0-1/.test(c.satisfiedBy)));
+  const edits: [string, Record<string, string>, 'same' | 'other'][] = [
+    ['a version nothing constrains', { tool: srcinfo('tool', ['makedepends = app'], '2.0', 'any') }, 'same'],
+    ['a provider\'s version, unversioned dependents', { shell: srcinfo('shell', ['provides = sh'], '3.0', 'any') }, 'same'],
+    ['a constrained version', { lib: srcinfo('lib', [], '1.1', 'any') }, 'other'],
+    ['the version of a package its own base depends on', { selfy: srcinfo('selfy', ['makedepends = selfy'], '1.1', 'any') }, 'other'],
+    ['a new dependency', { shell: srcinfo('shell', ['provides = sh', 'depends = lib'], '1.0', 'any') }, 'other'],
+    ['a new provision', { lib: srcinfo('lib', ['provides = sh'], '1.0', 'any') }, 'other'],
+  ];
+  for (const [what, change, expected] of edits) {
+    const edited = { ...base, ...change };
+    const reused = await load(edited, first);
+    const fresh = await load(edited);
+    assert.equal(reused.resolutionKey === first.resolutionKey, expected === 'same', what);
+    assert.deepEqual(reused, fresh, `${what}: the graph built on the earlier one is the graph computed afresh`);
+    if (expected === 'same') assert.equal(reused.edges, first.edges, `${what}: the earlier resolution was taken`);
+  }
 });

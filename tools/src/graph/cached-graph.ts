@@ -12,7 +12,7 @@ import { fileIdentity } from '../file-identity';
 import { resolvePluginOptions, type ResolvedPluginOptions } from './plugin-options';
 import { readMetadataForArchitectures, type MetadataSettings } from '../metadata';
 import { metadataView } from '../metadata/build-root-view';
-import { loadWorkspaceGraph, type GraphProject, type MetadataLoader, type WorkspaceGraph } from './workspace-graph';
+import { loadWorkspaceGraph, type GraphProject, type MetadataLoader, type ResolvedPart, type WorkspaceGraph } from './workspace-graph';
 import type { PackageBaseMetadata } from '../model';
 
 export const PKGBUILD_GLOB = 'pkgbuilds/**/PKGBUILD';
@@ -69,7 +69,7 @@ export function metadataLoader(workspaceRoot: string, options: ResolvedPluginOpt
 }
 
 /** Bump when the graph computation changes in a way that makes cached graphs wrong. */
-const GRAPH_CACHE_VERSION = 'pkgnx-graph-7';
+const GRAPH_CACHE_VERSION = 'pkgnx-graph-8';
 
 /**
  * Everything the graph depends on, hashed: each PKGBUILD directory's PKGBUILD (or .SRCINFO) bytes and
@@ -106,16 +106,16 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   // the file this process wrote or read last, unchanged since, holds another key: not read again (20 MB at 8,000 PKGBUILDs)
   const identity = fileIdentity(cacheFile);
   const known = knownGraphFiles.get(cacheFile);
-  let previous: Pick<WorkspaceGraph, 'edges' | 'cycles'> | undefined;
+  // an earlier graph of this workspace (one PKGBUILD edited, most often): its resolution, or its cycle breaks, may
+  // still hold. Only that part is kept: the rest of a parsed file can go before the new graph is computed
+  let previous = known && known.identity === identity ? known.resolved : undefined;
   if (!(known && known.key !== key && known.identity === identity)) {
     try {
       const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; graph: WorkspaceGraph };
-      if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key });
+      const resolved = cached.key.startsWith(`${GRAPH_CACHE_VERSION}:`) ? resolvedPart(cached.graph) : undefined;
+      if (identity) knownGraphFiles.set(cacheFile, { identity, key: cached.key, resolved });
       if (cached.key === key) return expandSharedMetadata(cached.graph);
-      // another graph of this workspace (one PKGBUILD edited, most often): its cycle breaks may still hold
-      // (only they are kept: the rest of the parsed file can go before the new graph is computed)
-      const { edges, cycles } = cached.graph;
-      if (cached.key.startsWith(`${GRAPH_CACHE_VERSION}:`) && Array.isArray(edges) && typeof cycles?.key === 'string') previous = { edges, cycles };
+      previous = resolved;
     } catch {
       // no cache yet, or unreadable: compute
     }
@@ -129,12 +129,19 @@ async function loadGraphCached(workspaceRoot: string, files: string[], options: 
   await writeFile(tmp, JSON.stringify({ key, graph: shareMetadata(graph) }));
   await rename(tmp, cacheFile);
   const written = fileIdentity(cacheFile);
-  if (written) knownGraphFiles.set(cacheFile, { identity: written, key });
+  if (written) knownGraphFiles.set(cacheFile, { identity: written, key, resolved: resolvedPart(graph) });
   return graph;
 }
 
-/** graph cache file -> the identity and key it had when this process last wrote or read it */
-const knownGraphFiles = new Map<string, { identity: string; key: string }>();
+/** graph cache file -> the identity and key it had when this process last wrote or read it, and its resolution */
+const knownGraphFiles = new Map<string, { identity: string; key: string; resolved?: ResolvedPart }>();
+
+/** the reusable part of a graph (undefined for a cached graph without it) */
+function resolvedPart(graph: WorkspaceGraph): ResolvedPart | undefined {
+  const { edges, cycles, selfCycles, warnings, fingerprint, resolutionKey } = graph;
+  if (!Array.isArray(edges) || typeof cycles?.key !== 'string' || !Array.isArray(selfCycles) || !Array.isArray(warnings) || typeof resolutionKey !== 'string') return undefined;
+  return { edges, cycles, selfCycles, warnings, fingerprint, resolutionKey };
+}
 
 /**
  * In the cache file a project's metadata for a second architecture that equals the first's (every

@@ -46,7 +46,12 @@ export interface WorkspaceGraph {
   warnings: string[];
   /** changes whenever anything that shapes the edges changes (Nx re-runs createDependencies then) */
   fingerprint: string;
+  /** everything the resolution read, hashed (resolutionInputKey): an equal key gives equal edges, cycles and warnings */
+  resolutionKey: string;
 }
+
+/** what a new graph can take from an earlier one whose resolution had the same input */
+export type ResolvedPart = Pick<WorkspaceGraph, 'edges' | 'cycles' | 'selfCycles' | 'warnings' | 'fingerprint' | 'resolutionKey'>;
 
 /** Loads metadata for a list of PKGBUILD directories for every architecture: arch -> dir -> result. */
 export type MetadataLoader = (dirs: string[], archs: readonly string[]) => Promise<Map<string, Map<string, MetadataResult>>>;
@@ -58,8 +63,11 @@ export interface LoadGraphOptions {
   options: ResolvedPluginOptions;
   /** how metadata is obtained (sandboxed extraction or committed .SRCINFO); see defaultMetadataLoader */
   loadMetadata: MetadataLoader;
-  /** an earlier graph of this workspace (the graph cache's): its cycle breaks are reused when the edges are equal */
-  previous?: Pick<WorkspaceGraph, 'edges' | 'cycles'>;
+  /**
+   * an earlier graph of this workspace (the graph cache's): its resolution is reused when its input is the same
+   * (an edit that changes no dependency, provision or constrained version), its cycle breaks when the edges are
+   */
+  previous?: ResolvedPart;
 }
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -115,6 +123,47 @@ function dependencyStrings(m: PackageBaseMetadata, kind: DependencyKind): string
   return [...new Set([...m.depends, ...m.packages.flatMap((p) => p.depends)])];
 }
 
+/** parseDependency(d).name without the rest: the part before an operator or a `: ` description */
+function dependencyName(d: string): string {
+  const end = d.search(/[<>=]|: /);
+  return end === -1 ? d : d.slice(0, end);
+}
+
+/** every dependency string of a package base: its own arrays and each split package's depends */
+const allDependencyStrings = (m: PackageBaseMetadata): string[][] => [m.depends, m.makedepends, m.checkdepends, ...m.packages.map((p) => p.depends)];
+
+/**
+ * Everything the resolution below reads, hashed: names, roots and errors, who is the primary of a pkgbase and
+ * the naming warnings, and per architecture each package base's packages, provisions and dependency strings,
+ * the options and the target repositories. A version is in it only where it can change an answer (libalpm
+ * compares versions only for a versioned dependency): for a package whose name some dependency string constrains
+ * by version, and for one its own package base depends on (the self-cycle report names the version). So a
+ * pkgrel bump of a package nothing constrains, or an edit of build(), keeps the key.
+ */
+function resolutionInputKey(
+  projects: readonly GraphProject[],
+  good: readonly GraphProject[],
+  frame: { archs: readonly string[]; options: ResolvedPluginOptions; repos: ReadonlyMap<string, { digest: string }>; primaryOf: ReadonlyMap<string, string>; warnings: ReadonlySet<string> },
+): string {
+  const constrained = new Set<string>();
+  for (const p of good) for (const m of Object.values(p.metadata)) for (const list of allDependencyStrings(m)) for (const d of list) if (/[<>=]/.test(d)) constrained.add(dependencyName(d));
+  const hash = createHash('sha256').update(
+    JSON.stringify({ archs: frame.archs, options: frame.options, repos: [...frame.repos].map(([a, r]) => [a, r.digest]), primary: [...frame.primaryOf], warnings: [...frame.warnings] }),
+  );
+  for (const p of projects) {
+    hash.update(`\n${p.name}\0${p.root}\0${p.pkgbuild}\0${p.error ?? ''}`);
+    for (const arch of frame.archs) {
+      const m = p.metadata[arch];
+      if (!m) continue;
+      const own = new Set(m.packages.map((x) => x.name));
+      const lists = allDependencyStrings(m);
+      const versionCounts = [...own].some((n) => constrained.has(n)) || lists.some((l) => l.some((d) => own.has(dependencyName(d))));
+      hash.update(JSON.stringify([arch, m.pkgbase, versionCounts ? m.version : '', m.packages.map((x) => [x.name, x.provides]), lists]));
+    }
+  }
+  return hash.digest('hex');
+}
+
 export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<WorkspaceGraph> {
   const { workspaceRoot, options } = opts;
   // sorted by directory, so `pkgbuilds/beta` comes before `pkgbuilds/beta-copy` and keeps the pkgbase
@@ -168,6 +217,12 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
   for (const arch of archs) {
     const list = options.targetRepositories[arch];
     if (list?.length) repos.set(arch, await loadTargetRepos(workspaceRoot, list));
+  }
+
+  const resolutionKey = resolutionInputKey(projects, good, { archs, options, repos, primaryOf, warnings });
+  const previous = opts.previous;
+  if (previous?.resolutionKey === resolutionKey) {
+    return { projects, edges: previous.edges, cycles: previous.cycles, selfCycles: previous.selfCycles, warnings: previous.warnings, fingerprint: previous.fingerprint, resolutionKey };
   }
 
   // resolve every dependency string, per architecture, and merge the edges
@@ -247,7 +302,7 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
     if (!merged.has(`${e.source}\0${e.target}`)) warnings.add(`breakEdges: "${e.source} -> ${e.target}" is not an edge of the graph`);
   }
 
-  const earlier = opts.previous && { ...opts.previous.cycles, edges: opts.previous.edges };
+  const earlier = previous && { ...previous.cycles, edges: previous.edges };
   const cycles = breakCycles(
     projects.map((p) => p.name),
     edges,
@@ -263,5 +318,5 @@ export async function loadWorkspaceGraph(opts: LoadGraphOptions): Promise<Worksp
   const selfCycleList = [...selfCycles.values()].sort((a, b) => byName(a.project, b.project) || byName(a.kind, b.kind) || byName(a.dep, b.dep));
   for (const c of selfCycleList) warnings.add(describeSelfCycle(c));
   const { edges: _kept, ...cycleBreaks } = cycles;
-  return { projects, edges: finalEdges, cycles: cycleBreaks, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint };
+  return { projects, edges: finalEdges, cycles: cycleBreaks, selfCycles: selfCycleList, warnings: [...warnings].sort(byName), fingerprint, resolutionKey };
 }
