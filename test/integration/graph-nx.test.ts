@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempWorkspace, simplePkgbuild } from '../helpers/nx-workspace';
+import { makeTempWorkspace, simplePkgbuild, type TempWorkspace } from '../helpers/nx-workspace';
 
 interface GraphJson {
   graph: { nodes: Record<string, { data: { root: string; tags: string[]; metadata: { pkgnx: { pkgnames: string[]; version: string; error?: string } } } }>; dependencies: Record<string, { source: string; target: string; type: string }[]> };
@@ -88,6 +88,13 @@ test('graph warnings are printed once per change of the graph, not on every comm
   assert.match(changed.stderr + changed.stdout, /could not be read/);
 });
 
+/** the workspace's edges as `nx graph --file=<name>` writes them */
+function graphEdges(ws: TempWorkspace, name: string): string[] {
+  const r = ws.nx(['graph', `--file=${name}`]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  return edgesOf(JSON.parse(readFileSync(join(ws.root, name), 'utf8')) as GraphJson);
+}
+
 test('editing a provider updates the dependents\' edges (no stale file-level cache)', () => {
   const ws = makeTempWorkspace({
     pkgbuilds: {
@@ -96,12 +103,10 @@ test('editing a provider updates the dependents\' edges (no stale file-level cac
       'pkgbuilds/impl-b/PKGBUILD': simplePkgbuild('impl-b'),
     },
   });
-  assert.equal(ws.nx(['graph', '--file=g1.json']).status, 0);
-  assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g1.json'), 'utf8')) as GraphJson), ['app -> impl-a (static)']);
+  assert.deepEqual(graphEdges(ws, 'g1.json'), ['app -> impl-a (static)']);
   ws.write('pkgbuilds/impl-a/PKGBUILD', simplePkgbuild('impl-a'));
   ws.write('pkgbuilds/impl-b/PKGBUILD', simplePkgbuild('impl-b', "provides=('virtual-thing')"));
-  assert.equal(ws.nx(['graph', '--file=g2.json']).status, 0);
-  assert.deepEqual(edgesOf(JSON.parse(readFileSync(join(ws.root, 'g2.json'), 'utf8')) as GraphJson), ['app -> impl-b (static)']);
+  assert.deepEqual(graphEdges(ws, 'g2.json'), ['app -> impl-b (static)']);
 });
 
 test('the next process builds on the cached graph: its resolution while the input is the same, its cycle breaks while the edges are; else computed again', () => {
@@ -115,12 +120,7 @@ test('the next process builds on the cached graph: its resolution while the inpu
   const file = join(ws.root, '.nx', 'workspace-data', 'pkgnx', 'graph-nx.json');
   type Cached = { key: string; graph: { resolutionKey: string; cycles: { key: string; removed: { source: string; target: string }[]; components: string[][] } } };
   const cached = (): Cached => JSON.parse(readFileSync(file, 'utf8')) as Cached;
-  const graph = (name: string): string[] => {
-    const r = ws.nx(['graph', `--file=${name}`]);
-    assert.equal(r.status, 0, r.stderr + r.stdout);
-    return edgesOf(JSON.parse(readFileSync(join(ws.root, name), 'utf8')) as GraphJson);
-  };
-  assert.deepEqual(graph('g1.json'), ['alpha -> beta (static)']);
+  assert.deepEqual(graphEdges(ws, 'g1.json'), ['alpha -> beta (static)']);
   const first = cached();
   assert.deepEqual(first.graph.cycles.removed.map((e) => `${e.source} -> ${e.target}`), ['beta -> alpha']);
   // a marker no computation makes: it survives only while the next process takes the cached result
@@ -129,7 +129,7 @@ test('the next process builds on the cached graph: its resolution while the inpu
 
   // a version nothing constrains: the same resolution input
   ws.write('pkgbuilds/gamma/PKGBUILD', simplePkgbuild('gamma', '', '1.1'));
-  assert.deepEqual(graph('g2.json'), ['alpha -> beta (static)']);
+  assert.deepEqual(graphEdges(ws, 'g2.json'), ['alpha -> beta (static)']);
   const second = cached();
   assert.notEqual(second.key, first.key, 'an edited PKGBUILD is another graph');
   assert.equal(second.graph.resolutionKey, first.graph.resolutionKey);
@@ -137,7 +137,7 @@ test('the next process builds on the cached graph: its resolution while the inpu
 
   // a constrained version: resolved again, to the same edges, so the cycle breaks are the cached ones
   ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta', "makedepends=('alpha')", '1.1'));
-  assert.deepEqual(graph('g3.json'), ['alpha -> beta (static)']);
+  assert.deepEqual(graphEdges(ws, 'g3.json'), ['alpha -> beta (static)']);
   const third = cached();
   assert.notEqual(third.graph.resolutionKey, second.graph.resolutionKey);
   assert.equal(third.graph.cycles.key, first.graph.cycles.key);
@@ -145,7 +145,7 @@ test('the next process builds on the cached graph: its resolution while the inpu
 
   // the edge set changes: computed again, nothing of the cached result stays
   ws.write('pkgbuilds/beta/PKGBUILD', simplePkgbuild('beta', '', '1.1'));
-  assert.deepEqual(graph('g4.json'), ['alpha -> beta (static)']);
+  assert.deepEqual(graphEdges(ws, 'g4.json'), ['alpha -> beta (static)']);
   const fourth = cached();
   assert.notEqual(fourth.graph.cycles.key, first.graph.cycles.key);
   assert.deepEqual(fourth.graph.cycles.removed, []);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { vercmp, parseEvr, maxVersion } from '../../tools/src/version';
-import { parseDependency } from '../../tools/src/depends';
+import { dependencyName, parseDependency } from '../../tools/src/depends';
 import { buildProvisionIndex, resolveDependency } from '../../tools/src/graph/resolve';
 import { RepoSet } from '../../tools/src/repo-set';
 import type { SyncPackage } from '../../tools/src/syncdb';
@@ -87,4 +87,9 @@ test('vercmp matches the real vercmp binary on random pairs of real database ver
   const mismatches = pairs.filter(([a, b], i) => vercmp(a, b) !== Math.sign(Number(out[i])));
   assert.deepEqual(mismatches, []);
   assert.ok(pairs.length >= 1000);
+});
+
+test('dependencyName is the name parseDependency reads', () => {
+  for (const d of ['foo', 'foo>=1.2-3', 'libfoo.so=1-64', 'bar<2', 'baz: needed for x>=2', 'qux>1: why: because', 'sh: a shell'])
+    assert.equal(dependencyName(d), parseDependency(d).name, d);
 });

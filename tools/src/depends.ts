@@ -36,6 +36,12 @@ export function parseDependency(text: string): Dependency {
   return dep;
 }
 
+/** parseDependency(text).name without building the rest: the part before an operator or a `: ` description */
+export function dependencyName(text: string): string {
+  const end = text.search(/[<>=]|: /);
+  return end === -1 ? text : text.slice(0, end);
+}
+
 /** dep_vercmp: does `version` fulfil `<op> wanted`? */
 export function versionSatisfies(version: string, op: DepOperator, wanted: string): boolean {
   if (op === '') return true;

@@ -12,6 +12,7 @@ import type { BuildInputs, DependencyKind, PackageBaseMetadata, ProjectPkgnxMeta
 import { metadataForArch } from '../srcinfo';
 import { RepoSet } from '../repo-set';
 import { parseSyncDatabase, repoNameFromFile, type SyncPackage } from '../syncdb';
+import { dependencyName } from '../depends';
 import { buildProvisionIndex, resolveDependency, type ProjectProvisions } from './resolve';
 import { assignOwnership } from './ownership';
 import { breakCycles, describeSelfCycle, type CycleBreakResult, type GraphEdge, type SelfCycle } from './cycles';
@@ -121,12 +122,6 @@ function findInRepos(repos: RepoSet | undefined, depString: string): SyncPackage
 function dependencyStrings(m: PackageBaseMetadata, kind: DependencyKind): string[] {
   if (kind !== 'depends') return m[kind];
   return [...new Set([...m.depends, ...m.packages.flatMap((p) => p.depends)])];
-}
-
-/** parseDependency(d).name without the rest: the part before an operator or a `: ` description */
-function dependencyName(d: string): string {
-  const end = d.search(/[<>=]|: /);
-  return end === -1 ? d : d.slice(0, end);
 }
 
 /** every dependency string of a package base: its own arrays and each split package's depends */
