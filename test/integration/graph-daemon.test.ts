@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeTempWorkspace, simplePkgbuild, type TempWorkspace } from '../helpers/nx-workspace';
 
 const DAEMON = { NX_DAEMON: 'true', CI: '' };
@@ -57,4 +59,50 @@ test('with the daemon: the next command after saving a PKGBUILD sees the change'
   assert.deepEqual(edges(ws), ['app -> lib-a']);
   const status = ws.nx(['daemon'], DAEMON);
   assert.match(status.stdout + status.stderr, /Nx Daemon is currently running/i);
+});
+
+test('with the daemon: sync:check after a hand edit of a .SRCINFO, or a PKGBUILD edit, names exactly that file', (t) => {
+  const ws = makeTempWorkspace({
+    pkgbuilds: {
+      'pkgbuilds/app/PKGBUILD': simplePkgbuild('app', "depends=('lib-a')"),
+      'pkgbuilds/lib-a/PKGBUILD': simplePkgbuild('lib-a'),
+    },
+  });
+  t.after(() => ws.nx(['daemon', '--stop'], DAEMON));
+  const run = (args: string[]): { status: number; out: string } => {
+    const r = ws.nx(args, DAEMON);
+    return { status: r.status, out: r.stdout + r.stderr };
+  };
+  assert.equal(ws.nx(['daemon', '--start'], DAEMON).status, 0);
+  const first = run(['sync']);
+  assert.equal(first.status, 0, first.out);
+  const srcinfo = readFileSync(join(ws.root, 'pkgbuilds/app/.SRCINFO'), 'utf8');
+  assert.match(srcinfo, /\tpkgver = 1\.0\n/);
+  // found in sync twice: the second run is the daemon's generator answering from what it remembers
+  for (let i = 0; i < 2; i++) {
+    const ok = run(['sync:check']);
+    assert.equal(ok.status, 0, ok.out);
+  }
+
+  // a hand edit of one .SRCINFO: that one is stale, the other still in sync
+  ws.write('pkgbuilds/app/.SRCINFO', srcinfo.replace('\tpkgver = 1.0\n', '\tpkgver = 9.9\n'));
+  const edited = run(['sync:check']);
+  assert.notEqual(edited.status, 0, edited.out);
+  assert.match(edited.out, /pkgbuilds\/app\/\.SRCINFO is stale/);
+  assert.doesNotMatch(edited.out, /lib-a\/\.SRCINFO/);
+  assert.equal(run(['sync']).status, 0);
+  assert.equal(readFileSync(join(ws.root, 'pkgbuilds/app/.SRCINFO'), 'utf8'), srcinfo);
+  const fixed = run(['sync:check']);
+  assert.equal(fixed.status, 0, fixed.out);
+
+  // a new version of the other PKGBUILD: its .SRCINFO is now stale
+  ws.write('pkgbuilds/lib-a/PKGBUILD', simplePkgbuild('lib-a', '', '2.0'));
+  const bumped = run(['sync:check']);
+  assert.notEqual(bumped.status, 0, bumped.out);
+  assert.match(bumped.out, /pkgbuilds\/lib-a\/\.SRCINFO is stale/);
+  assert.doesNotMatch(bumped.out, /pkgbuilds\/app\/\.SRCINFO/);
+  assert.equal(run(['sync']).status, 0);
+  assert.match(readFileSync(join(ws.root, 'pkgbuilds/lib-a/.SRCINFO'), 'utf8'), /\tpkgver = 2\.0\n/);
+  const synced = run(['sync:check']);
+  assert.equal(synced.status, 0, synced.out);
 });

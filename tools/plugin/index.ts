@@ -3,7 +3,7 @@
  * with a `build` and a `publish` target per architecture, and static edges from depends/makedepends/checkdepends.
  * Thin adapter: every decision lives in tools/src/graph.
  */
-import type { CreateDependencies, CreateNodes, CreateNodesContext, NxJsonConfiguration, PostTasksExecution, PostTasksExecutionContext, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
+import type { CreateDependencies, CreateNodes, NxJsonConfiguration, PostTasksExecution, PostTasksExecutionContext, PreTasksExecution, ProjectConfiguration, RawProjectGraphDependency } from '@nx/devkit';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ import { ANY_DIST, WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata, type GraphProject } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
+import { pkgbuildDirectoryHashes } from './hashes';
 import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, publishTargetConfiguration, sharedAnyTargets } from './targets';
 import { isAnyPackage } from '../src/packaging/any-arch';
 import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
@@ -27,17 +28,6 @@ export type { PkgnxPluginOptions };
  * was 12 MB more for the daemon to send on every command.
  */
 export const name = 'pkgnx';
-
-/** Content hashes of the PKGBUILD directories from Nx's own (native, already computed) file hashes. */
-async function directoryHashes(files: readonly string[], context: CreateNodesContext): Promise<string[] | undefined> {
-  try {
-    const { calculateHashesForCreateNodes } = await import('@nx/devkit/internal');
-    return await calculateHashesForCreateNodes(files.map((f) => dirname(f)), {}, context);
-  } catch {
-    // internal API unavailable: the graph cache hashes the files itself
-    return undefined;
-  }
-}
 
 /**
  * A build run has started (graph loading comes first, then preTasksExecution): until it writes its own
@@ -60,7 +50,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
     await markRunStarted(context.workspaceRoot, nxCommand().argv, [options.buildTargetName, options.publishTargetName]);
-    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(files, context));
+    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await pkgbuildDirectoryHashes(context.workspaceRoot, files));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);
