@@ -13,7 +13,8 @@
  *   - warm `nx show projects` without the daemon (median of --runs) and the peak memory of the process tree;
  *   - one changed PKGBUILD (a pkgrel bump), `nx show projects`, median of --runs different packages;
  *   - `nx affected -t build --graph=FILE` after a pkgrel bump of the package with the most dependents;
- *   - with the daemon: warm `nx show projects`, and the time from saving a PKGBUILD to a command that shows it;
+ *   - with the daemon: warm `nx show projects`, the time from saving a PKGBUILD to a command that shows it, and to
+ *     `nx sync:check` answering (the graph, then the .SRCINFO sync generator: what a task run waits for);
  *   - --check-sharing: the CARCH sharing's soundness on this set (every PKGBUILD judged architecture-independent
  *     gives the same .SRCINFO sourced for each architecture) and its share;
  *   - the sandboxed batch extractor's cost per PKGBUILD against `makepkg --printsrcinfo` on a sample.
@@ -249,7 +250,13 @@ async function affectedAfterChange(ws: string, change: () => void): Promise<{ ms
 }
 
 /** with the daemon: warm, and the time from saving a file until `nx show project` prints the change */
-async function daemon(ws: string, project: string, marker: (i: number) => void, sees: (out: string, i: number) => boolean): Promise<{ warm: number; save: number[] }> {
+async function daemon(
+  ws: string,
+  project: string,
+  marker: (i: number) => void,
+  sees: (out: string, i: number) => boolean,
+  syncCheck = false,
+): Promise<{ warm: number; save: number[]; syncCheck: number[] }> {
   const env = { NX_DAEMON: 'true' };
   await run(nxOf(ws), ['daemon', '--stop'], ws, env).catch(() => undefined);
   await run(nxOf(ws), ['show', 'projects'], ws, env); // starts the daemon and computes the graph
@@ -268,8 +275,17 @@ async function daemon(ws: string, project: string, marker: (i: number) => void, 
     }
     save.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  // what a task run waits for after a save: the graph, then the workspace's sync generators (.SRCINFO); its exit
+  // status says only whether some .SRCINFO is stale
+  const checks: number[] = [];
+  for (let i = 1; syncCheck && i <= RUNS; i++) {
+    marker(RUNS + i);
+    const t0 = process.hrtime.bigint();
+    await run(nxOf(ws), ['sync:check'], ws, env).catch(() => undefined);
+    checks.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
   await run(nxOf(ws), ['daemon', '--stop'], ws, env).catch(() => undefined);
-  return { warm: median(warmRuns), save };
+  return { warm: median(warmRuns), save, syncCheck: checks };
 }
 
 async function checkSharing(ws: string, dirs: string[]): Promise<void> {
@@ -352,6 +368,7 @@ async function main(): Promise<void> {
       project,
       (i) => writeFileSync(file, `${original}\npkgrel=${100 + i}\n`),
       (out, i) => new RegExp(`"description":"[^"]*-${100 + i}"`).test(out.replace(/\s/g, '')),
+      true,
     ).catch((e: unknown) => {
       writeFileSync(file, original);
       throw e;
@@ -368,6 +385,12 @@ async function main(): Promise<void> {
     writeFileSync(floorFile, floorOriginal);
     line('daemon: warm nx show projects (median)', s(d.warm), `floor ${s(fd.warm)}: ${ratio(d.warm, fd.warm)}; ${load()}`);
     line('daemon: save a PKGBUILD → a command shows it (median)', s(median(d.save)), `[${d.save.map(s).join(', ')}]; floor ${s(median(fd.save))}: ${ratio(median(d.save), median(fd.save))}`);
+    const stale = dirs.filter((dir) => !existsSync(join(ws, 'pkgbuilds', dir, '.SRCINFO'))).length;
+    line(
+      'daemon: save a PKGBUILD → nx sync:check answers (median)',
+      s(median(d.syncCheck)),
+      `[${d.syncCheck.map(s).join(', ')}]; save→shown ${ratio(median(d.syncCheck), median(d.save))}; ${stale} of ${dirs.length} without a .SRCINFO; ${load()}`,
+    );
   }
 
   const brokenPercent = Number(values.broken);
