@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKSPACE_ROOT, hasCommand, runAsBuildUser } from '../helpers/env';
@@ -79,6 +79,35 @@ test('writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --prin
     assert.deepEqual(parseSrcinfo(text, name), got.srcinfo, `round trip of ${name}`);
   }
   assert.deepEqual(failures, []);
+});
+
+test('a cold cache: the first sandbox starts after reading only its own batch of directories, each sourced once, in the caller\'s order', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-lazy-'));
+  try {
+    const dirs = Array.from({ length: 150 }, (_, i) => `pkgbuilds/p${String(i).padStart(3, '0')}`);
+    for (const [i, d] of dirs.entries()) {
+      mkdirSync(join(tmp, d), { recursive: true });
+      writeFileSync(join(tmp, d, 'PKGBUILD'), `pkgname=p${i}\npkgver=1.${i}\npkgrel=1\narch=(any)\npackage() { :; }\n`);
+    }
+    const stats = createStats();
+    const readAtSpawn: number[] = [];
+    const got = await extractSrcinfo([...dirs].reverse(), { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', stats, onSpawn: () => readAtSpawn.push(stats.read) });
+    // 64 PKGBUILDs per sandbox: the first starts once 64 directories are read, not 150
+    assert.equal(readAtSpawn[0], 64);
+    assert.deepEqual({ sourced: stats.sourced, read: stats.read, spawned: stats.spawned }, { sourced: 150, read: 150, spawned: 3 });
+    assert.deepEqual([...got.keys()], [...dirs].reverse());
+    for (const [i, d] of dirs.entries()) {
+      const r = got.get(d)!;
+      assert.ok('srcinfo' in r, `${d}: ${'error' in r ? r.error : ''}`);
+      assert.ok(r.srcinfo.pkgbase.entries.some(([k, v]) => k === 'pkgver' && v === `1.${i}`), d);
+    }
+    // all of them cached
+    const again = createStats();
+    await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', stats: again });
+    assert.deepEqual({ sourced: again.sourced, cacheHits: again.cacheHits, spawned: again.spawned }, { sourced: 0, cacheHits: 150, spawned: 0 });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('the disk cache: an unchanged set of PKGBUILDs starts no sandbox; a changed one is sourced again', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
