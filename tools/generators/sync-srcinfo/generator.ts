@@ -7,8 +7,9 @@
  *
  * The daemon runs it after every change of the graph. The PKGBUILDs are the ones Nx's file index
  * holds, their directories hashed by Nx (the plugin's hashes, so the metadata cache answers without
- * reading a file), and a directory found in sync is not read again while its hash and the text it
- * must hold stay the same: at 8,480 PKGBUILDs a run after one saved file is a few hundred ms, not 2 s.
+ * reading a file), and a directory found in sync is not compared again while its hash, its .SRCINFO's
+ * identity and the text it must hold stay the same: at 8,480 PKGBUILDs a run in the daemon after one
+ * saved file takes about 0.5 s, where comparing everything took 2-3 s.
  */
 import { globAsync, type Tree } from '@nx/devkit';
 import { createHash } from 'node:crypto';
