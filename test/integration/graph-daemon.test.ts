@@ -3,7 +3,7 @@
  * the graph in memory and recomputes it on file changes, with the plugin loaded once. The next command
  * after a save must show the change — a new version, a new edge, a new project — never a stale graph.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +32,8 @@ function edges(ws: TempWorkspace): string[] {
     .sort();
 }
 
-test('with the daemon: the next command after saving a PKGBUILD sees the change', (t) => {
+/** app depending on lib-a, with the daemon started (and stopped after the test) */
+function daemonWorkspace(t: TestContext): TempWorkspace {
   const ws = makeTempWorkspace({
     pkgbuilds: {
       'pkgbuilds/app/PKGBUILD': simplePkgbuild('app', "depends=('lib-a')"),
@@ -42,6 +43,11 @@ test('with the daemon: the next command after saving a PKGBUILD sees the change'
   t.after(() => ws.nx(['daemon', '--stop'], DAEMON));
   const start = ws.nx(['daemon', '--start'], DAEMON);
   assert.equal(start.status, 0, start.stderr + start.stdout);
+  return ws;
+}
+
+test('with the daemon: the next command after saving a PKGBUILD sees the change', (t) => {
+  const ws = daemonWorkspace(t);
   assert.match(shown(ws, 'app').metadata.description, /^app 1\.0-1$/);
   assert.deepEqual(edges(ws), ['app -> lib-a']);
 
@@ -62,18 +68,11 @@ test('with the daemon: the next command after saving a PKGBUILD sees the change'
 });
 
 test('with the daemon: sync:check after a hand edit of a .SRCINFO, or a PKGBUILD edit, names exactly that file', (t) => {
-  const ws = makeTempWorkspace({
-    pkgbuilds: {
-      'pkgbuilds/app/PKGBUILD': simplePkgbuild('app', "depends=('lib-a')"),
-      'pkgbuilds/lib-a/PKGBUILD': simplePkgbuild('lib-a'),
-    },
-  });
-  t.after(() => ws.nx(['daemon', '--stop'], DAEMON));
+  const ws = daemonWorkspace(t);
   const run = (args: string[]): { status: number; out: string } => {
     const r = ws.nx(args, DAEMON);
     return { status: r.status, out: r.stdout + r.stderr };
   };
-  assert.equal(ws.nx(['daemon', '--start'], DAEMON).status, 0);
   const first = run(['sync']);
   assert.equal(first.status, 0, first.out);
   const srcinfo = readFileSync(join(ws.root, 'pkgbuilds/app/.SRCINFO'), 'utf8');

@@ -3,7 +3,6 @@
  * daemon's watcher): the same hash the plugin's createNodes gets, so the metadata cache's digests taken under
  * it are reused by anything else that asks with it, without reading the directories again.
  */
-import { dirname } from 'node:path';
 
 /** one hash per directory (workspace-relative), or undefined where Nx's internal API is unavailable */
 export async function directoryHashes(workspaceRoot: string, dirs: readonly string[]): Promise<string[] | undefined> {
@@ -16,7 +15,3 @@ export async function directoryHashes(workspaceRoot: string, dirs: readonly stri
   }
 }
 
-/** the same for the PKGBUILD files Nx matched (their directories) */
-export function pkgbuildDirectoryHashes(workspaceRoot: string, files: readonly string[]): Promise<string[] | undefined> {
-  return directoryHashes(workspaceRoot, files.map((f) => dirname(f)));
-}

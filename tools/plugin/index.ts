@@ -13,7 +13,7 @@ import { ANY_DIST, WORKSPACE_DATA } from '../src/workspace-paths';
 import { projectMetadata, type GraphProject } from '../src/graph/workspace-graph';
 import { scanPackageDirectories } from '../src/graph/package-dirs';
 import { buildTaskRuns, isBuildRun, isDryRun, nxCommand, publishingSummary, takePublishRun, takeTaskGraph } from './run';
-import { pkgbuildDirectoryHashes } from './hashes';
+import { directoryHashes } from './hashes';
 import { BUILD_EXECUTOR, anyTargetName, buildTargetConfiguration, publishTargetConfiguration, sharedAnyTargets } from './targets';
 import { isAnyPackage } from '../src/packaging/any-arch';
 import type { PublishingInput, TaskRun } from '../src/packaging/run-summary';
@@ -50,7 +50,7 @@ export const createNodes: CreateNodes<PkgnxPluginOptions> = [
   async (files, rawOptions, context) => {
     const options = resolveOptions(rawOptions, context.workspaceRoot);
     await markRunStarted(context.workspaceRoot, nxCommand().argv, [options.buildTargetName, options.publishTargetName]);
-    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await pkgbuildDirectoryHashes(context.workspaceRoot, files));
+    const graph = await workspaceGraph(context.workspaceRoot, files, rawOptions, await directoryHashes(context.workspaceRoot, files.map((f) => dirname(f))));
     const byFile = new Map(graph.projects.map((p) => [p.pkgbuild, p]));
     const nocheck = new Map<string, string[]>();
     for (const r of graph.cycles.removed) if (r.reason === 'checkdepends') nocheck.set(r.source, [...(nocheck.get(r.source) ?? []), r.target]);

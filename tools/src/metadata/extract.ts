@@ -408,23 +408,25 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   // on a cold cache, reading 8,000 directories first kept every other core idle for a second
   let looked = 0;
   let taken = 0;
-  const nextChunk = (): Pending[] | undefined => {
+  const fill = (): void => {
     while (pending.length - taken < BATCH_SIZE && looked < dirs.length) lookUp(dirs[looked], looked++);
+  };
+  const nextChunk = (): Pending[] | undefined => {
+    fill();
     if (taken === pending.length) return undefined;
     const chunk = pending.slice(taken, taken + BATCH_SIZE);
     taken += chunk.length;
     return chunk;
   };
 
-  const first = nextChunk();
-  if (first) {
+  fill();
+  if (taken < pending.length) {
     const files = sandboxFiles(resolve(root, options.dataDir ?? WORKSPACE_DATA));
     // each sandbox binds its package directories one by one (a PKGBUILD sees only its own directory);
     // bwrap's start-up grows with the number of mounts, so a sandbox takes at most 64 of them
-    const queue: Pending[][] = [first];
     let broken = false;
     const worker = async (): Promise<void> => {
-      for (let chunk = queue.pop() ?? nextChunk(); chunk; chunk = nextChunk()) {
+      for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
         const outcomes = await runBatch(chunk, {
           carch: options.carch,
           scan,
