@@ -52,6 +52,7 @@ const cases: [name: string, cause: RegExp][] = [
   ['depends-invalid', /depends contains invalid characters: '  '.*pkgrel in depends must be of the form/],
   ['not-an-array', /makedepends can not be set inside a package function.*depends should be an array/],
   ['source-fails', /sourcing failed: its last command returned exit status 1/],
+  ['install-path-errors', /changelog file \(c{300}\) does not exist or is not a regular file\.; install file \(PKGBUILD\/x\.install\) does not exist or is not a regular file\./],
 ];
 
 for (const [name, cause] of cases) {

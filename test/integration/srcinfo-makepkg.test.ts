@@ -110,6 +110,34 @@ test('a cold cache: the first sandbox starts after reading only its own batch of
   }
 });
 
+test('a worker that fails stops the others: once the call has rejected, no sandbox starts and nothing more is sourced', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-stop-'));
+  try {
+    const dirs = Array.from({ length: 320 }, (_, i) => `pkgbuilds/p${String(i).padStart(3, '0')}`);
+    for (const [i, d] of dirs.entries()) {
+      mkdirSync(join(tmp, d), { recursive: true });
+      writeFileSync(join(tmp, d, 'PKGBUILD'), `pkgname=p${i}\npkgver=1\npkgrel=1\narch=(any)\npackage() { :; }\n`);
+    }
+    const stats = createStats();
+    let spawns = 0;
+    // the second sandbox fails as it starts (a fault of pkgnx's own, not of a PKGBUILD); the first one runs on
+    const failing = extractSrcinfo(dirs, {
+      carch: 'x86_64', workspaceRoot: tmp, concurrency: 2, stats,
+      onSpawn: () => {
+        if (++spawns === 2) throw new Error('injected fault');
+      },
+    });
+    await assert.rejects(failing, /injected fault/);
+    const atRejection = { ...stats };
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual({ ...stats }, atRejection, 'work went on after the call rejected');
+    // the first sandbox's 64 PKGBUILDs, and no third sandbox
+    assert.deepEqual({ spawned: stats.spawned, sourced: stats.sourced }, { spawned: 2, sourced: 64 });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('the disk cache: an unchanged set of PKGBUILDs starts no sandbox; a changed one is sourced again', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-cache-'));
   try {

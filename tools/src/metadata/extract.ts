@@ -411,7 +411,10 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const fill = (): void => {
     while (pending.length - taken < BATCH_SIZE && looked < dirs.length) lookUp(dirs[looked], looked++);
   };
+  // set when a worker fails: the others take no more work, so nothing runs on after the call has rejected
+  let stopped = false;
   const nextChunk = (): Pending[] | undefined => {
+    if (stopped) return undefined;
     fill();
     if (taken === pending.length) return undefined;
     const chunk = pending.slice(taken, taken + BATCH_SIZE);
@@ -425,7 +428,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
     // each sandbox binds its package directories one by one (a PKGBUILD sees only its own directory);
     // bwrap's start-up grows with the number of mounts, so a sandbox takes at most 64 of them
     let broken = false;
-    const worker = async (): Promise<void> => {
+    const work = async (): Promise<void> => {
       for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
         const outcomes = await runBatch(chunk, {
           carch: options.carch,
@@ -452,14 +455,20 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
         }
       }
     };
+    const worker = (): Promise<void> =>
+      work().catch((err: unknown) => {
+        stopped = true;
+        throw err;
+      });
     const concurrency = Math.max(1, options.concurrency ?? cpus().length);
     // the sandbox is probed only when something went wrong (a probe costs a bwrap start on every change): a
     // missing or unusable bubblewrap is then one clear error instead of an error on every PKGBUILD
-    try {
-      await Promise.all(Array.from({ length: concurrency }, worker));
-    } catch (err) {
+    // every worker settled before the call returns or rejects: no sandbox outlives it
+    const settled = await Promise.allSettled(Array.from({ length: concurrency }, worker));
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) {
       assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
-      throw err;
+      throw failure.reason;
     }
     if (broken) assertSandboxAvailable(options.bwrap ?? 'bwrap', files);
   }

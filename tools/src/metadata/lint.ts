@@ -238,8 +238,17 @@ function lintBackup(f: Facts): string[] {
 function filesExist(kind: 'install' | 'changelog'): Rule {
   return (f, packageDir) =>
     [...f.global(kind), ...f.overrides(kind)]
-      .filter((file) => file !== '' && !statSync(resolve(packageDir, file), { throwIfNoEntry: false })?.isFile())
+      .filter((file) => file !== '' && !isRegularFile(resolve(packageDir, file)))
       .map((file) => `${kind} file (${file}) does not exist or is not a regular file.`);
+}
+
+/** any error (not a directory on the way, a name too long, a loop of links) means "no such file" here, never a throw */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function lintPkgname(f: Facts): string[] {
