@@ -31,6 +31,7 @@ __pkgnx_schema_arrays=(arch backup checkdepends conflicts depends groups license
 	noextract optdepends options provides replaces source validpgpkeys
 	"${__pkgnx_hash_algos[@]/%/sums}")
 __pkgnx_schema_strings=(changelog epoch install pkgbase pkgdesc pkgrel pkgver url)
+__pkgnx_schema_names=("${__pkgnx_schema_arrays[@]}" "${__pkgnx_schema_strings[@]}")
 __pkgnx_arch_attrs=(source provides conflicts depends replaces optdepends makedepends checkdepends
 	"${__pkgnx_hash_algos[@]/%/sums}")
 __pkgnx_global_single=(pkgdesc pkgver pkgrel epoch url install changelog)
@@ -58,9 +59,11 @@ __pkgnx_source() {
 # per attribute; a single regex per line plus a string comparison per attribute selects the same lines.
 __pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=()
 declare -A __pkgnx_fn_has=() __pkgnx_declared=()
+# set when a name with an _ is declared (pkgbase) or assigned in the package function: else no <attr>_<arch> can print
+__pkgnx_fn_per_arch= __pkgnx_declared_per_arch=
 __pkgnx_load_function() {
 	local __pkgnx_l __pkgnx_lines
-	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=() __pkgnx_fn_has=()
+	__pkgnx_fn_attr=() __pkgnx_fn_kind=() __pkgnx_fn_line=() __pkgnx_fn_has=() __pkgnx_fn_per_arch=
 	{ { declare -f "package_$1" || declare -f package || :; } >/tmp/.pkgnx-fn && mapfile -t __pkgnx_lines </tmp/.pkgnx-fn; } 2>/dev/null ||
 		{ printf 'C\0' >&3; exit 1; }
 	for __pkgnx_l in "${__pkgnx_lines[@]}"; do
@@ -72,6 +75,7 @@ __pkgnx_load_function() {
 		if [[ ${BASH_REMATCH[2]} = '(' ]]; then __pkgnx_fn_kind+=(a); else __pkgnx_fn_kind+=(s); fi
 		__pkgnx_fn_line+=("${__pkgnx_l#"${__pkgnx_l%%[![:space:]]*}"}")
 		__pkgnx_fn_has[${BASH_REMATCH[1]}]=1
+		[[ ${BASH_REMATCH[1]} = *_* ]] && __pkgnx_fn_per_arch=1
 	done
 }
 
@@ -117,9 +121,10 @@ __pkgnx_write() {
 # item): in the pkgbase section the declared ones (__pkgnx_declared, from the T pass: the same test as
 # __pkgnx_attr's), in a package section those its function assigns (__pkgnx_fn_has) and arch.
 __pkgnx_section_details() {
-	local __pkgnx_a __pkgnx_x __pkgnx_package_arch
+	local __pkgnx_a __pkgnx_x __pkgnx_package_arch __pkgnx_per_arch=$__pkgnx_declared_per_arch
 	if [[ -n $1 ]]; then
 		local -n __pkgnx_can=__pkgnx_fn_has
+		__pkgnx_per_arch=$__pkgnx_fn_per_arch
 		for __pkgnx_x in "${__pkgnx_single[@]}"; do [[ ${__pkgnx_can[$__pkgnx_x]} ]] && __pkgnx_write "$1" "$__pkgnx_x" 0; done
 		for __pkgnx_x in "${__pkgnx_multi[@]}"; do [[ ${__pkgnx_can[$__pkgnx_x]} || $__pkgnx_x = arch ]] && __pkgnx_write "$1" "$__pkgnx_x" 1; done
 	else
@@ -133,6 +138,7 @@ __pkgnx_section_details() {
 			(( ${#__pkgnx_v[@]} )) && __pkgnx_emit A "$__pkgnx_x" "${#__pkgnx_v[@]}" "${__pkgnx_v[@]}"
 		done
 	fi
+	[[ $__pkgnx_per_arch ]] || return 0
 	__pkgnx_attr "$1" arch 1
 	__pkgnx_package_arch=("${__pkgnx_v[@]}")
 	for __pkgnx_a in "${__pkgnx_package_arch[@]}"; do
@@ -185,16 +191,19 @@ __pkgnx_item() {
 	shopt -s extglob
 	pkgbase=${pkgbase:-${pkgname[0]}}
 
-	local __pkgnx_single __pkgnx_multi __pkgnx_p __pkgnx_x __pkgnx_a __pkgnx_line __pkgnx_name __pkgnx_archs=()
-	# declared schema variables and their attributes, for the lint rules (variable.sh, arch_specific.sh);
-	# remembered in __pkgnx_declared, so that the pkgbase section looks at those alone
-	for __pkgnx_a in "${arch[@]}"; do [[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && __pkgnx_archs+=("$__pkgnx_a"); done
-	for __pkgnx_x in "${__pkgnx_schema_arrays[@]}" "${__pkgnx_schema_strings[@]}"; do
-		[[ ${!__pkgnx_x@a} || ${!__pkgnx_x+set} ]] && { __pkgnx_emit T "$__pkgnx_x" "${!__pkgnx_x@a}"; __pkgnx_declared[$__pkgnx_x]=1; }
-		for __pkgnx_a in "${__pkgnx_archs[@]}"; do
-			__pkgnx_name=${__pkgnx_x}_$__pkgnx_a
-			[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] && { __pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"; __pkgnx_declared[$__pkgnx_name]=1; }
-		done
+	local __pkgnx_single __pkgnx_multi __pkgnx_p __pkgnx_x __pkgnx_a __pkgnx_line __pkgnx_name __pkgnx_names
+	# declared schema variables and their attributes, for the lint rules (variable.sh, arch_specific.sh), the
+	# <name>_<arch> forms for every arch of arch=() included; remembered in __pkgnx_declared, so that the
+	# pkgbase section looks at those alone. One flat list, the _<arch> forms made by one expansion per arch:
+	# this pass tests ~40 names per architecture, and every bash command here costs on every PKGBUILD
+	__pkgnx_names=("${__pkgnx_schema_names[@]}")
+	for __pkgnx_a in "${arch[@]}"; do [[ $__pkgnx_a =~ ^[A-Za-z0-9_]+$ ]] && __pkgnx_names+=("${__pkgnx_schema_names[@]/%/_$__pkgnx_a}"); done
+	for __pkgnx_name in "${__pkgnx_names[@]}"; do
+		[[ ${!__pkgnx_name@a} || ${!__pkgnx_name+set} ]] || continue
+		__pkgnx_emit T "$__pkgnx_name" "${!__pkgnx_name@a}"
+		__pkgnx_declared[$__pkgnx_name]=1
+		# schema names have no _: this is an <attr>_<arch> form
+		[[ $__pkgnx_name = *_* ]] && __pkgnx_declared_per_arch=1
 	done
 
 	# the package functions defined (lint_package_function) and a sparse source array (lint_source)
