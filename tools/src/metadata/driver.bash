@@ -138,7 +138,8 @@ __pkgnx_section_details() {
 			(( ${#__pkgnx_v[@]} )) && __pkgnx_emit A "$__pkgnx_x" "${#__pkgnx_v[@]}" "${__pkgnx_v[@]}"
 		done
 	fi
-	[[ $__pkgnx_per_arch ]] || return 0
+	# unless the package function has an arch= line: evaluated again here as makepkg does, side effects included
+	[[ $__pkgnx_per_arch || ( -n $1 && ${__pkgnx_fn_has[arch]} ) ]] || return 0
 	__pkgnx_attr "$1" arch 1
 	__pkgnx_package_arch=("${__pkgnx_v[@]}")
 	for __pkgnx_a in "${__pkgnx_package_arch[@]}"; do
