@@ -246,5 +246,15 @@ test('only the package directory is visible to its PKGBUILD; a sourced file insi
   writeFileSync(join(root, 'inside', 'ver.sh'), '_v=2\n');
   const second = await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: root, cacheDir });
   assert.equal(pkgver(second.get(dirs[1])), '2', 'the edited sourced file must invalidate the cached result');
+  // a file in a subdirectory of the package directory too: the edit keeps that subdirectory's own mtime
+  mkdirSync(join(root, 'nested', 'files'), { recursive: true });
+  writeFileSync(join(root, 'nested', 'files', 'ver.sh'), '_v=1\n');
+  writeFileSync(join(root, 'nested', 'PKGBUILD'), 'source ./files/ver.sh\npkgname=nested\npkgver=$_v\npkgrel=1\narch=(any)\npackage() { :; }\n');
+  const nested = [join(root, 'nested')];
+  assert.equal(pkgver((await extractSrcinfo(nested, { carch: 'x86_64', workspaceRoot: root, cacheDir })).get(nested[0])), '1');
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(join(root, 'nested', 'files', 'ver.sh'), '_v=3\n');
+  const edited = await extractSrcinfo(nested, { carch: 'x86_64', workspaceRoot: root, cacheDir });
+  assert.equal(pkgver(edited.get(nested[0])), '3', 'an edited file in a subdirectory must invalidate the cached result');
   rmSync(root, { recursive: true, force: true });
 });

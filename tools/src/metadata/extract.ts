@@ -296,24 +296,40 @@ function directoryContent(dir: string, display: string, contentHash: string | un
 /**
  * sha256 of the directory's part of what one result depends on: the PKGBUILD, every other file of its directory
  * (a PKGBUILD may source one; install/changelog must exist): contents up to 1 MiB, name, size and mtime beyond
- * (source tarballs). Only the package directory is visible in the sandbox, so nothing outside it can change
- * the result.
+ * (source tarballs); below it, every entry by name, size, mtime and ctime (a PKGBUILD may source files/vars.sh;
+ * makepkg may have cloned a VCS source here, too big to read each time), makepkg's src/ and pkg/ aside. Only the
+ * package directory is visible in the sandbox, so nothing outside it can change the result.
  */
 function directoryDigest(dir: string, pkgbuild: Buffer): string {
   const parts: (string | Buffer)[] = [pkgbuild];
-  try {
-    for (const name of readdirSync(dir).sort()) {
-      if (name === 'PKGBUILD' || name === 'src' || name === 'pkg') continue;
-      const path = join(dir, name);
-      const st = lstatSync(path);
-      parts.push(name);
-      if (st.isSymbolicLink()) parts.push(`link:${readlinkSafe(path)}`);
-      else if (st.isFile() && st.size <= 1 << 20) parts.push(readFileSync(path));
-      else parts.push(`${st.isDirectory() ? 'dir' : 'file'}:${st.size}:${st.mtimeMs}`);
+  const walk = (path: string, prefix: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(path).sort();
+    } catch {
+      // unreadable: the PKGBUILD read already succeeded, so only what the sandbox can see differs
+      parts.push(`${prefix}:unreadable`);
+      return;
     }
-  } catch {
-    // unreadable directory: the PKGBUILD read already succeeded, so only the lint facts differ
-  }
+    for (const name of names) {
+      if (!prefix && (name === 'PKGBUILD' || name === 'src' || name === 'pkg')) continue;
+      const full = join(path, name);
+      parts.push(prefix + name);
+      try {
+        const st = lstatSync(full);
+        if (st.isSymbolicLink()) parts.push(`link:${readlinkSafe(full)}`);
+        else if (st.isDirectory()) {
+          parts.push('dir');
+          walk(full, `${prefix}${name}/`);
+        } else if (!prefix && st.isFile() && st.size <= 1 << 20) parts.push(readFileSync(full));
+        else parts.push(`file:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+      } catch {
+        // gone or unreadable since the listing: named as such, never a throw for one file
+        parts.push('unreadable');
+      }
+    }
+  };
+  walk(dir, '');
   return cacheKey(parts);
 }
 
