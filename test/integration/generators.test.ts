@@ -202,9 +202,10 @@ test('sync-srcinfo: nx sync:check fails on a stale .SRCINFO, nx sync fixes it', 
   assert.equal(ok.code, 0, ok.out);
 });
 
-// with a few directories the generator globs their own files, with more than 64 the whole of pkgbuilds/
-for (const others of [0, 64]) {
-  test(`sync-srcinfo: a PKGBUILD that sources a git-ignored file of its directory: sync:check sees that file change (${others} more packages)`, async () => {
+// with a few directories the generator globs their own files, with more than 64 the whole of pkgbuilds/; the
+// ignored file at the top of the package directory, or in a subdirectory that also holds a tracked file
+for (const [others, conf] of [[0, 'local.conf'], [64, 'local.conf'], [0, 'files/local.conf']] as const) {
+  test(`sync-srcinfo: a PKGBUILD that sources a git-ignored file of its directory: sync:check sees that file change (${conf}, ${others} more packages)`, async () => {
     // Nx's hashes leave the ignored file out; the sandbox shows it to the PKGBUILD, so the check must read it
     const dir = join(ws, 'pkgbuilds', 'localconf');
     const extra = Array.from({ length: others }, (_, i) => join(ws, 'pkgbuilds', `extra-${i}`));
@@ -215,16 +216,17 @@ for (const others of [0, 64]) {
         mkdirSync(d, { recursive: true });
         writeFileSync(join(d, 'PKGBUILD'), `pkgname=extra-${i}\npkgver=1\npkgrel=1\narch=(any)\npackage() { :; }\n`);
       }
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(gitignore, `${ignoredBefore ?? ''}\npkgbuilds/localconf/local.conf\n`);
-      writeFileSync(join(dir, 'local.conf'), 'VER=1.0\n');
-      writeFileSync(join(dir, 'PKGBUILD'), '. "$startdir/local.conf"\npkgname=localconf\npkgver=$VER\npkgrel=1\narch=(any)\npackage() { :; }\n');
+      mkdirSync(join(dir, 'files'), { recursive: true });
+      writeFileSync(join(dir, 'files', 'fix.patch'), 'a tracked file beside the ignored one\n');
+      writeFileSync(gitignore, `${ignoredBefore ?? ''}\npkgbuilds/localconf/${conf}\n`);
+      writeFileSync(join(dir, conf), 'VER=1.0\n');
+      writeFileSync(join(dir, 'PKGBUILD'), `. "$startdir/${conf}"\npkgname=localconf\npkgver=$VER\npkgrel=1\narch=(any)\npackage() { :; }\n`);
       const sync = await nx(['sync']);
       assert.equal(sync.code, 0, sync.out);
       assert.match(readFileSync(join(dir, '.SRCINFO'), 'utf8'), /\tpkgver = 1\.0\n/);
       const ok = await nx(['sync:check']);
       assert.equal(ok.code, 0, ok.out);
-      writeFileSync(join(dir, 'local.conf'), 'VER=2.0\n');
+      writeFileSync(join(dir, conf), 'VER=2.0\n');
       const check = await nx(['sync:check']);
       assert.notEqual(check.code, 0, check.out);
       assert.match(check.out, /pkgbuilds\/localconf\/\.SRCINFO is stale/);

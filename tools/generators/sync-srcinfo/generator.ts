@@ -11,12 +11,12 @@
  * identity and the text it must hold stay the same: at 8,480 PKGBUILDs a run in the daemon after one
  * saved file takes about 0.5 s, where comparing everything took 2-3 s.
  * Nx's hashes leave out the files it ignores (.gitignore, .nxignore), which the sandbox still shows the
- * PKGBUILD (one may source a git-ignored local file): a directory holding such a file is read in full every
- * time, as without the hashes. Its .SRCINFO aside: whose identity is part of the mark.
+ * PKGBUILD (one may source a git-ignored local file): a directory holding such a file, at any depth, is read in
+ * full every time, as without the hashes. Its .SRCINFO aside: whose identity is part of the mark.
  */
 import { globAsync, type Tree } from '@nx/devkit';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readMetadata } from '../../src/metadata';
 import { writeSrcinfo } from '../../src/srcinfo';
@@ -83,48 +83,75 @@ export default async function syncSrcinfoGenerator(tree: Tree): Promise<SyncSrci
 const OUTSIDE_DIGEST = new Set(['PKGBUILD', '.SRCINFO', 'src', 'pkg']);
 
 /**
- * per workspace and directory: its Nx hash and its own identity when it was last listed, and whether it held an
- * ignored entry. Neither can change without one of them: an entry added or removed changes the directory's
- * mtime, a file Nx starts or stops tracking its hash (an ignored file edited in place changes neither, but its
- * directory is read in full anyway)
+ * per workspace and directory: the key it was last listed under (its Nx hash and the identities of it and of its
+ * subdirectories), those subdirectories, and whether it held an ignored entry. None of that can change without
+ * the key: an entry added or removed changes its directory's mtime, a file Nx starts or stops tracking the hash
+ * (an ignored file edited in place changes neither, but its directory is read in full anyway)
  */
-const listed = new Map<string, Map<string, { key: string; ignored: boolean }>>();
+interface Listing {
+  key: string;
+  subdirs: string[];
+  ignored: boolean;
+}
+const listed = new Map<string, Map<string, Listing>>();
+
+function listingKey(root: string, dir: string, hash: string, subdirs: readonly string[]): string {
+  return [hash, ...[dir, ...subdirs].map((d) => fileIdentity(join(root, d)))].join('\0');
+}
 
 /**
- * The package directories holding an entry Nx does not track: an ignored file, or a directory with no tracked
- * file below it. Listed again only where the hash or the directory changed: listing 8,480 took 0.2 s.
+ * The package directories holding, at any depth, a file Nx does not track (an ignored one) or a directory with
+ * no tracked file below it. Listed again only where the key changed: listing 8,480 took 0.2 s.
  */
 async function directoriesWithIgnoredFiles(tree: Tree, dirs: readonly string[], hashes: readonly string[]): Promise<Set<string>> {
   const before = listed.get(tree.root);
-  const memo = new Map<string, { key: string; ignored: boolean }>();
+  const memo = new Map<string, Listing>();
   listed.set(tree.root, memo);
-  const unknown: { dir: string; key: string }[] = [];
+  const unknown: number[] = [];
   dirs.forEach((dir, i) => {
-    const key = `${hashes[i]}\0${fileIdentity(join(tree.root, dir))}`;
     const seen = before?.get(dir);
-    if (seen?.key === key) memo.set(dir, seen);
-    else unknown.push({ dir, key });
+    if (seen && seen.key === listingKey(tree.root, dir, hashes[i], seen.subdirs)) memo.set(dir, seen);
+    else unknown.push(i);
   });
   if (unknown.length) {
     // few after a save: only their files
-    const tracked = await globAsync(tree, unknown.length <= 64 ? unknown.map(({ dir }) => `${dir}/**`) : ['pkgbuilds/**']);
+    const tracked = await globAsync(tree, unknown.length <= 64 ? unknown.map((i) => `${dirs[i]}/**`) : ['pkgbuilds/**']);
     const trackedFiles = new Set(tracked);
     const trackedDirs = new Set<string>();
     for (const file of tracked) {
       for (let d = file.slice(0, file.lastIndexOf('/')); d && !trackedDirs.has(d); d = d.slice(0, Math.max(0, d.lastIndexOf('/')))) trackedDirs.add(d);
     }
-    for (const { dir, key } of unknown) memo.set(dir, { key, ignored: holdsUntracked(tree.root, dir, trackedFiles, trackedDirs) });
+    for (const i of unknown) {
+      const { ignored, subdirs } = listUntracked(tree.root, dirs[i], trackedFiles, trackedDirs);
+      memo.set(dirs[i], { key: listingKey(tree.root, dirs[i], hashes[i], subdirs), subdirs, ignored });
+    }
   }
   return new Set(dirs.filter((dir) => memo.get(dir)?.ignored));
 }
 
-function holdsUntracked(root: string, dir: string, trackedFiles: ReadonlySet<string>, trackedDirs: ReadonlySet<string>): boolean {
-  try {
-    return readdirSync(join(root, dir), { withFileTypes: true }).some(
-      (entry) => !OUTSIDE_DIGEST.has(entry.name) && !(entry.isDirectory() ? trackedDirs : trackedFiles).has(`${dir}/${entry.name}`),
-    );
-  } catch {
-    // unreadable: read in full, where the extraction names the error
-    return true;
-  }
+/** the package directory's subdirectories (makepkg's src/ and pkg/ aside), and whether any entry is untracked */
+function listUntracked(root: string, dir: string, trackedFiles: ReadonlySet<string>, trackedDirs: ReadonlySet<string>): Omit<Listing, 'key'> {
+  const subdirs: string[] = [];
+  let ignored = false;
+  const walk = (path: string, top: boolean): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(root, path), { withFileTypes: true });
+    } catch {
+      // unreadable: read in full, where the extraction names the error
+      ignored = true;
+      return;
+    }
+    for (const entry of entries) {
+      if (top && OUTSIDE_DIGEST.has(entry.name)) continue;
+      const child = `${path}/${entry.name}`;
+      if (entry.isDirectory()) {
+        subdirs.push(child);
+        if (!trackedDirs.has(child)) ignored = true;
+        walk(child, false);
+      } else if (!trackedFiles.has(child)) ignored = true;
+    }
+  };
+  walk(dir, true);
+  return { ignored, subdirs };
 }
