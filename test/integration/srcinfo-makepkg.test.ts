@@ -81,14 +81,20 @@ test('writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --prin
   assert.deepEqual(failures, []);
 });
 
+/** n trivial packages pkgbuilds/p000.. under root, pkgver from version(i); their directories, workspace-relative */
+function writePackages(root: string, n: number, version: (i: number) => string): string[] {
+  const dirs = Array.from({ length: n }, (_, i) => `pkgbuilds/p${String(i).padStart(3, '0')}`);
+  for (const [i, d] of dirs.entries()) {
+    mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, d, 'PKGBUILD'), `pkgname=p${i}\npkgver=${version(i)}\npkgrel=1\narch=(any)\npackage() { :; }\n`);
+  }
+  return dirs;
+}
+
 test('a cold cache: the first sandbox starts after reading only its own batch of directories, each sourced once, in the caller\'s order', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-lazy-'));
   try {
-    const dirs = Array.from({ length: 150 }, (_, i) => `pkgbuilds/p${String(i).padStart(3, '0')}`);
-    for (const [i, d] of dirs.entries()) {
-      mkdirSync(join(tmp, d), { recursive: true });
-      writeFileSync(join(tmp, d, 'PKGBUILD'), `pkgname=p${i}\npkgver=1.${i}\npkgrel=1\narch=(any)\npackage() { :; }\n`);
-    }
+    const dirs = writePackages(tmp, 150, (i) => `1.${i}`);
     const stats = createStats();
     const readAtSpawn: number[] = [];
     const got = await extractSrcinfo([...dirs].reverse(), { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', stats, onSpawn: () => readAtSpawn.push(stats.read) });
@@ -113,11 +119,7 @@ test('a cold cache: the first sandbox starts after reading only its own batch of
 test('a worker that fails stops the others: once the call has rejected, no sandbox starts and nothing more is sourced', { skip: hasCommand('bwrap') ? false : 'bwrap not installed', timeout: 120_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-srcinfo-stop-'));
   try {
-    const dirs = Array.from({ length: 320 }, (_, i) => `pkgbuilds/p${String(i).padStart(3, '0')}`);
-    for (const [i, d] of dirs.entries()) {
-      mkdirSync(join(tmp, d), { recursive: true });
-      writeFileSync(join(tmp, d, 'PKGBUILD'), `pkgname=p${i}\npkgver=1\npkgrel=1\narch=(any)\npackage() { :; }\n`);
-    }
+    const dirs = writePackages(tmp, 320, () => '1');
     const stats = createStats();
     let spawns = 0;
     // the second sandbox fails as it starts (a fault of pkgnx's own, not of a PKGBUILD); the first one runs on

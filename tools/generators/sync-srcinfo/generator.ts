@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readMetadata } from '../../src/metadata';
+import { OUTSIDE_DIGEST } from '../../src/metadata/extract';
 import { writeSrcinfo } from '../../src/srcinfo';
 import { PKGBUILD_GLOB, metadataSettings, readPluginOptionsFromNxJson, resolveOptions } from '../../src/graph/cached-graph';
 import { fileIdentity } from '../../src/file-identity';
@@ -78,9 +79,6 @@ export default async function syncSrcinfoGenerator(tree: Tree): Promise<SyncSrci
     outOfSyncDetails: [...stale.map((f) => `${f} is stale`), ...broken],
   };
 }
-
-/** what a package directory may hold that no PKGBUILD's result depends on (the digest's exclusions, and .SRCINFO) */
-const OUTSIDE_DIGEST = new Set(['PKGBUILD', '.SRCINFO', 'src', 'pkg']);
 
 /**
  * per workspace and directory: the key it was last listed under (its Nx hash and the identities of it and of its
@@ -143,7 +141,8 @@ function listUntracked(root: string, dir: string, trackedFiles: ReadonlySet<stri
       return;
     }
     for (const entry of entries) {
-      if (top && OUTSIDE_DIGEST.has(entry.name)) continue;
+      // the .SRCINFO too: its identity is part of the mark
+      if (top && (OUTSIDE_DIGEST.has(entry.name) || entry.name === '.SRCINFO')) continue;
       const child = `${path}/${entry.name}`;
       if (entry.isDirectory()) {
         subdirs.push(child);

@@ -300,6 +300,9 @@ function directoryContent(dir: string, display: string, contentHash: string | un
  * makepkg may have cloned a VCS source here, too big to read each time), makepkg's src/ and pkg/ aside. Only the
  * package directory is visible in the sandbox, so nothing outside it can change the result.
  */
+/** what directoryDigest leaves out at the top of a package directory: the PKGBUILD (read first), makepkg's work trees */
+export const OUTSIDE_DIGEST: ReadonlySet<string> = new Set(['PKGBUILD', 'src', 'pkg']);
+
 function directoryDigest(dir: string, pkgbuild: Buffer): string {
   const parts: (string | Buffer)[] = [pkgbuild];
   const walk = (path: string, prefix: string): void => {
@@ -312,7 +315,7 @@ function directoryDigest(dir: string, pkgbuild: Buffer): string {
       return;
     }
     for (const name of names) {
-      if (!prefix && (name === 'PKGBUILD' || name === 'src' || name === 'pkg')) continue;
+      if (!prefix && OUTSIDE_DIGEST.has(name)) continue;
       const full = join(path, name);
       parts.push(prefix + name);
       try {
