@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetadata, readMetadataForArchitectures } from '../../tools/src/metadata';
 import { createStats } from '../../tools/src/metadata/extract';
@@ -13,6 +13,8 @@ import { metadataForArch } from '../../tools/src/srcinfo';
 import { hasCommand, tempDir } from '../helpers/env';
 
 const skip = hasCommand('bwrap') ? false : 'bwrap not installed';
+/** the sandbox's own scan decides (the static reader would read plain and arch-arrays without it) */
+const SANDBOX_ONLY = { staticReading: false };
 
 const PKGBUILDS: Record<string, Record<string, string>> = {
   'carch-top': {
@@ -30,6 +32,13 @@ const PKGBUILDS: Record<string, Record<string, string>> = {
   },
 };
 
+/** a copy of a workspace's pkgbuilds/ (no cache) */
+function tempCopy(ws: string): string {
+  const copy = tempDir('pkgnx-archshare-copy-');
+  cpSync(join(ws, 'pkgbuilds'), join(copy, 'pkgbuilds'), { recursive: true });
+  return copy;
+}
+
 /** a workspace holding PKGBUILDS (removed when the test process exits), and its package directories */
 function workspaceWithPackages(prefix: string): { ws: string; dirs: string[] } {
   const ws = tempDir(prefix);
@@ -46,7 +55,7 @@ test('one sourcing for PKGBUILDs that cannot depend on CARCH; per architecture, 
   const { ws, dirs } = workspaceWithPackages('pkgnx-archshare-');
   const stats = createStats();
   const settings = { source: 'pkgbuild' as const, timeoutSeconds: 10 };
-  const got = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats });
+  const got = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats, ...SANDBOX_ONLY });
   // 4 for x86_64, then only the two that read CARCH again for aarch64
   assert.equal(stats.sourced, 6, 'sourced: 4 + 2');
   const depends = (arch: string, name: string): string[] => {
@@ -66,18 +75,18 @@ test('one sourcing for PKGBUILDs that cannot depend on CARCH; per architecture, 
   assert.ok(depends('x86_64', 'arch-arrays').includes('x86-only') && !depends('x86_64', 'arch-arrays').includes('arm-only'));
   // a warm second run reads everything from the cache
   const again = createStats();
-  await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: again });
+  await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: again, ...SANDBOX_ONLY });
   assert.equal(again.sourced, 0);
   // the .SRCINFO sync (one architecture, no scan) reads the graph's results: nothing is sourced again
   const sync = createStats();
-  await readMetadata(ws, dirs, 'x86_64', settings, { stats: sync });
+  await readMetadata(ws, dirs, 'x86_64', settings, { stats: sync, ...SANDBOX_ONLY });
   assert.deepEqual([sync.sourced, sync.cacheHits], [0, 4], 'the sync reads the entries the graph wrote');
   // the other way round: results read without the scan are sourced again when the graph needs the scan
   const fresh = join(ws, 'pkgbuilds', 'plain', 'PKGBUILD');
   writeFileSync(fresh, `${PKGBUILDS.plain.PKGBUILD}# edited\n`);
-  await readMetadata(ws, dirs, 'x86_64', settings, {});
+  await readMetadata(ws, dirs, 'x86_64', settings, SANDBOX_ONLY);
   const rescan = createStats();
-  const shared = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: rescan });
+  const shared = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats: rescan, ...SANDBOX_ONLY });
   assert.equal(rescan.sourced, 1, 'only the edited PKGBUILD, once, with the scan');
   const plain = shared.get('x86_64')!.get(join('pkgbuilds', 'plain'))!;
   assert.ok('srcinfo' in plain && plain.archIndependent === true, JSON.stringify(plain));
@@ -89,7 +98,7 @@ test('a directory whose Nx content hash is unchanged is read once for both archi
   const contentHashes = new Map(dirs.map((d) => [join(ws, d), `nx-hash-of-${d}`]));
   const run = async (): Promise<ReturnType<typeof createStats>> => {
     const stats = createStats();
-    await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats, contentHashes, pruneCache: true });
+    await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats, contentHashes, pruneCache: true, ...SANDBOX_ONLY });
     return stats;
   };
   const first = await run();
@@ -107,6 +116,23 @@ test('a directory whose Nx content hash is unchanged is read once for both archi
   assert.deepEqual([edited.read, edited.sourced], [1, 1]);
   // a directory gone from the workspace leaves the digests
   contentHashes.delete(join(ws, 'pkgbuilds/plain'));
-  await readMetadataForArchitectures(ws, dirs.filter((d) => !d.endsWith('plain')), ['x86_64', 'aarch64'], settings, { contentHashes, pruneCache: true });
+  await readMetadataForArchitectures(ws, dirs.filter((d) => !d.endsWith('plain')), ['x86_64', 'aarch64'], settings, { contentHashes, pruneCache: true, ...SANDBOX_ONLY });
   assert.deepEqual(onDisk(), dirs.filter((d) => !d.endsWith('plain')).map((d) => join(ws, d)).sort());
+});
+
+test('with the static reader: what it reads (plain assignments, package-function overrides) is read once without bash for every architecture; the rest is sourced as before', { skip, timeout: 120_000 }, async () => {
+  const { ws, dirs } = workspaceWithPackages('pkgnx-archshare-static-');
+  const stats = createStats();
+  const settings = { source: 'pkgbuild' as const, timeoutSeconds: 10 };
+  const got = await readMetadataForArchitectures(ws, dirs, ['x86_64', 'aarch64'], settings, { stats });
+  // plain and arch-arrays read without bash, once; carch-top and helper-source sourced for each architecture
+  assert.deepEqual([stats.evaluated, stats.sourced], [2, 4]);
+  const sandboxed = await readMetadataForArchitectures(tempCopy(ws), dirs, ['x86_64', 'aarch64'], settings, SANDBOX_ONLY);
+  for (const arch of ['x86_64', 'aarch64'])
+    for (const d of dirs) {
+      const a = got.get(arch)!.get(d)!;
+      const b = sandboxed.get(arch)!.get(d)!;
+      assert.ok('srcinfo' in a && 'srcinfo' in b, `${d}: ${JSON.stringify([a, b])}`);
+      assert.deepEqual(metadataForArch(a.srcinfo, arch), metadataForArch(b.srcinfo, arch), `${arch} ${d}`);
+    }
 });

@@ -25,7 +25,8 @@ async function all(): Promise<Map<string, ExtractResult>> {
   // one batch (concurrency 1) so every bad PKGBUILD shares a sandbox with the good ones
   results ??= await extractSrcinfo(
     names.map((n) => `test/fixtures/bad-pkgbuilds/${n}`),
-    { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT, concurrency: 1, timeoutMs: 1500, stats },
+    // sourced, all of them: the static reader would read the good ones outside the sandbox
+    { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT, concurrency: 1, timeoutMs: 1500, staticReading: false, stats },
   );
   return results;
 }
@@ -91,9 +92,10 @@ test('nothing a PKGBUILD wrote while being sourced exists outside the sandbox', 
   for (const p of pwnedPaths) assert.equal(existsSync(p), false, `${p} was created`);
 });
 
-test('a missing bubblewrap is a clear error, never an unsandboxed fallback', { timeout: 30_000 }, async () => {
+test('a missing bubblewrap is a clear error for a PKGBUILD that needs bash, never an unsandboxed fallback; one the static reader reads needs no sandbox', { timeout: 30_000 }, async () => {
+  // network runs commands at its top level
   await assert.rejects(
-    extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], {
+    extractSrcinfo(['test/fixtures/bad-pkgbuilds/network', 'test/fixtures/bad-pkgbuilds/good-one'], {
       carch: 'x86_64',
       workspaceRoot: WORKSPACE_ROOT,
       bwrap: '/nonexistent/bwrap',
@@ -101,6 +103,11 @@ test('a missing bubblewrap is a clear error, never an unsandboxed fallback', { t
     (err: unknown) =>
       err instanceof SandboxUnavailableError && /install it/.test(err.message) && /metadataSource/.test(err.message),
   );
+  const s = createStats();
+  const r = await extractSrcinfo(['test/fixtures/bad-pkgbuilds/good-one'], { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT, bwrap: '/nonexistent/bwrap', stats: s });
+  const got = r.get('test/fixtures/bad-pkgbuilds/good-one');
+  assert.ok(got && 'srcinfo' in got, JSON.stringify(got));
+  assert.deepEqual([s.evaluated, s.spawned, s.sourced], [1, 0, 0]);
 });
 
 test('metadataSource srcinfo never runs bash and names a missing .SRCINFO', async () => {

@@ -18,7 +18,15 @@ const caseDir = (tmp: string, c: (typeof cases)[number]): string => join(tmp, c.
 const skip = !hasCommand('makepkg') || !hasCommand('bwrap') ? 'makepkg or bwrap not installed' : false;
 
 /** Runs makepkg --printsrcinfo on a copy of every fixture, two at a time. */
-async function makepkgOutputs(): Promise<Map<string, { stdout: string; stderr: string; status: number | null }>> {
+type MakepkgOutput = { stdout: string; stderr: string; status: number | null };
+let makepkgRun: Promise<Map<string, MakepkgOutput>> | undefined;
+/** makepkg --printsrcinfo of every case, run once for the tests that compare with it */
+function makepkgOutputs(): Promise<Map<string, MakepkgOutput>> {
+  makepkgRun ??= runMakepkg();
+  return makepkgRun;
+}
+
+async function runMakepkg(): Promise<Map<string, MakepkgOutput>> {
   const tmp = mkdtempSync(join(tmpdir(), 'pkgnx-printsrcinfo-'));
   chmodSync(tmp, 0o777);
   cpSync(FIXTURES, join(tmp, 'pkgbuilds'), { recursive: true });
@@ -52,14 +60,19 @@ test('at least 30 fixtures', () => {
   assert.ok(names.length >= 30, `only ${names.length} fixtures`);
 });
 
-test('writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --printsrcinfo', { skip, timeout: 120_000 }, async () => {
+for (const staticReading of [false, true])
+test(`writeSrcinfo(extractSrcinfo(PKGBUILD)) is byte-identical to makepkg --printsrcinfo (${staticReading ? 'the static reader where it applies, the sandbox for the rest' : 'every PKGBUILD sourced in the sandbox'})`, { skip, timeout: 120_000 }, async () => {
+  const stats = createStats();
   const [expected, extracted] = await Promise.all([
     makepkgOutputs(),
     extractSrcinfo(
       cases.map((c) => c.dir),
-      { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT },
+      { carch: 'x86_64', workspaceRoot: WORKSPACE_ROOT, staticReading, stats },
     ),
   ]);
+  // not a comparison that passes by reading nothing one way
+  if (staticReading) assert.ok(stats.evaluated >= cases.length / 2 && stats.sourced >= 3, JSON.stringify(stats));
+  else assert.equal(stats.evaluated, 0);
   const failures: string[] = [];
   assert.ok(cases.filter((c) => c.set === 'examples').length >= 6, 'every example package is compared');
   for (const { name, dir } of cases) {
@@ -97,7 +110,7 @@ test('a cold cache: the first sandbox starts after reading only its own batch of
     const dirs = writePackages(tmp, 150, (i) => `1.${i}`);
     const stats = createStats();
     const readAtSpawn: number[] = [];
-    const got = await extractSrcinfo([...dirs].reverse(), { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', stats, onSpawn: () => readAtSpawn.push(stats.read) });
+    const got = await extractSrcinfo([...dirs].reverse(), { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', staticReading: false, stats, onSpawn: () => readAtSpawn.push(stats.read) });
     // 64 PKGBUILDs per sandbox: the first starts once 64 directories are read, not 150
     assert.equal(readAtSpawn[0], 64);
     assert.deepEqual({ sourced: stats.sourced, read: stats.read, spawned: stats.spawned }, { sourced: 150, read: 150, spawned: 3 });
@@ -109,7 +122,7 @@ test('a cold cache: the first sandbox starts after reading only its own batch of
     }
     // all of them cached
     const again = createStats();
-    await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', stats: again });
+    await extractSrcinfo(dirs, { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', staticReading: false, stats: again });
     assert.deepEqual({ sourced: again.sourced, cacheHits: again.cacheHits, spawned: again.spawned }, { sourced: 0, cacheHits: 150, spawned: 0 });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -124,7 +137,7 @@ test('a worker that fails stops the others: once the call has rejected, no sandb
     let spawns = 0;
     // the second sandbox fails as it starts (a fault of pkgnx's own, not of a PKGBUILD); the first one runs on
     const failing = extractSrcinfo(dirs, {
-      carch: 'x86_64', workspaceRoot: tmp, concurrency: 2, stats,
+      carch: 'x86_64', workspaceRoot: tmp, concurrency: 2, staticReading: false, stats,
       onSpawn: () => {
         if (++spawns === 2) throw new Error('injected fault');
       },
@@ -146,7 +159,7 @@ test('the disk cache: an unchanged set of PKGBUILDs starts no sandbox; a changed
     const picked = names.slice(0, 6);
     cpSync(FIXTURES, join(tmp, 'pkgbuilds'), { recursive: true, filter: (src) => !picked.every((n) => !src.includes(`/${n}`)) || src === FIXTURES });
     const dirs = picked.map((n) => `pkgbuilds/${n}`);
-    const options = { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo' };
+    const options = { carch: 'x86_64', workspaceRoot: tmp, cacheDir: '.cache/srcinfo', staticReading: false };
     const first = createStats();
     const cold = await extractSrcinfo(dirs, { ...options, stats: first });
     assert.ok(first.spawned >= 1);
@@ -157,7 +170,7 @@ test('the disk cache: an unchanged set of PKGBUILDs starts no sandbox; a changed
     const warm = await extractSrcinfo(dirs, { ...options, stats: second, onSpawn: () => spawns++ });
     assert.equal(spawns, 0);
     // without Nx's content hashes (a CLI verb) every directory is read again for its key
-    assert.deepEqual(second, { spawned: 0, sourced: 0, cacheHits: picked.length, read: picked.length });
+    assert.deepEqual(second, { spawned: 0, sourced: 0, evaluated: 0, cacheHits: picked.length, read: picked.length });
     assert.deepEqual(warm, cold);
     assert.deepEqual(readdirSync(join(tmp, '.cache/srcinfo')), ['srcinfo-x86_64.json']);
 

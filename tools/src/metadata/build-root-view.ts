@@ -23,6 +23,8 @@ export interface MetadataView {
   hostEtc: string[];
   /** <root>/var/lib/pacman */
   pacmanDb?: string;
+  /** the host path of what the sandbox shows as /etc/makepkg.conf (sourced before every PKGBUILD), if any */
+  makepkgConf?: string;
   /** everything the view shows that can change a PKGBUILD's metadata, hashed (part of the cache key) */
   fingerprint: string;
   /** for messages: which root the PKGBUILDs saw */
@@ -69,7 +71,9 @@ export function metadataView(workspaceRoot: string, arch: string): MetadataView 
     }
   }
   hash.update(`host:${hostEtc.join('/')}`);
+  const makepkgConf = chrootConfigEntries.includes('makepkg.conf') ? join(configDir, 'makepkg.conf') : root && rootEtcEntries.includes('makepkg.conf') ? join(root, 'etc', 'makepkg.conf') : undefined;
   return {
+    ...(makepkgConf ? { makepkgConf } : {}),
     ...(root ? { rootEtc: join(root, 'etc') } : {}),
     rootEtcEntries,
     ...(chrootConfigEntries.length ? { chrootConfig: configDir } : {}),

@@ -16,6 +16,7 @@ import { isDriverAttribute, lintExtraction, type RawExtraction, type RawSection 
 import { isArchIndependent } from './arch-independence';
 import { metadataView } from './build-root-view';
 import { assertSandboxAvailable, sandboxFiles } from './sandbox';
+import { readPkgbuildStatically, staticReadingPossible } from './static-reader';
 
 export { SandboxUnavailableError } from './sandbox';
 
@@ -31,6 +32,8 @@ export interface ExtractStats {
   spawned: number;
   /** PKGBUILDs sourced */
   sourced: number;
+  /** PKGBUILDs read without bash (static-reader.ts) */
+  evaluated: number;
   cacheHits: number;
   /** package directories read and hashed for their cache keys (once for every architecture) */
   read: number;
@@ -56,6 +59,11 @@ export interface ExtractOptions {
    * process is not read again to find its cache key (the Nx daemon recomputes the graph on every save)
    */
   contentHashes?: ReadonlyMap<string, string>;
+  /**
+   * read the PKGBUILDs that only assign variables and define functions without bash (static-reader.ts), default
+   * true: the same result, without a sandbox. Off to test the sandbox itself
+   */
+  staticReading?: boolean;
   /** bubblewrap binary (default `bwrap` from PATH) */
   bwrap?: string;
   /** where the sandbox's own files are kept (default <workspaceRoot>/.nx/workspace-data/pkgnx) */
@@ -65,7 +73,7 @@ export interface ExtractOptions {
 }
 
 export function createStats(): ExtractStats {
-  return { spawned: 0, sourced: 0, cacheHits: 0, read: 0 };
+  return { spawned: 0, sourced: 0, evaluated: 0, cacheHits: 0, read: 0 };
 }
 
 /** Turns the driver's payload fields into sections with raw values and the lint facts. */
@@ -336,6 +344,33 @@ function directoryDigest(dir: string, pkgbuild: Buffer): string {
   return cacheKey(parts);
 }
 
+/** the driver's fields for a PKGBUILD in the static reader's subset (read again: the digest may have been remembered) */
+function readStatically(dir: string): string[] | undefined {
+  let text: string;
+  try {
+    const bytes = readFileSync(join(dir, 'PKGBUILD'));
+    // an unusually large PKGBUILD is the sandbox's (and its time limit's) job
+    if (bytes.length > 1 << 20) return undefined;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // unreadable, or not UTF-8 (bash reads bytes): the sandbox's job, which also names the problem
+    return undefined;
+  }
+  const read = readPkgbuildStatically(text);
+  return 'fields' in read ? read.fields : undefined;
+}
+
+/** whether what the sandbox sources as /etc/makepkg.conf (host path) leaves a statically read PKGBUILD as it is */
+function makepkgConfAllowsStaticReading(path: string | undefined): boolean {
+  if (path === undefined) return staticReadingPossible(undefined);
+  try {
+    // a link in a build root resolves differently inside the sandbox
+    return !lstatSync(path).isSymbolicLink() && staticReadingPossible(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function readlinkSafe(path: string): string {
   try {
     return readlinkSync(path);
@@ -397,6 +432,7 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
   const cache = options.cacheDir ? new SrcinfoCache(resolve(root, options.cacheDir), options.carch) : undefined;
   const digests = options.cacheDir && options.contentHashes ? new CacheFile<DirectoryDigest>(resolve(root, options.cacheDir), 'directory-digests.json') : undefined;
   const view = metadataView(root, options.carch);
+  const staticReading = options.staticReading !== false && makepkgConfAllowsStaticReading(view.makepkgConf);
   const results = new Map<string, ExtractResult>();
   type Pending = BatchItem & { key: string; input: string; display: string };
   const pending: Pending[] = [];
@@ -419,6 +455,16 @@ export async function extractSrcinfo(dirs: string[], options: ExtractOptions): P
     if (hit && !retry) {
       stats.cacheHits++;
       results.set(input, 'timedOutAfterMs' in hit ? { error: hit.error } : hit);
+      return;
+    }
+    const fields = staticReading ? readStatically(dir) : undefined;
+    if (fields) {
+      stats.evaluated++;
+      const { uncacheable, ...result } = interpret({ kind: 'done', fields }, display, dir, timeoutMs, view.describe, false);
+      // the static reader's subset reads no variable from outside the PKGBUILD: the same for every architecture
+      if ('srcinfo' in result) result.archIndependent = true;
+      results.set(input, result);
+      if (cache && !uncacheable) cache.set(key, result);
       return;
     }
     pending.push({ index, dir, key, input, display });

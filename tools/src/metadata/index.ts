@@ -26,6 +26,8 @@ export interface ReadMetadataOptions {
   /** content hashes of the directories (absolute), see ExtractOptions.contentHashes */
   contentHashes?: ReadonlyMap<string, string>;
   stats?: ExtractStats;
+  /** see ExtractOptions.staticReading (tests of the sandbox turn it off) */
+  staticReading?: boolean;
 }
 
 /** the committed `.SRCINFO` of each directory, never executing anything */
@@ -60,6 +62,7 @@ export async function readMetadata(workspaceRoot: string, dirs: readonly string[
     pruneCache: opts.pruneCache,
     contentHashes: opts.contentHashes,
     stats: opts.stats,
+    staticReading: opts.staticReading,
   });
 }
 
@@ -92,6 +95,7 @@ export async function readMetadataForArchitectures(
       pruneCache: opts.pruneCache,
       contentHashes: opts.contentHashes,
       stats: opts.stats,
+      staticReading: opts.staticReading,
     });
   const first = await extract(dirs, archs[0], archs.length > 1);
   out.set(archs[0], first);
