@@ -1,11 +1,11 @@
 /**
  * The metadata of a PKGBUILD that only assigns variables and defines functions, read without bash: the same
- * payload fields the driver (driver.bash) would print for it, or undefined when the PKGBUILD is outside the subset
+ * payload fields the driver (driver.bash) would print for it, or why not when the PKGBUILD is outside the subset
  * this reader knows bash's behaviour for exactly, which is then sourced in the sandbox as before. Nothing of the
  * PKGBUILD runs, so no isolation is involved; what matters is that the result is the driver's, field for field
  * (test/integration/static-reader.test.ts compares both on every fixture and on hand-made edge cases).
  *
- * The subset, checked as the text is read (anything else, or anything unusual, gives undefined):
+ * The subset, checked as the text is read (anything else, or anything unusual, is left to bash):
  *   - top level: `name=word`, `name+=word`, `name=(words)`, `name+=(words)`, several on one line, comments, `;`;
  *     function definitions `name() { ... }` / `function name { ... }`;
  *   - words: literal text, '...', "...", `\`, `$name`, `${name}`, `${name[@]}`/`[*]`/`[N]`, `${#name}`,
@@ -14,8 +14,9 @@
  *   - variables read are ones the file assigned before, or lowercase names nothing else sets (makepkg.conf, when
  *     the sandbox has one, must assign upper-case names only: staticReadingPossible);
  *   - function bodies are checked for bash's structure (quotes, here-documents, nesting, if/fi, loops, case,
- *     empty bodies) but not run; a package function that assigns anything (an override line the driver would
- *     evaluate) is left to bash.
+ *     [[ ]], empty bodies) but not run; the assignment lines of a package function are listed as the driver's grep of
+ *     `declare -f` finds them, and those of the package section's attributes evaluated as its eval does. Where bash
+ *     prints a function less simply (subshells, substitutions, here-documents, multi-line strings), bash reads it.
  * Such a PKGBUILD reads the same for every architecture: its result is arch-independent.
  */
 
@@ -45,6 +46,10 @@ const SHELL_NAMES = new Set(
 );
 /** builtins that take `name=(...)` arguments */
 const DECLARATIONS = new Set(['declare', 'local', 'export', 'readonly', 'typeset']);
+/** reserved words that end or divide a compound command: they may follow one directly (`fi }`) */
+const CLOSERS = new Set(['}', 'fi', 'done', 'esac', 'then', 'do', 'else', 'elif']);
+const UNARY_TESTS = new Set(['-a', '-b', '-c', '-d', '-e', '-f', '-g', '-h', '-k', '-p', '-r', '-s', '-t', '-u', '-w', '-x', '-G', '-L', '-N', '-O', '-S', '-z', '-n', '-o', '-v', '-R']);
+const BINARY_TESTS = new Set(['==', '=', '!=', '<', '>', '-eq', '-ne', '-lt', '-le', '-gt', '-ge', '-ef', '-nt', '-ot']);
 const RESERVED = new Set(['if', 'then', 'elif', 'else', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do', 'done', 'in', 'function', 'time', '{', '}', '!', '[[', ']]', 'coproc']);
 
 /** variables the PKGBUILD may assign and read here: nothing else in the sandbox sets a lower-case name but these */
@@ -61,6 +66,8 @@ type Op =
   | { k: 'sub'; off: number; len?: number };
 interface Param {
   name: string;
+  /** written ${name...}, not $name (whose name brace expansion can extend) */
+  braced?: boolean;
   /** `[@]`/`[*]`, or an element */
   index?: '@' | '*' | number;
   length?: boolean;
@@ -96,10 +103,9 @@ class Reader {
   private uncertain: string | undefined;
   /** inside $( ), <( ), >( ) */
   private nest = 0;
-  private nestedAssign = false;
   /** pattern-matching steps left (see Glob) */
   readonly budget: Budget = { steps: 20_000_000 };
-  private heredocs: { delim: string; tabs: boolean }[] = [];
+  private heredocs: { delim: string; tabs: boolean; quoted: boolean }[] = [];
 
   /** `conf`: a makepkg.conf, whose upper-case assignments are checked and not evaluated */
   constructor(
@@ -332,9 +338,10 @@ class Reader {
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(this.src.slice(this.pos, this.pos + 200));
     if (!m) return outside('special or indirect parameter');
     this.pos += m[0].length;
-    const p: Param = { name: m[0], ...(length ? { length } : {}) };
+    const p: Param = { name: m[0], braced: true, ...(length ? { length } : {}) };
     if (this.peek() === '[') {
-      const ix = /^\[(@|\*|[0-9]+)\]/.exec(this.src.slice(this.pos, this.pos + 40));
+      // a subscript is arithmetic: 010 is octal
+      const ix = /^\[(@|\*|0|[1-9][0-9]*)\]/.exec(this.src.slice(this.pos, this.pos + 40));
       if (!ix) outside('array subscript');
       p.index = ix![1] === '@' || ix![1] === '*' ? (ix![1] as '@' | '*') : Number(ix![1]);
       this.pos += ix![0].length;
@@ -369,7 +376,7 @@ class Reader {
       }
       return p;
     }
-    const sub = /^:([0-9]+)(?::([0-9]+))?\}/.exec(this.src.slice(this.pos, this.pos + 40));
+    const sub = /^:(0|[1-9][0-9]*)(?::(0|[1-9][0-9]*))?\}/.exec(this.src.slice(this.pos, this.pos + 40));
     if (sub) {
       this.pos += sub[0].length;
       p.op = { k: 'sub', off: Number(sub[1]), ...(sub[2] !== undefined ? { len: Number(sub[2]) } : {}) };
@@ -466,6 +473,8 @@ class Reader {
       case ':+':
       case '+': {
         if (each) outside('default on an array');
+        // in double quotes "${x:-${a[@]}}" keeps the elements apart
+        if (op.word.some((w) => w.t === 'param' && (w.p.index === '@' || w.p.index === '*'))) outside('an array in a default');
         const useWord = op.k === ':-' ? !isSet || list[0] === '' : op.k === '-' ? !isSet : op.k === ':+' ? isSet && list[0] !== '' : isSet;
         if (op.k === ':-' || op.k === '-') return useWord ? { list: [this.expandScalar(op.word)], each: false } : { list, each };
         return { list: [useWord ? this.expandScalar(op.word) : ''], each: false };
@@ -478,11 +487,15 @@ class Reader {
       }
       default: {
         const re = this.pattern(op.pat);
+        // bash's pre-check for / patterns treats a leading * and a quoted trailing * oddly (match_upattern)
+        if (op.k[0] === '/' && re.quirky()) outside('a pattern with a leading * and a quoted trailing *');
         // matching is quadratic (cubic for /): bash, with its time limit, takes long values
         for (const s of list) if (s.length > (op.k[0] === '/' ? 256 : 4096)) outside('a pattern operation on a long value');
         for (const s of list) if (!isAscii(s)) outside('pattern on a non-ASCII value');
         if (op.k === '#' || op.k === '##' || op.k === '%' || op.k === '%%') return { list: list.map((s) => trim(s, re, op.k as '#' | '##' | '%' | '%%')), each };
         if (!('rep' in op)) return outside('operator');
+        // an unset value is not substituted into (${unset/#/x} is empty)
+        if (!each && !isSet) return { list: [''], each };
         const rep = this.expandScalar(op.rep);
         if (rep.includes('&') || rep.includes('\\')) outside('& or \\ in a replacement');
         return { list: list.map((s) => substitute(s, re, rep, op.k as '/' | '//' | '/#' | '/%')), each };
@@ -539,6 +552,8 @@ class Reader {
       };
       const addSplit = (s: string): void => {
         if (/[*?[]/.test(s)) outside('unquoted expansion with a glob character');
+        // a package function's line is evaluated with extglob on
+        if (this.local && s.includes('(')) outside('unquoted expansion with an extended glob character');
         for (const c of s) {
           if (c === ' ' || c === '\t' || c === '\n') push();
           else cur = (cur ?? '') + c;
@@ -547,6 +562,8 @@ class Reader {
       for (const part of alt) {
         if (part.t === 'lit') {
           if (!part.q && /[*?[]/.test(part.s)) outside('unquoted glob in an array');
+          // a literal $ stops the splitting of an expansion before it (bash 5.2)
+          if (!part.q && part.s.includes('$')) outside('an unquoted $ in an array');
           cur = (cur ?? '') + part.s;
           continue;
         }
@@ -593,6 +610,8 @@ class Reader {
     this.lines = [];
     this.uncertain = undefined;
     this.commands('}');
+    // a here-document started on the body's last line continues below it
+    if (this.heredocs.length) outside('a here-document after the end of a function');
     this.functions.add(name);
     this.functionLines.set(name, { lines: this.lines, ...(this.uncertain ? { uncertain: this.uncertain } : {}) });
     this.blanks();
@@ -648,54 +667,68 @@ class Reader {
     this.uncertain ??= why;
   }
 
-  /** after `$(`, `<(`, `>(`: its commands; bash prints a one-line substitution inline, so its assignments start no line */
+  /** after `$(`, `<(`, `>(`: its commands (bash 5.2 prints compound ones over several lines: see commands) */
   private substitution(): void {
-    const start = this.pos;
-    const outer = this.nestedAssign;
     if (this.nest > 32) outside('command substitutions nested too deeply');
-    this.nestedAssign = false;
+    const heredocs = this.heredocs.length;
     this.nest++;
     try {
       this.commands(')');
     } finally {
       this.nest--;
     }
-    if (this.nestedAssign && this.src.slice(start, this.pos).includes('\n')) this.unsure('an assignment in a multi-line command substitution');
-    this.nestedAssign ||= outer;
+    // bash warns when a here-document started inside is not ended inside
+    if (this.heredocs.length > heredocs) outside('a here-document left open in a command substitution');
   }
 
   /**
    * Skips a list of commands, checking bash's structure, up to `end` (`}` closing a function body at command
    * position, or `)` closing a command substitution), and records the assignments `declare -f` prints at the start
-   * of a line: those of a command that starts a statement (after a newline, `;`, `then`, `do`, `else`, `{`, a case
-   * pattern), not after `&&`, `|`, `if`, `while`, `!`. Where its printing is less simple (subshells, `&`, here-documents
-   * and multi-line strings, which it prints as written), the result is `uncertain`.
+   * of a line: those of a command that starts a statement (after a newline, `;`, `&`, `then`, `do`, `else`, `{`, a
+   * case pattern), not after `&&`, `|`, `if`, `while`, `!`. Where bash prints less simply (subshells, substitutions,
+   * here-documents, multi-line strings, `&`), the function's lines are `uncertain`. Anything this does not follow
+   * exactly is outside the subset.
    */
   private commands(end: '}' | ')'): void {
-    type Frame = { k: '{' | '(' | 'if' | 'loop' | 'case'; st: string; n: number };
+    type Frame = { k: '{' | '(' | 'if' | 'loop' | 'for' | 'case'; st: string; n: number };
     const stack: Frame[] = [];
     let subshells = 0; // ( frames on the stack
-    let cmdpos = true;
-    let need = false; // after && || | !: a command must follow
-    let commandsInList = 0;
+    let cmdpos = true; // the next word is a command's first
+    let need = false; // after && || | ! if while ...: a command must follow
+    let bang = false; // that was ! or time, which a newline would end
+    let pipe = false; // after | (where ! is an error)
     let stmt = true; // the next command starts a statement: declare -f prints it at the start of a line
     let amp = false; // after `&`, which declare -f follows with the next command on the same line
+    let ended = false; // after a compound command, [[ ]] or (( )): only an operator, a redirection or a closing word
+    let redirFirst = false; // a redirection before the command's first word (declare -f prints it at the end)
+    let heredocInList = false; // a here-document since the statement began (declare -f breaks the line after it)
     let prefix = false; // after an assignment that starts a command: the next plain word is the command's name
     let commandName = '';
-    let expectWord: 'redir' | 'heredoc' | 'fn' | 'case' | 'for' | undefined;
+    let commandsInList = 0;
+    let expectWord: 'redir' | 'heredoc' | 'fn' | undefined;
     let heredocTabs = false;
     const top = (): Frame | undefined => stack[stack.length - 1];
-    const assignment = (text: string, kind: 'a' | 's' | undefined, start: number): void => {
-      if (this.nest > 0) {
-        this.nestedAssign = true;
-        return;
-      }
+    const newStatement = (): void => {
+      cmdpos = true;
+      stmt = true;
+      ended = false;
+      redirFirst = false;
+      heredocInList = false;
+      prefix = false;
+      pipe = false;
+    };
+    const assignment = (raw: string, text: string, kind: 'a' | 's' | undefined, start: number, multiline: boolean): void => {
+      if (this.nest > 0) return this.unsure('an assignment in a command substitution');
       if (subshells > 0) return this.unsure('an assignment in a subshell');
       if (amp) return this.unsure('an assignment after &');
+      if (heredocInList) return this.unsure('an assignment after a here-document');
       if (!stmt) return;
-      if (kind === undefined) return this.unsure('an assignment of an empty or escaped value');
+      if (kind === undefined || raw !== text) return this.unsure('an assignment of an empty or escaped value');
       const m = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/.exec(text);
-      if (m) this.lines.push({ name: m[1], kind, start, alone: this.endsLine() });
+      // the driver evaluates the line as printed: a redirection moved after it, a value over several lines, or the
+      // `; then` / `; do` that ends a condition's last line breaks that
+      const inCondition = stack.some((fr) => fr.st === 'cond');
+      if (m) this.lines.push({ name: m[1], kind, start, alone: this.endsLine() && !redirFirst && !multiline && !inCondition });
     };
     const count = (): void => {
       const f = top();
@@ -704,97 +737,138 @@ class Reader {
     };
     const open = (k: Frame['k'], st: string): void => {
       stack.push({ k, st, n: 0 });
+      if (k === '(') subshells++;
       cmdpos = true;
     };
     const close = (): void => {
       if (stack.pop()?.k === '(') subshells--;
       count();
       cmdpos = false;
+      ended = true;
+    };
+    const loopBody = (f: Frame): void => {
+      f.k = 'loop';
+      f.st = 'body';
+      f.n = 0;
+      newStatement();
+      amp = false;
     };
     for (;;) {
       this.blanks();
       const c = this.peek();
       if (c === '') return outside('unterminated function body');
-      if (c === '#' ) {
+      if (c === '#') {
         this.comment();
         continue;
       }
+      const f = top();
       if (c === '\n') {
         this.pos++;
         if (expectWord) outside('newline where a word was expected');
         this.readHeredocs();
-        if (!need) {
-          cmdpos = true;
-          stmt = true;
+        if (f?.k === 'case' && f.st !== 'pat0' && f.st !== 'body') outside('newline in a case pattern');
+        if (f?.k === 'for') {
+          if (f.st === 'name') outside('newline after for');
+          f.st = 'sep';
+          continue;
         }
+        if (need) {
+          if (bang) outside('! or time alone on a line');
+          continue;
+        }
+        newStatement();
         continue;
       }
-      // operators
       const op = /^(;;&|;;|;&|&&|\|\||\|&|<<<|<<-|<<|<>|<&|>&|>>|>\||&>>|&>|;|&|\||<\(|>\(|<|>|\(\(|\(|\))/.exec(this.src.slice(this.pos, this.pos + 4));
       if (op && !(op[1] === '((' && !cmdpos)) {
         const o = op[1];
         if (expectWord && o !== '<(' && o !== '>(') outside(`${o} where a word was expected`);
+        const inPattern = f?.k === 'case' && f.st !== 'body';
         if (o === '<(' || o === '>(') {
+          if (inPattern || f?.k === 'for') outside('process substitution out of place');
           this.pos += 2;
           this.substitution();
-          this.finishWord(false);
-          if (expectWord) expectWord = undefined;
-          else if (cmdpos) {
+          this.finishWord();
+          if (expectWord) {
+            expectWord = undefined;
+            need = false;
+            continue;
+          }
+          if (ended) outside('a word after a compound command');
+          if (cmdpos) {
             cmdpos = false;
+            stmt = false;
+            need = false;
             count();
           }
           continue;
         }
         this.pos += o.length;
         if (o === ';' || o === '&') {
-          if (cmdpos || need) outside(`${o} without a command`);
-          cmdpos = true;
-          stmt = true;
+          if (f?.k === 'for' && f.st === 'name') outside(`${o} where a for loop's name goes`);
+          if (f?.k === 'for') {
+            if (o === '&' || f.st === 'sep') outside(`${o} in a for loop's head`);
+            f.st = 'sep';
+            continue;
+          }
+          if (inPattern || cmdpos || need) outside(`${o} without a command`);
+          newStatement();
           if (o === '&') amp = true;
           continue;
         }
         if (o === ';;' || o === ';;&' || o === ';&') {
-          const f = top();
-          if (f?.k !== 'case' || f.st !== 'body') outside(`${o} outside a case`);
-          f!.st = 'pat';
-          cmdpos = true;
+          if (f?.k !== 'case' || f.st !== 'body' || need) outside(`${o} outside a case item`);
+          f!.st = 'pat0';
+          newStatement();
           stmt = false;
           continue;
         }
-        if (o === '|' && top()?.k === 'case' && top()?.st === 'pat') continue; // a|b)
+        if (o === '|' && f?.k === 'case' && f.st === 'pat2') {
+          f.st = 'pat1';
+          continue;
+        }
+        if ((inPattern || f?.k === 'for') && o !== '(' && o !== ')') outside(`${o} out of place`);
         if (o === '&&' || o === '||' || o === '|' || o === '|&') {
-          if (cmdpos) outside(`${o} without a command before it`);
+          if (cmdpos || need) outside(`${o} without a command before it`);
           cmdpos = true;
           need = true;
+          bang = false;
+          pipe = o === '|' || o === '|&';
           stmt = false;
+          ended = false;
+          redirFirst = false;
+          prefix = false;
           continue;
         }
         if (o === '((') {
-          // arithmetic command
+          if (redirFirst) outside('a redirection before a compound command');
           this.skipArithmetic();
           count();
           cmdpos = false;
           need = false;
+          stmt = false;
+          ended = true;
           continue;
         }
         if (o === '(') {
-          const f = top();
-          if (f?.k === 'case' && f.st === 'pat') continue; // `(pattern)`
-          if (!cmdpos) outside('( after a word');
+          if (f?.k === 'case' && f.st === 'pat0') {
+            f.st = 'pat1';
+            continue;
+          }
+          if (!cmdpos || inPattern) outside('( after a word');
+          if (redirFirst) outside('a redirection before a compound command');
           need = false;
           stmt = false;
           open('(', 'body');
-          subshells++;
           continue;
         }
         if (o === ')') {
-          const f = top();
-          if (f?.k === 'case' && f.st === 'pat') {
+          if (f?.k === 'case' && f.st === 'pat2') {
             f.st = 'body';
-            cmdpos = true;
-            stmt = true;
+            newStatement();
             continue;
           }
+          if (inPattern) outside(') out of place in a case pattern');
           if (f?.k === '(') {
             if (f.n === 0 || need) outside('empty subshell');
             close();
@@ -806,75 +880,79 @@ class Reader {
           }
           return outside('unbalanced )');
         }
-        // redirections
+        // a redirection: its target follows
+        if (inPattern) outside('a redirection in a case pattern');
+        if (cmdpos && !prefix) redirFirst = true;
         expectWord = o === '<<' || o === '<<-' ? 'heredoc' : 'redir';
+        if (expectWord === 'heredoc') heredocInList = true;
         heredocTabs = o === '<<-';
         continue;
       }
       // a word
       const start = this.pos;
       const plain = this.skipWord();
-      const text = this.src.slice(start, this.pos);
+      const raw = this.src.slice(start, this.pos);
+      // bash joins a line continuation before anything else (`d\<newline>one` is done)
+      const text = raw.replace(/\\\n/g, '');
       if (text === '') outside(`unexpected ${JSON.stringify(c)}`);
-      // a multi-line string is printed as written: a line of it may look like an assignment
-      if (text.includes('\n') && text.split('\n').slice(1).some((l) => ASSIGNMENT_LINE.test(l))) this.unsure('a multi-line word with a line that looks like an assignment');
+      const multiline = this.checkLines(text);
+      // 2>file, {fd}>file: the number or name belongs to the redirection
+      if (!expectWord && (/^[0-9]+$/.test(text) || /^\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(text)) && (this.peek() === '<' || this.peek() === '>')) continue;
       if (expectWord === 'heredoc') {
         if (!/^(?:[A-Za-z0-9_.-]+|'[A-Za-z0-9_.-]+'|"[A-Za-z0-9_.-]+"|\\[A-Za-z0-9_.-]+)$/.test(text)) outside('unusual here-document delimiter');
-        this.heredocs.push({ delim: text.replace(/^['"\\]|['"]$/g, ''), tabs: heredocTabs });
+        this.heredocs.push({ delim: text.replace(/^['"\\]|['"]$/g, ''), tabs: heredocTabs, quoted: text !== text.replace(/['"\\]/g, '') });
         expectWord = undefined;
+        need = false;
+        if (cmdpos && !prefix) count();
         continue;
       }
       if (expectWord === 'redir') {
         expectWord = undefined;
+        need = false;
+        if (cmdpos && !prefix) count();
         continue;
       }
       if (expectWord === 'fn') {
         expectWord = undefined;
         // `function name`, then an optional (), then the body
+        if (!plain) outside('an unusual function name');
         this.blanks();
         if (this.startsWith('()')) this.pos += 2;
         this.functionBodyFollows();
-        cmdpos = true;
+        newStatement();
         continue;
       }
-      const f = top();
-      if (f?.k === 'case' && f.st === 'word') {
-        f.st = 'in';
+      if (f?.k === 'case' && f.st !== 'body') {
+        if (f.st === 'word') f.st = 'in';
+        else if (f.st === 'in') {
+          if (!plain || text !== 'in') outside('case without in');
+          f.st = 'pat0';
+        } else if (f.st === 'pat0' && plain && text === 'esac') close();
+        else if (f.st === 'pat0' || f.st === 'pat1') {
+          // declare -f prints a pattern at the start of a line
+          if (ASSIGNMENT_LINE.test(text)) this.unsure('a case pattern that looks like an assignment');
+          f.st = 'pat2';
+        } else outside('two words in a case pattern');
         continue;
       }
-      if (f?.k === 'case' && f.st === 'in') {
-        if (text !== 'in') outside('case without in');
-        f.st = 'pat';
-        cmdpos = true;
+      if (f?.k === 'for') {
+        if (f.st === 'name') {
+          if (!plain || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) outside('a for loop without a name');
+          f.st = 'afterName';
+        } else if (plain && text === 'do' && f.st !== 'words') loopBody(f);
+        else if (f.st === 'afterName' && plain && text === 'in') f.st = 'words';
+        else if (f.st !== 'words') outside('a for loop without do');
         continue;
       }
-      if (f?.k === 'case' && f.st === 'pat') {
-        if (plain && text === 'esac' && cmdpos) {
-          close();
-          continue;
-        }
-        if (/^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(text)) this.unsure('a case pattern that looks like an assignment');
-        cmdpos = false;
-        continue;
-      }
-      if (f?.k === 'loop' && f.st === 'head') {
-        if (plain && text === 'do' && cmdpos) {
-          f.st = 'body';
-          cmdpos = true;
-          stmt = true;
-          amp = false;
-          continue;
-        }
-        cmdpos = false;
-        continue;
-      }
-      // `name=(...)`, also as an argument (local x=(...)): a compound assignment, not a subshell
+      if (ended && !(plain && CLOSERS.has(text))) outside('a word after a compound command');
+      // `name=(...)`, also as an argument of a declaration (local x=(...)): a compound assignment, not a subshell
       if (/^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=$/.test(text) && this.peek() === '(') {
         if (!cmdpos && !prefix && !DECLARATIONS.has(commandName)) outside('( in an argument');
         this.pos++;
-        this.skipArrayBody();
+        const arrayMultiline = this.skipArrayBody();
         if (cmdpos) {
-          assignment(text, 'a', start);
+          assignment(raw, text, 'a', start, arrayMultiline);
+          need = false;
           stmt = false;
           count();
           cmdpos = false;
@@ -882,11 +960,15 @@ class Reader {
         }
         continue;
       }
-      if (cmdpos && plain && RESERVED.has(text)) {
-        if (need && ['}', 'fi', 'done', 'then', 'do', 'else', 'elif', 'esac'].includes(text)) outside(`${text} after an operator`);
+      if ((cmdpos || ended) && plain && RESERVED.has(text)) {
+        if (need && CLOSERS.has(text)) outside(`${text} after an operator`);
+        if (redirFirst && !CLOSERS.has(text)) outside('a redirection before a compound command');
+        if (pipe && text === '!') outside('! after |');
         need = false;
+        bang = false;
         amp = false;
-        // then, else, do and { start statements; if, elif, while, until, !, time are followed on their line
+        ended = false;
+        // then, else, do and { start statements; if, elif, while, until, !, time continue the line
         stmt = text === '{' || text === 'then' || text === 'else' || text === 'do';
         switch (text) {
           case '{':
@@ -906,14 +988,17 @@ class Reader {
           case 'while':
           case 'until':
             open(text === 'if' ? 'if' : 'loop', 'cond');
+            need = true;
             continue;
           case 'for':
           case 'select':
-            stack.push({ k: 'loop', st: 'head', n: 0 });
+            stack.push({ k: 'for', st: 'name', n: 0 });
             cmdpos = false;
-            if (this.startsWith('((') || (this.blanks(), this.startsWith('(('))) {
+            this.blanks();
+            if (text === 'for' && this.startsWith('((')) {
               this.pos += 2;
               this.skipArithmetic();
+              stack[stack.length - 1].st = 'afterArith';
             }
             continue;
           case 'then':
@@ -925,6 +1010,7 @@ class Reader {
             if (f?.k !== 'if' || f.st !== 'then' || f.n === 0) outside('elif out of place');
             f!.st = 'cond';
             f!.n = 0;
+            need = true;
             continue;
           case 'else':
             if (f?.k !== 'if' || f.st !== 'then' || f.n === 0) outside('else out of place');
@@ -948,36 +1034,39 @@ class Reader {
             stack.push({ k: 'case', st: 'word', n: 0 });
             cmdpos = false;
             continue;
-          case 'function':
-            expectWord = 'fn';
-            continue;
           case 'esac':
             if (f?.k !== 'case' || f.st !== 'body') outside('esac out of place');
             close();
             continue;
+          case 'function':
+            expectWord = 'fn';
+            continue;
           case '!':
           case 'time':
             need = true;
+            bang = true;
             continue;
           case '[[':
-            this.skipConditional();
+            this.conditional();
             count();
             cmdpos = false;
+            ended = true;
             continue;
           default:
-            // esac, in, ]], coproc out of place
+            // in, ]], coproc
             return outside(`${text} out of place`);
         }
       }
       if (cmdpos) {
         need = false;
+        bang = false;
+        pipe = false;
         if (/^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(text)) {
-          // an assignment: the command name, if any, follows
+          // an assignment: the command name, if any, follows (bash takes no reserved word there)
           const value = text.slice(text.indexOf('=') + 1);
-          assignment(text, value === '' || value[0] === '\\' ? undefined : 's', start);
+          assignment(raw, text, value === '' || value[0] === '\\' ? undefined : 's', start, multiline);
           stmt = false;
           count();
-          // what follows is the command's name and arguments (bash takes no reserved word there)
           cmdpos = false;
           prefix = true;
           continue;
@@ -991,10 +1080,10 @@ class Reader {
         // `name ()`: a function definition inside the body
         this.blanks();
         if (this.startsWith('()') || /^\([ \t]*\)/.test(this.src.slice(this.pos, this.pos + 20))) {
+          if (redirFirst) outside('a redirection before a function definition');
           this.pos = this.src.indexOf(')', this.pos) + 1;
           this.functionBodyFollows();
-          cmdpos = true;
-          stmt = true;
+          newStatement();
         }
         continue;
       }
@@ -1003,6 +1092,13 @@ class Reader {
         commandName = text;
       }
     }
+  }
+
+  /** a word's lines after its first, which declare -f prints as written: one may look like an assignment. Whether it has any */
+  private checkLines(text: string): boolean {
+    if (!text.includes('\n')) return false;
+    if (text.split('\n').slice(1).some((l) => ASSIGNMENT_LINE.test(l))) this.unsure('a multi-line word with a line that looks like an assignment');
+    return true;
   }
 
   /** after a function's name inside a body: bash requires its body next (a { } group is all this reader takes) */
@@ -1016,8 +1112,9 @@ class Reader {
     if (this.peek() !== '{' || !' \t\n'.includes(this.peek(1))) outside('a function without a { } body');
   }
 
-  /** after `name=(`: the elements up to `)` */
-  private skipArrayBody(): void {
+  /** after `name=(`: the elements up to `)`; whether one spans lines */
+  private skipArrayBody(): boolean {
+    let multiline = false;
     for (;;) {
       this.blanks();
       this.comment();
@@ -1029,15 +1126,17 @@ class Reader {
       }
       if (c === ')') {
         this.pos++;
-        return;
+        return multiline;
       }
       if (';&|<>('.includes(c)) outside(`${c} in an array`);
+      const start = this.pos;
       this.skipWord();
+      if (this.checkLines(this.src.slice(start, this.pos).replace(/\\\n/g, ''))) multiline = true;
     }
   }
 
   /** after a process substitution, the rest of the word */
-  private finishWord(_plain: boolean): void {
+  private finishWord(): void {
     const c = this.peek();
     if (c !== '' && !' \t\n;&|<>()'.includes(c)) this.skipWord();
   }
@@ -1049,8 +1148,9 @@ class Reader {
       const c = this.peek();
       if (c === '' || ' \t\n;&|<>()'.includes(c)) return plain;
       if (c === '\\') {
+        // a line continuation is not quoting
+        if (this.peek(1) !== '\n') plain = false;
         this.pos += 2;
-        plain = false;
         continue;
       }
       if (c === "'") {
@@ -1198,22 +1298,101 @@ class Reader {
     }
   }
 
-  /** after `[[`: words and operators up to `]]` */
-  private skipConditional(): void {
-    for (;;) {
+  /**
+   * After `[[`: the expression up to `]]`, checked as bash parses it (`!`, `( )`, `&&`, `||`, unary and binary tests,
+   * `=~` with its regular expression read as one word).
+   */
+  private conditional(): void {
+    type Tok = { op: string } | { word: string; plain: boolean };
+    let peeked: Tok | undefined;
+    const next = (): Tok => {
+      if (peeked) {
+        const t = peeked;
+        peeked = undefined;
+        return t;
+      }
       this.blanks();
       const c = this.peek();
       if (c === '' || c === '\n') outside('unterminated [[');
-      if ('&|<>()'.includes(c)) {
-        this.pos++;
-        continue;
+      const op = /^(&&|\|\||\(|\)|<|>)/.exec(this.src.slice(this.pos, this.pos + 2));
+      if (op) {
+        this.pos += op[1].length;
+        return { op: op[1] };
       }
+      if ('&|;'.includes(c)) outside(`${c} in [[ ]]`);
       const start = this.pos;
-      this.skipWord();
-      const text = this.src.slice(start, this.pos);
-      if (text === ']]') return;
-      if (text === '') outside('unexpected text in [[');
-    }
+      const plain = this.skipWord();
+      const word = this.src.slice(start, this.pos).replace(/\\\n/g, '');
+      this.checkLines(word);
+      return { word, plain };
+    };
+    const peek = (): Tok => (peeked ??= next());
+    const isWord = (t: Tok, w: string): boolean => 'word' in t && t.plain && t.word === w;
+    const operand = (): void => {
+      const t = next();
+      if (!('word' in t) || isWord(t, ']]')) outside('a test without its operand');
+    };
+    // =~: the regular expression is one word, parentheses and | included
+    const regex = (): void => {
+      this.blanks();
+      let depth = 0;
+      const start = this.pos;
+      for (;;) {
+        const c = this.peek();
+        if (c === '' || c === '\n') outside('unterminated [[');
+        if ((c === ' ' || c === '\t') && depth === 0) break;
+        if (c === '(') depth++;
+        else if (c === ')') {
+          if (depth === 0) break;
+          depth--;
+        }
+        if (c === '\\' || c === "'" || c === '"' || c === '$' || c === '`') {
+          this.skipWord();
+          continue;
+        }
+        this.pos++;
+      }
+      if (this.pos === start) outside('=~ without a regular expression');
+    };
+    const primary = (): void => {
+      const t = next();
+      if ('op' in t) {
+        if (t.op !== '(') outside(`${t.op} where a test goes`);
+        or();
+        const close = next();
+        if (!('op' in close) || close.op !== ')') outside('( without ) in [[ ]]');
+        return;
+      }
+      if (isWord(t, '!')) return primary();
+      if (isWord(t, ']]')) outside('an empty test');
+      if (t.plain && UNARY_TESTS.has(t.word)) return operand();
+      const after = peek();
+      if ('word' in after && after.plain && after.word === '=~') {
+        next();
+        return regex();
+      }
+      if (('op' in after && (after.op === '<' || after.op === '>')) || ('word' in after && after.plain && BINARY_TESTS.has(after.word))) {
+        next();
+        operand();
+      }
+    };
+    const and = (): void => {
+      primary();
+      while ('op' in peek() && (peek() as { op: string }).op === '&&') {
+        next();
+        primary();
+      }
+    };
+    const or = (): void => {
+      and();
+      while ('op' in peek() && (peek() as { op: string }).op === '||') {
+        next();
+        and();
+      }
+    };
+    or();
+    const last = next();
+    if (!isWord(last, ']]')) outside('[[ ]] with more than one expression');
   }
 
   /** at the start of the line after one that started here-documents: their bodies */
@@ -1227,6 +1406,8 @@ class Reader {
         this.pos = Math.min(eol + 1, this.src.length);
         if (h.tabs) line = line.replace(/^\t+/, '');
         if (line === h.delim) break;
+        // an unquoted here-document joins a line continuation before it looks for its delimiter
+        if (!h.quoted && line.endsWith('\\')) outside('a line continuation in a here-document');
         if (ASSIGNMENT_LINE.test(line)) this.unsure('a here-document line that looks like an assignment');
       }
     }
@@ -1261,6 +1442,10 @@ class Glob {
     private readonly codes: readonly number[],
     private readonly budget: Budget,
   ) {}
+
+  quirky(): boolean {
+    return this.codes[0] === STAR && this.codes[this.codes.length - 1] === 42;
+  }
 
   matchesEmpty(): boolean {
     return this.codes.every((c) => c === STAR);
@@ -1348,6 +1533,13 @@ function braceExpand(parts: Part[]): Part[][] {
   // each { is matched by a scan of the rest of the word: a few dozen are plenty for a PKGBUILD
   if (braces > 64) outside('a word with more than 64 braces');
   if (braces === 0) return [parts];
+  // bash expands braces in the raw text: $name or $ before a brace's { , } may read a different name afterwards
+  for (let i = 0; i + 1 < toks.length; i++) {
+    const t = toks[i];
+    const unbraced = (t.t === 'param' && !t.q && !t.p.braced) || (t.t === 'ch' && t.c === '$');
+    const n = toks[i + 1];
+    if (unbraced && n.t === 'ch' && '{,}'.includes(n.c)) outside('$name next to a brace expansion');
+  }
   const isCh = (t: Tok | undefined, c: string): boolean => t?.t === 'ch' && t.c === c;
   const toParts = (ts: Tok[]): Part[] => {
     const out: Part[] = [];
@@ -1448,6 +1640,8 @@ function packageSection(reader: Reader, p: string, lines: readonly FunctionLine[
 }
 
 function read(text: string): string[] {
+  // bash drops NUL bytes while it reads a file (pkgnx refuses such a PKGBUILD before reading it anyway)
+  if (text.includes('\0')) outside('a NUL byte');
   const reader = new Reader(text);
   reader.readFile();
   const { vars, functions } = reader;
@@ -1458,6 +1652,8 @@ function read(text: string): string[] {
   const scalar = (name: string): string => vars.get(name)?.items[0] ?? '';
   // pkgbase=${pkgbase:-${pkgname[0]}}
   const pkgname = vars.get('pkgname')?.items ?? [];
+  // the driver takes an empty name for the pkgbase section
+  if (pkgname.includes('')) outside('an empty package name');
   const base = vars.get('pkgbase');
   if (!base || (base.items[0] ?? '') === '') {
     if (base) base.items[0] = pkgname[0] ?? '';
