@@ -38,7 +38,7 @@ const GLOBAL_MULTI = ['arch', 'groups', 'license', 'checkdepends', 'makedepends'
 
 /** bash builtins and keywords: a PKGBUILD function with one of these names changes how the driver itself runs */
 const SHELL_NAMES = new Set(
-  ('alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs disown do done echo ' +
+  ('. : [ alias bg bind break builtin caller case cd command compgen complete compopt continue coproc declare dirs disown do done echo ' +
     'elif else enable esac eval exec exit export false fc fg fi for function getopts hash help history if in jobs kill let local ' +
     'logout mapfile popd printf pushd pwd read readarray readonly return select set shift shopt source suspend test then time ' +
     'times trap true type typeset ulimit umask unalias unset until wait while command_not_found_handle')
@@ -161,7 +161,7 @@ class Reader {
 
   private statement(): void {
     const rest = this.src.slice(this.pos, this.pos + 300);
-    const fn = /^(?:function[ \t]+([A-Za-z0-9_@.+:-]+)(?:[ \t]*\([ \t]*\))?|([A-Za-z0-9_@.+:-]+)[ \t]*\([ \t]*\))/.exec(rest);
+    const fn = /^(?:function[ \t]+([A-Za-z0-9_@.+:-]+)(?=[\s(]|$)(?:[ \t]*\([ \t]*\))?|([A-Za-z0-9_@.+:-]+)[ \t]*\([ \t]*\))/.exec(rest);
     if (fn) {
       if (this.conf) outside('a function in makepkg.conf');
       this.pos += fn[0].length;
@@ -407,7 +407,9 @@ class Reader {
           this.pos = end + 1;
         } else {
           this.pos++;
+          const before = parts.length;
           this.doubleQuoted(parts, lit);
+          if (parts.length === before) lit('', true);
         }
         continue;
       }
@@ -510,6 +512,8 @@ class Reader {
       let text: string;
       if (part.t === 'lit') text = part.s;
       else {
+        // the quoting of a default's word would have to survive into the pattern
+        if (!part.q && hasQuotedOperand(part.p)) outside('a quoted operand inside a pattern');
         const value = this.param(part.p);
         if (value.each) outside('array in a pattern');
         text = value.list[0];
@@ -567,8 +571,7 @@ class Reader {
           cur = (cur ?? '') + part.s;
           continue;
         }
-        const op = part.p.op;
-        if (!part.q && op && (('word' in op && op.word.some((w) => w.q)) || ('rep' in op && op.rep.some((w) => w.q)))) outside('quoted operand of an unquoted expansion in an array');
+        if (!part.q && hasQuotedOperand(part.p)) outside('quoted operand of an unquoted expansion in an array');
         const { list, each } = this.param(part.p);
         if (!each) {
           if (part.q) cur = (cur ?? '') + list[0];
@@ -701,6 +704,8 @@ class Reader {
     let amp = false; // after `&`, which declare -f follows with the next command on the same line
     let ended = false; // after a compound command, [[ ]] or (( )): only an operator, a redirection or a closing word
     let redirFirst = false; // a redirection before the command's first word (declare -f prints it at the end)
+    let endedRedirected = false; // a redirection after a compound command: no closing word may follow it directly
+    let afterTime = false; // `time -p` makes bash read the next word as reserved
     let heredocInList = false; // a here-document since the statement began (declare -f breaks the line after it)
     let prefix = false; // after an assignment that starts a command: the next plain word is the command's name
     let commandName = '';
@@ -712,6 +717,7 @@ class Reader {
       cmdpos = true;
       stmt = true;
       ended = false;
+      endedRedirected = false;
       redirFirst = false;
       heredocInList = false;
       prefix = false;
@@ -904,12 +910,14 @@ class Reader {
         expectWord = undefined;
         need = false;
         if (cmdpos && !prefix) count();
+        if (ended) endedRedirected = true;
         continue;
       }
       if (expectWord === 'redir') {
         expectWord = undefined;
         need = false;
         if (cmdpos && !prefix) count();
+        if (ended) endedRedirected = true;
         continue;
       }
       if (expectWord === 'fn') {
@@ -944,7 +952,11 @@ class Reader {
         else if (f.st !== 'words') outside('a for loop without do');
         continue;
       }
-      if (ended && !(plain && CLOSERS.has(text))) outside('a word after a compound command');
+      if (ended && (endedRedirected || !(plain && CLOSERS.has(text)))) outside('a word after a compound command');
+      if (afterTime) {
+        afterTime = false;
+        if (text.startsWith('-')) outside('time with an option');
+      }
       // `name=(...)`, also as an argument of a declaration (local x=(...)): a compound assignment, not a subshell
       if (/^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=$/.test(text) && this.peek() === '(') {
         if (!cmdpos && !prefix && !DECLARATIONS.has(commandName)) outside('( in an argument');
@@ -962,8 +974,10 @@ class Reader {
       }
       if ((cmdpos || ended) && plain && RESERVED.has(text)) {
         if (need && CLOSERS.has(text)) outside(`${text} after an operator`);
-        if (redirFirst && !CLOSERS.has(text)) outside('a redirection before a compound command');
-        if (pipe && text === '!') outside('! after |');
+        // after a redirection bash reads no reserved word
+        if (redirFirst) outside(`${text} after a redirection`);
+        // after | bash reads ! as an error and time as a command
+        if (pipe && (text === '!' || text === 'time')) outside(`${text} after |`);
         need = false;
         bang = false;
         amp = false;
@@ -1005,17 +1019,20 @@ class Reader {
             if (f?.k !== 'if' || f.st !== 'cond' || f.n === 0) outside('then without if');
             f!.st = 'then';
             f!.n = 0;
+            cmdpos = true;
             continue;
           case 'elif':
             if (f?.k !== 'if' || f.st !== 'then' || f.n === 0) outside('elif out of place');
             f!.st = 'cond';
             f!.n = 0;
             need = true;
+            cmdpos = true;
             continue;
           case 'else':
             if (f?.k !== 'if' || f.st !== 'then' || f.n === 0) outside('else out of place');
             f!.st = 'else';
             f!.n = 0;
+            cmdpos = true;
             continue;
           case 'fi':
             if (f?.k !== 'if' || (f.st !== 'then' && f.st !== 'else') || f.n === 0) outside('fi out of place');
@@ -1025,6 +1042,7 @@ class Reader {
             if (f?.k !== 'loop' || f.st !== 'cond' || f.n === 0) outside('do out of place');
             f!.st = 'body';
             f!.n = 0;
+            cmdpos = true;
             continue;
           case 'done':
             if (f?.k !== 'loop' || f.st !== 'body' || f.n === 0) outside('done out of place');
@@ -1045,6 +1063,8 @@ class Reader {
           case 'time':
             need = true;
             bang = true;
+            afterTime = text === 'time';
+            cmdpos = true;
             continue;
           case '[[':
             this.conditional();
@@ -1107,6 +1127,7 @@ class Reader {
       this.blanks();
       this.comment();
       if (this.peek() !== '\n') break;
+      if (this.heredocs.length) outside('a here-document pending before a function body');
       this.pos++;
     }
     if (this.peek() !== '{' || !' \t\n'.includes(this.peek(1))) outside('a function without a { } body');
@@ -1121,6 +1142,7 @@ class Reader {
       const c = this.peek();
       if (c === '') outside('unterminated array');
       if (c === '\n') {
+        if (this.heredocs.length) outside('a here-document pending across an array');
         this.pos++;
         continue;
       }
@@ -1319,7 +1341,7 @@ class Reader {
         this.pos += op[1].length;
         return { op: op[1] };
       }
-      if ('&|;'.includes(c)) outside(`${c} in [[ ]]`);
+      if ('&|;#'.includes(c)) outside(`${c} in [[ ]]`);
       const start = this.pos;
       const plain = this.skipWord();
       const word = this.src.slice(start, this.pos).replace(/\\\n/g, '');
@@ -1341,6 +1363,8 @@ class Reader {
         const c = this.peek();
         if (c === '' || c === '\n') outside('unterminated [[');
         if ((c === ' ' || c === '\t') && depth === 0) break;
+        // bash ends the expression there, or reads a comment
+        if (';&<>'.includes(c) || (c === '#' && this.pos === start)) outside(`${c} in a regular expression`);
         if (c === '(') depth++;
         else if (c === ')') {
           if (depth === 0) break;
@@ -1417,6 +1441,14 @@ class Reader {
 
 /** what makepkg's grep of `declare -f` takes for an attribute assignment (a looser form: no leading space needed) */
 const ASSIGNMENT_LINE = /^[ \t]*[A-Za-z_][A-Za-z0-9_]*\+?=/;
+
+/** whether an operand of this expansion, at any depth, has quoted text (which this reader's strings do not keep) */
+function hasQuotedOperand(p: Param): boolean {
+  const op = p.op;
+  if (!op) return false;
+  const operands = [...('word' in op ? op.word : []), ...('pat' in op ? op.pat : []), ...('rep' in op ? op.rep : [])];
+  return operands.some((w) => w.q || (w.t === 'param' && hasQuotedOperand(w.p)));
+}
 
 /** values this large are bash's job (a PKGBUILD doubling a variable must not fill the Nx process's memory) */
 function bounded(items: readonly string[]): void {
