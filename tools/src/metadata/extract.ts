@@ -16,7 +16,7 @@ import { isDriverAttribute, lintExtraction, type RawExtraction, type RawSection 
 import { isArchIndependent } from './arch-independence';
 import { metadataView } from './build-root-view';
 import { assertSandboxAvailable, sandboxFiles } from './sandbox';
-import { readPkgbuildStatically, staticReadingPossible } from './static-reader';
+import { STATIC_READER_VERSION, readPkgbuildStatically, staticReadingPossible } from './static-reader';
 
 export { SandboxUnavailableError } from './sandbox';
 
@@ -272,7 +272,8 @@ type DirectoryDigest = { contentHash: string; digest: string };
 
 /**
  * A directory's cache key, or why it cannot be sourced (checked on the host, before any sandbox): its contents'
- * digest (directoryDigest), carch, the build-root view and the extractor.
+ * digest (directoryDigest), carch, the build-root view and the extractor (the driver and the static reader: a result
+ * may come from either, and a fix to one must not leave its old results in the cache).
  */
 function cacheKeyOf(content: DigestOrError, dir: string, carch: string, viewFingerprint: string): KeyOrError {
   if ('error' in content) return content;
@@ -280,7 +281,7 @@ function cacheKeyOf(content: DigestOrError, dir: string, carch: string, viewFing
   // the directory too: an error names it, and $startdir is its path. Not whether the extraction scanned for
   // architecture independence: a scanned result serves a caller that did not ask (the graph scans, the
   // .SRCINFO sync does not: one sourcing for both), and an unscanned one is sourced again when asked
-  return { key: cacheKey([EXTRACTOR_VERSION, driverDigest, carch, viewFingerprint, dir, content.digest]) };
+  return { key: cacheKey([EXTRACTOR_VERSION, driverDigest, `static-reader-${STATIC_READER_VERSION}`, carch, viewFingerprint, dir, content.digest]) };
 }
 
 /**

@@ -20,6 +20,9 @@
  * Such a PKGBUILD reads the same for every architecture: its result is arch-independent.
  */
 
+/** Bump when what the reader accepts or returns changes: part of every metadata cache key (extract.ts). */
+export const STATIC_READER_VERSION = 1;
+
 class OutsideSubset extends Error {}
 const outside = (why: string): never => {
   throw new OutsideSubset(why);
